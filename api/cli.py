@@ -1,1 +1,320 @@
-"""The `dossier` command line (a composition root)."""
+"""The `dossier` command line — the second composition root.
+
+Every command accepts ``--kb DIR`` (same as ``DOSSIER_DATA_DIR``; default
+``./dossier-data``) and ``--tenant T``. With ``--json`` the last line of stdout
+is exactly one JSON value; progress and tables go to stderr.
+
+Sub-command groups live in ``api/cli_<area>.py`` modules, each exposing
+``register(app)``; they reach settings and backends through :func:`get_container`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from core.errors import DossierError, NotFoundError
+from core.settings import Settings, load_settings
+
+__all__ = [
+    "JsonOpt",
+    "KbOpt",
+    "TenantOpt",
+    "app",
+    "emit_json",
+    "fail",
+    "get_container",
+    "get_kb",
+    "get_settings",
+    "main",
+]
+
+app = typer.Typer(
+    name="dossier",
+    help="Dossier: self-hosted document analysis for legal teams.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+KbOpt = Annotated[
+    Path | None,
+    typer.Option("--kb", help="Knowledge-base directory (DOSSIER_DATA_DIR).", show_default=False),
+]
+TenantOpt = Annotated[
+    str | None, typer.Option("--tenant", help="Tenant (DOSSIER_TENANT).", show_default=False)
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON value as the last line.")]
+
+
+@dataclass
+class CliState:
+    kb: Path | None = None
+    tenant: str | None = None
+    settings: Settings | None = None
+    container: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+def get_settings(
+    ctx: typer.Context, kb: Path | None = None, tenant: str | None = None
+) -> Settings:
+    """Settings for this invocation, built once; per-command ``--kb``/``--tenant``
+    win over the global ones."""
+    state = _state(ctx)
+    if kb is not None:
+        state.kb = kb
+    if tenant is not None:
+        state.tenant = tenant
+    if state.settings is None:
+        state.settings = load_settings(data_dir=state.kb, tenant=state.tenant)
+        logging.basicConfig(
+            level=state.settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+            stream=sys.stderr,
+        )
+    return state.settings
+
+
+def get_container(ctx: typer.Context, kb: Path | None = None, tenant: str | None = None) -> Any:
+    """The lazily-built backends (``api.container.Container``), closed at exit."""
+    state = _state(ctx)
+    settings = get_settings(ctx, kb, tenant)
+    if state.container is None:
+        from api.container import Container
+
+        state.container = Container(settings)
+        ctx.find_root().call_on_close(state.container.close)
+    return state.container
+
+
+def get_kb(ctx: typer.Context, kb: Path | None = None, tenant: str | None = None) -> Any:
+    """The tenant-scoped knowledge base facade (``knowledge_base.service.KnowledgeBase``)."""
+    return get_container(ctx, kb, tenant).kb
+
+
+def emit_json(value: Any) -> None:
+    """The ``--json`` contract: one JSON value on the last line of stdout."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@app.callback()
+def _root(ctx: typer.Context, kb: KbOpt = None, tenant: TenantOpt = None) -> None:
+    state = _state(ctx)
+    state.kb, state.tenant = kb, tenant
+
+
+# -- ingest ---------------------------------------------------------------------
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders to ingest.")],
+    kb: KbOpt = None,
+    tenant: TenantOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ingest PDF, DOCX, TXT and MD files (folders recursively)."""
+    from ingest.pipeline import IngestEvent, IngestResult, iter_input_files
+
+    container = get_container(ctx, kb, tenant)
+    settings = container.settings
+    files = list(iter_input_files(paths))
+    if not files:
+        raise fail("no input files")
+    pipeline = container.pipeline
+    totals = {"pages": 0, "chunks": 0}
+    t0 = time.perf_counter()
+    results: list[IngestResult] = []
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[rate]}"),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal and json_out,
+    ) as progress:
+        task = progress.add_task("ingesting", total=len(files), rate="")
+
+        def on_event(event: IngestEvent) -> None:
+            if event.stage in ("done", "failed"):
+                totals["pages"] += event.pages
+                totals["chunks"] += event.chunks
+                dt = max(time.perf_counter() - t0, 1e-6)
+                done = progress.tasks[0].completed + 1
+                progress.update(
+                    task,
+                    advance=1,
+                    rate=f"{done / dt:.2f} files/s {totals['pages'] / dt:.1f} pages/s "
+                    f"{totals['chunks'] / dt:.1f} chunks/s",
+                )
+            else:
+                progress.update(task, description=f"{event.stage} {event.name[:40]}")
+
+        container.embedder  # load the model before the clock matters  # noqa: B018
+        results = pipeline.ingest_paths(files, settings.tenant, on_event=on_event)
+    elapsed = time.perf_counter() - t0
+    failed = [r for r in results if r.status == "failed"]
+    table = Table(title=f"ingested {len(results)} file(s) in {elapsed:.1f}s")
+    for col in ("file", "status", "pages", "chunks", "document id / error"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(
+            r.name,
+            r.status,
+            str(r.pages),
+            str(r.chunks),
+            r.error if r.status == "failed" else (r.document_id or ""),
+            style="red" if r.status == "failed" else None,
+        )
+    err.print(table)
+    if json_out:
+        emit_json(
+            {
+                "results": [r.to_json() for r in results],
+                "files": len(results),
+                "failed": len(failed),
+                "pages": sum(r.pages for r in results if r.status == "indexed"),
+                "chunks": sum(r.chunks for r in results if r.status == "indexed"),
+                "seconds": round(elapsed, 3),
+            }
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def documents(
+    ctx: typer.Context, kb: KbOpt = None, tenant: TenantOpt = None, json_out: JsonOpt = False
+) -> None:
+    """List the tenant's documents."""
+    container = get_container(ctx, kb, tenant)
+    docs = container.catalog.list_documents(container.settings.tenant)
+    if json_out:
+        emit_json(
+            [
+                {
+                    "id": d.id,
+                    "name": d.name,
+                    "pages": d.pages,
+                    "chunks": d.chunks,
+                    "status": str(d.status),
+                    "version": d.version,
+                    "sha256": d.sha256,
+                    "created_at": d.created_at.isoformat() if d.created_at else None,
+                }
+                for d in docs
+            ]
+        )
+        return
+    table = Table(title=f"{len(docs)} document(s)")
+    for col in ("id", "name", "pages", "chunks", "status", "version"):
+        table.add_column(col)
+    for d in docs:
+        table.add_row(d.id, d.name, str(d.pages), str(d.chunks), str(d.status), str(d.version))
+    out.print(table)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=200)] = 8,
+    mode: Annotated[str, typer.Option("--mode", help="hybrid | dense | bm25")] = "hybrid",
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="Restrict to document id(s).")] = None,
+    kb: KbOpt = None,
+    tenant: TenantOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Search the knowledge base; each hit names document, page and heading path."""
+    if mode not in ("hybrid", "dense", "bm25"):
+        raise fail(f"--mode must be hybrid, dense or bm25, not {mode!r}", 2)
+    container = get_container(ctx, kb, tenant)
+    hits = container.kb.search(
+        container.settings.tenant, query, k=k, mode=mode, document_ids=doc or None  # type: ignore[arg-type]
+    )
+    if json_out:
+        emit_json([h.to_json() for h in hits])
+        return
+    if not hits:
+        out.print("no results")
+    for h in hits:
+        c = h.chunk
+        path = " > ".join(c.heading_path)
+        out.print(f"[bold]{h.rank}. {c.document_name}[/bold]  p.{c.page}  [dim]{path}[/dim]  "
+                  f"score {h.score:.4f}")
+        body = c.body if len(c.body) <= 600 else c.body[:600] + "…"
+        out.print(body, highlight=False, markup=False)
+        out.print()
+
+
+@app.command()
+def delete(
+    ctx: typer.Context,
+    document_id: Annotated[str, typer.Argument(help="Document id (see `dossier documents`).")],
+    kb: KbOpt = None,
+    tenant: TenantOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete a document: its chunks, pages and stored original."""
+    container = get_container(ctx, kb, tenant)
+    try:
+        container.kb.delete_document(container.settings.tenant, document_id)
+    except NotFoundError as exc:
+        raise fail(f"document {document_id} not found") from exc
+    if json_out:
+        emit_json({"deleted": document_id})
+    else:
+        out.print(f"deleted {document_id}")
+
+
+_SUBCOMMAND_MODULES = ("cli_llm", "cli_eval", "cli_review", "cli_server", "cli_worker")
+
+
+def _register_subcommands() -> None:
+    for name in _SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"api.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"api.{name}":
+                continue
+            raise
+        module.register(app)
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    try:
+        app()
+    except DossierError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)

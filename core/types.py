@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -120,6 +120,12 @@ class JobRecord(BaseModel):
     error: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: JSON output of a finished review/summary job (None for ingest jobs).
+    result: dict[str, Any] | None = None
+    #: The worker that claimed the job last, and how many times it was claimed.
+    worker_id: str | None = None
+    attempts: int = 0
+    heartbeat_at: datetime | None = None
 
 
 def chunk_id(document_id: str, ordinal: int) -> str:

@@ -49,6 +49,8 @@ class VectorStore(Protocol):
     - ``delete_documents``: removes every chunk of those documents of that
       tenant; deleting what is not there is not an error.
     - ``count``: number of chunks for the tenant (optionally one document).
+    - ``document_chunks``: every chunk of one document of that tenant, in
+      ``ordinal`` order (reviews and summaries walk a whole document).
     """
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None: ...
@@ -58,5 +60,7 @@ class VectorStore(Protocol):
     def delete_documents(self, tenant: str, document_ids: Sequence[str]) -> None: ...
 
     def count(self, tenant: str, document_id: str | None = None) -> int: ...
+
+    def document_chunks(self, tenant: str, document_id: str) -> list[Chunk]: ...
 
     def close(self) -> None: ...

@@ -1,0 +1,236 @@
+"""Ingestion: file → parsed pages → chunks → vectors → Milvus, with the catalog
+as the source of truth for what is visible.
+
+Crash safety, step by step (each step is idempotent, so re-running is safe):
+
+1. hash the file; identical bytes already READY for this tenant → ``unchanged``;
+2. parse (a bad file fails here, alone, before anything is written);
+3. catalog row in status INDEXING (invisible to search), original file stored,
+   page texts saved;
+4. chunks embedded and upserted (deterministic chunk ids);
+5. catalog row → READY: only now can search see the document. A previous
+   version with the same name is then superseded and its chunks removed.
+
+A process killed between 3 and 5 leaves an INDEXING row: search excludes it,
+and :meth:`IngestPipeline.recover` (run at the start of every batch) deletes
+its partial chunks and completes it from the stored original.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from core.errors import DossierError, IngestError
+from core.settings import IngestSettings
+from core.types import Document, DocumentRecord, DocumentStatus
+from ingest.chunking import Chunker
+from ingest.loaders import load_document
+from knowledge_base.service import KnowledgeBase
+
+__all__ = ["IngestEvent", "IngestPipeline", "IngestResult", "iter_input_files"]
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = {".pdf", ".docx", ".txt", ".md"}
+
+
+@dataclass
+class IngestResult:
+    path: str
+    name: str
+    status: Literal["indexed", "unchanged", "failed"]
+    document_id: str | None = None
+    pages: int = 0
+    chunks: int = 0
+    ocr_pages: int = 0
+    version: int = 1
+    error: str | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class IngestEvent:
+    """Progress: ``stage`` is one of parsed, embedded, done, failed."""
+
+    stage: str
+    name: str
+    pages: int = 0
+    chunks: int = 0
+
+
+ProgressFn = Callable[[IngestEvent], None]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def iter_input_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Expand folders (recursively, sorted, hidden files skipped). Files named
+    explicitly are always yielded, so an unsupported one fails with a reason
+    instead of vanishing; inside folders only known suffixes are taken."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if (
+                    child.is_file()
+                    and not any(part.startswith(".") for part in child.relative_to(path).parts)
+                    and child.suffix.lower() in SUPPORTED_SUFFIXES | {".doc", ".wpd", ".rtf"}
+                ):
+                    yield child
+        else:
+            yield path
+
+
+class IngestPipeline:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        chunker: Chunker,
+        settings: IngestSettings,
+        loader: Callable[..., Document] = load_document,
+    ) -> None:
+        self.kb = kb
+        self.chunker = chunker
+        self.settings = settings
+        self._load = loader
+
+    # -- recovery -------------------------------------------------------------
+    def recover(self, tenant: str | None = None) -> list[IngestResult]:
+        """Clean up documents left INDEXING by a crash and complete them from
+        their stored originals (or mark them failed if the original is gone)."""
+        results = []
+        for record in self.kb.catalog.incomplete_documents(tenant):
+            log.warning("ingest.recovering doc=%s tenant=%s", record.id, record.tenant)
+            self.kb.store.delete_documents(record.tenant, [record.id])
+            try:
+                stored = self.kb.catalog.file_path(record.tenant, record.id)
+            except DossierError:
+                stored = None
+            if stored is None or not stored.exists():
+                self.kb.catalog.mark_failed(record.tenant, record.id, "original lost in a crash")
+                continue
+            results.append(self._index(stored, record.tenant, record.name, record))
+        return results
+
+    # -- ingestion ------------------------------------------------------------
+    def ingest_file(
+        self,
+        path: Path,
+        tenant: str,
+        *,
+        name: str | None = None,
+        on_event: ProgressFn | None = None,
+    ) -> IngestResult:
+        """Ingest one file. Never raises for a bad file: the result says why."""
+        path = Path(path)
+        name = name or path.name
+        t0 = time.perf_counter()
+        try:
+            if not path.is_file():
+                raise IngestError(path, "no such file")
+            sha = sha256_file(path)
+            existing = self.kb.catalog.find_by_sha(tenant, sha)
+            if existing is not None and existing.status is DocumentStatus.READY:
+                result = IngestResult(
+                    str(path), name, "unchanged", existing.id, existing.pages,
+                    existing.chunks, version=existing.version,
+                )
+            else:
+                result = self._index(path, tenant, name, existing, sha=sha, on_event=on_event)
+        except IngestError as exc:
+            log.info("ingest.failed file=%s reason=%s", name, exc.reason)
+            result = IngestResult(str(path), name, "failed", error=str(exc))
+        result.seconds = round(time.perf_counter() - t0, 3)
+        if on_event is not None:
+            on_event(IngestEvent("failed" if result.status == "failed" else "done", name,
+                                 result.pages, result.chunks))
+        return result
+
+    def ingest_paths(
+        self,
+        paths: Iterable[Path],
+        tenant: str,
+        on_event: ProgressFn | None = None,
+        on_result: Callable[[IngestResult], None] | None = None,
+    ) -> list[IngestResult]:
+        """A batch: one failed file never stops the others."""
+        self.recover(tenant)
+        results = []
+        for path in iter_input_files(paths):
+            result = self.ingest_file(path, tenant, on_event=on_event)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+        return results
+
+    def _index(
+        self,
+        path: Path,
+        tenant: str,
+        name: str,
+        existing: DocumentRecord | None,
+        *,
+        sha: str | None = None,
+        on_event: ProgressFn | None = None,
+    ) -> IngestResult:
+        catalog, store = self.kb.catalog, self.kb.store
+        sha = sha or sha256_file(path)
+        document = self._load(path, self.settings, name=name)
+        if on_event is not None:
+            on_event(IngestEvent("parsed", name, pages=len(document.pages)))
+        previous = None
+        if existing is not None:  # an INDEXING leftover of these very bytes
+            record = existing
+            store.delete_documents(tenant, [record.id])
+        else:
+            previous = catalog.latest_by_name(tenant, name)
+            version = previous.version + 1 if previous is not None else 1
+            record = catalog.create_document(tenant, name, sha, document.mime, version)
+        try:
+            catalog.store_file(tenant, record.id, path)
+            catalog.save_pages(tenant, record.id, document.pages)
+            chunks = self.chunker.chunk(document, record.id, tenant)
+            if not chunks:
+                raise IngestError(path, "no text to index")
+            vectors = self.kb.embedder.embed_batch([c.text for c in chunks])
+            if on_event is not None:
+                on_event(IngestEvent("embedded", name, len(document.pages), len(chunks)))
+            store.upsert(chunks, vectors)
+            catalog.mark_ready(tenant, record.id, len(document.pages), len(chunks))
+        except BaseException as exc:
+            # Leave nothing half-visible. On KeyboardInterrupt/kill the row
+            # stays INDEXING and recover() finishes the job next time.
+            if isinstance(exc, Exception):
+                # The failure is reported in the result (and the job); the
+                # catalog keeps no failed row that would block a retry.
+                store.delete_documents(tenant, [record.id])
+                catalog.delete_document(tenant, record.id)
+                if not isinstance(exc, IngestError):
+                    log.exception("ingest.internal_error file=%s doc=%s", name, record.id)
+                    raise IngestError(path, f"internal error: {type(exc).__name__}") from exc
+            raise
+        if previous is not None and previous.status is DocumentStatus.READY:
+            store.delete_documents(tenant, [previous.id])
+            catalog.mark_superseded(tenant, previous.id)
+        log.info(
+            "ingest.document_indexed doc=%s tenant=%s pages=%d chunks=%d",
+            record.id, tenant, len(document.pages), len(chunks),
+        )
+        return IngestResult(
+            str(path), name, "indexed", record.id, len(document.pages), len(chunks),
+            ocr_pages=sum(p.ocr for p in document.pages), version=record.version,
+        )

@@ -1,0 +1,108 @@
+"""The knowledge base facade: the one object the upper layers talk to.
+
+It combines the embedder, the vector store and the catalog and adds the rules
+none of them knows alone: only READY documents are searchable, every call is
+scoped to a tenant, and deleting a document removes its chunks, pages and file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from core.errors import NotFoundError
+from core.types import Chunk, DocumentRecord, DocumentStatus, Hit, SearchMode
+from knowledge_base.catalog import Catalog
+from knowledge_base.protocols import Embedder, SearchRequest, VectorStore
+
+__all__ = ["KnowledgeBase"]
+
+log = logging.getLogger(__name__)
+
+
+class KnowledgeBase:
+    def __init__(self, embedder: Embedder, store: VectorStore, catalog: Catalog) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.catalog = catalog
+
+    # -- search ---------------------------------------------------------------
+    def search(
+        self,
+        tenant: str,
+        query: str,
+        *,
+        k: int = 8,
+        mode: SearchMode = "hybrid",
+        document_ids: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        """Best-first hits among the tenant's READY documents.
+
+        ``document_ids`` restricts the search; ids of documents that are not
+        ready (still indexing, failed, superseded) are always excluded, so a
+        half-written document is never visible.
+        """
+        query = query.strip()
+        if not query or k <= 0:
+            return []
+        t0 = time.perf_counter()
+        vector = None
+        if mode in ("dense", "hybrid"):
+            vector = self.embedder.embed_batch([query])[0].tolist()
+        request = SearchRequest(
+            tenant=tenant,
+            text=query,
+            vector=vector,
+            k=k,
+            mode=mode,
+            document_ids=list(document_ids) if document_ids is not None else None,
+            exclude_document_ids=self.catalog.unready_document_ids(tenant),
+        )
+        if request.document_ids is not None:
+            allowed = set(request.document_ids) - set(request.exclude_document_ids)
+            if not allowed:
+                return []
+            request.document_ids = sorted(allowed)
+            request.exclude_document_ids = []
+        hits = self.store.search(request)
+        for rank, hit in enumerate(hits, start=1):
+            hit.rank = rank
+        log.debug(
+            "kb.search tenant=%s mode=%s k=%d hits=%d ms=%.1f",
+            tenant,
+            mode,
+            k,
+            len(hits),
+            (time.perf_counter() - t0) * 1000,
+        )
+        return hits
+
+    # -- documents ------------------------------------------------------------
+    def list_documents(self, tenant: str) -> list[DocumentRecord]:
+        return self.catalog.list_documents(tenant)
+
+    def get_document(self, tenant: str, document_id: str) -> DocumentRecord:
+        return self.catalog.get_document(tenant, document_id)
+
+    def page_text(self, tenant: str, document_id: str, page: int) -> str:
+        return self.catalog.page_text(tenant, document_id, page)
+
+    def document_chunks(self, tenant: str, document_id: str) -> list[Chunk]:
+        record = self.catalog.get_document(tenant, document_id)
+        if record.status is not DocumentStatus.READY:
+            raise NotFoundError(f"document {document_id} is not ready ({record.status})")
+        return self.store.document_chunks(tenant, document_id)
+
+    def delete_document(self, tenant: str, document_id: str) -> None:
+        """Remove chunks first, then the catalog row: a crash in between leaves
+        a catalog row with no chunks (harmless, deletable again), never
+        orphaned searchable chunks."""
+        self.catalog.get_document(tenant, document_id)  # NotFoundError for others
+        self.store.delete_documents(tenant, [document_id])
+        self.catalog.delete_document(tenant, document_id)
+        log.info("kb.document_deleted tenant=%s doc=%s", tenant, document_id)
+
+    def close(self) -> None:
+        self.store.close()
+        self.catalog.close()

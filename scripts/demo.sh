@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make demo`: the main job on embedded defaults.
+#   1. ingest the sample contract (PDF + DOCX, generated from samples/) or $DEMO_DOCS
+#   2. list documents, run a hybrid search that shows pages
+#   3. ask a question: the local vLLM CPU server is started if needed, the
+#      answer streams with verified citations (document, page, quote)
+#   4. a playbook risk review of the first document
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KB=${1:-dossier-data}; shift || true
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 DO_NOT_TRACK=1 VLLM_NO_USAGE_STATS=1
+D=".venv/bin/dossier"
+if [ $# -gt 0 ]; then
+  DOCS=("$@")
+else
+  [ -f samples/master-services-agreement.pdf ] && [ -f samples/master-services-agreement.docx ] \
+    || .venv/bin/python samples/make_samples.py
+  DOCS=(samples/master-services-agreement.pdf samples/master-services-agreement.docx)
+fi
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "dossier ingest ${DOCS[*]} --kb $KB"
+$D ingest "${DOCS[@]}" --kb "$KB" || echo "(some files failed; see the table above)"
+
+step "dossier documents --kb $KB"
+$D documents --kb "$KB"
+
+step "dossier search \"Which law governs the agreement?\" --k 3"
+$D search "Which law governs the agreement?" --k 3 --kb "$KB"
+
+if $D ask --help >/dev/null 2>&1; then
+  step "dossier ask (starts the local vLLM server on first use: ~2-5 min cold)"
+  $D ask "Which law governs the agreement, and can the customer terminate for convenience?" --kb "$KB"
+fi
+
+if $D review --help >/dev/null 2>&1; then
+  FIRST=$($D documents --kb "$KB" --json | tail -n 1 | .venv/bin/python -c 'import json,sys; d=json.load(sys.stdin); print(d[-1]["id"] if d else "")')
+  if [ -n "$FIRST" ]; then
+    step "dossier review $FIRST"
+    $D review "$FIRST" --kb "$KB" --markdown
+  fi
+fi

@@ -1,0 +1,205 @@
+"""CUAD-format labelled contracts: loading, chunking and chunk labels.
+
+Shared by ``scripts/train_clauses.py`` and ``evaluation/clauses.py`` so the
+model is trained and measured on the same units that a review sees at run time:
+chunks made by the project chunker (``ingest.chunking.Chunker``) when it can be
+built, else by :class:`ParagraphChunker` (a fallback with the same contract:
+chunks never span pages and ``page.text[start:end] == body``).
+
+Label format (one JSON object per line): ``{"file", "pdf", "category",
+"quotes": [...], "spans": [[start, end], ...] | null}``; ``quotes == []`` means
+the clause is absent from the contract.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from core.errors import DossierError
+from core.types import Chunk, Document, Page, chunk_id
+from tools.clauses.taxonomy import canonical_category
+
+__all__ = [
+    "ContractLabels",
+    "DocumentChunker",
+    "ParagraphChunker",
+    "chunk_labels",
+    "load_contract",
+    "load_labels",
+    "make_chunker",
+]
+
+log = logging.getLogger(__name__)
+
+
+class DocumentChunker(Protocol):
+    def chunk(self, document: Document, document_id: str, tenant: str) -> list[Chunk]: ...
+
+
+@dataclass
+class ContractLabels:
+    """Gold labels of one contract: per category, its quotes and spans (may be None)."""
+
+    file: str
+    pdf: str | None
+    quotes: dict[str, list[str]] = field(default_factory=dict)
+    spans: dict[str, list[tuple[int, int]] | None] = field(default_factory=dict)
+
+    def present(self, category: str) -> bool:
+        return bool(self.quotes.get(category))
+
+
+def load_labels(path: Path) -> dict[str, ContractLabels]:
+    """Labels by txt file name. Raises ``DossierError`` naming the file and line."""
+    contracts: dict[str, ContractLabels] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DossierError(f"{path}: cannot read labels ({exc.strerror})") from exc
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row: dict[str, Any] = json.loads(line)
+            category = canonical_category(row["category"])
+            labels = contracts.setdefault(row["file"], ContractLabels(row["file"], row.get("pdf")))
+            labels.quotes[category] = [q for q in row.get("quotes") or [] if q.strip()]
+            spans = row.get("spans")
+            labels.spans[category] = [(int(s), int(e)) for s, e in spans] if spans else None
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise DossierError(f"{path}:{lineno}: bad label line ({exc})") from exc
+    return contracts
+
+
+def load_contract(path: Path) -> Document:
+    """A txt contract as a one-page document (CUAD offsets index this text);
+    PDFs and DOCX go through the project loaders."""
+    if path.suffix.lower() == ".txt":
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DossierError(f"{path}: cannot read contract ({exc})") from exc
+        return Document(name=path.name, mime="text/plain", pages=[Page(number=1, text=text)])
+    from ingest.loaders import load_document
+
+    return load_document(path)
+
+
+_PARA = re.compile(r"\n\s*\n")
+_SENTENCE_END = re.compile(r"(?<=[.;:])\s+(?=[A-Z(\"“0-9])")
+
+
+class ParagraphChunker:
+    """Fallback chunker: paragraphs merged up to ``target`` chars, long ones
+    split at sentence ends (hard split at ``limit``). Offsets are exact."""
+
+    def __init__(self, target_chars: int = 700, limit_chars: int = 1100) -> None:
+        self.target = target_chars
+        self.limit = limit_chars
+
+    def _pieces(self, text: str) -> list[tuple[int, int]]:
+        pieces: list[tuple[int, int]] = []
+        pos = 0
+        for m in [*_PARA.finditer(text), None]:
+            end = m.start() if m else len(text)
+            if text[pos:end].strip():
+                pieces.extend(self._split_long(text, pos, end))
+            pos = m.end() if m else len(text)
+        return pieces
+
+    def _split_long(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        while end - start > self.limit:
+            window = text[start : start + self.limit]
+            cuts = [m.start() for m in _SENTENCE_END.finditer(window) if m.start() > self.target // 3]
+            cut = start + (cuts[-1] if cuts else self.limit)
+            out.append((start, cut))
+            start = cut
+            while start < end and text[start].isspace():
+                start += 1
+        if start < end:
+            out.append((start, end))
+        return out
+
+    def chunk(self, document: Document, document_id: str, tenant: str) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        title = document.title or document.name
+        for page in document.pages:
+            merged: list[tuple[int, int]] = []
+            for s, e in self._pieces(page.text):
+                if merged and (e - merged[-1][0]) <= self.target:
+                    merged[-1] = (merged[-1][0], e)
+                else:
+                    merged.append((s, e))
+            for s, e in merged:
+                # Trim surrounding whitespace so the body is a clean quote.
+                while s < e and page.text[s].isspace():
+                    s += 1
+                while e > s and page.text[e - 1].isspace():
+                    e -= 1
+                body = page.text[s:e]
+                ordinal = len(chunks)
+                chunks.append(
+                    Chunk(
+                        id=chunk_id(document_id, ordinal),
+                        document_id=document_id,
+                        tenant=tenant,
+                        document_name=document.name,
+                        ordinal=ordinal,
+                        page=page.number,
+                        start=s,
+                        end=e,
+                        body=body,
+                        text=f"{title}\n{body}",
+                    )
+                )
+        return chunks
+
+
+def make_chunker() -> DocumentChunker:
+    """The project chunker with default ingest settings, else the fallback."""
+    try:
+        from core.settings import EmbeddingSettings, IngestSettings
+        from ingest.chunking import Chunker
+        from knowledge_base.tokens import TokenCounter
+
+        return Chunker(IngestSettings(), TokenCounter(EmbeddingSettings()))  # type: ignore[call-arg]
+    except Exception as exc:  # the project chunker is not there yet, or its API differs
+        log.info("clauses.fallback_chunker reason=%s", type(exc).__name__)
+        return ParagraphChunker()
+
+
+def chunk_labels(
+    chunks: Sequence[Chunk], labels: ContractLabels, categories: Sequence[str]
+) -> list[list[int]]:
+    """Per chunk, the indexes of ``categories`` it is positive for.
+
+    Positive = overlaps a gold span (txt offsets, one-page documents), or, when
+    a category's spans are unknown (null) or the document has several pages,
+    contains one of its quotes (whitespace-normalised).
+    """
+    one_page = all(c.page == 1 for c in chunks)
+    positive: dict[int, set[int]] = defaultdict(set)
+    squashed = [" ".join(c.body.split()) for c in chunks]
+    for j, category in enumerate(categories):
+        quotes = labels.quotes.get(category) or []
+        if not quotes:
+            continue
+        spans = labels.spans.get(category)
+        if spans and one_page:
+            for i, c in enumerate(chunks):
+                if any(s < c.end and c.start < e for s, e in spans):
+                    positive[i].add(j)
+        else:
+            needles = [" ".join(q.split()) for q in quotes]
+            for i, body in enumerate(squashed):
+                if any(n and (n[:120] in body or body in n) for n in needles):
+                    positive[i].add(j)
+    return [sorted(positive[i]) for i in range(len(chunks))]
