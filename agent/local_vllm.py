@@ -18,6 +18,7 @@ base URL of a running server, preparing and starting one if needed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -364,19 +365,15 @@ class LocalVLLMServer:
         if pid is None or not self._alive(pid):
             self.state_path.unlink(missing_ok=True)
             return False
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._alive(pid):
             time.sleep(0.3)
         if self._alive(pid):
             logger.warning("llm.local_kill pid=%d (no exit after SIGTERM)", pid)
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.state_path.unlink(missing_ok=True)
         logger.info("llm.local_stopped pid=%d", pid)
         return True

@@ -117,8 +117,8 @@ def default_embedder() -> Embedder:
 
 
 def _cached_embeddings(
-    chunks: Sequence[Chunk], embedder: Embedder, cache_dir: Path | None
-) -> np.ndarray:
+    chunks: Sequence[Chunk], embedder: Embedder, cache_dir: Path | None, only_cached: bool = False
+) -> np.ndarray | None:
     texts = [c.text for c in chunks]
     if cache_dir is None:
         return embedder.embed_batch(texts)
@@ -126,6 +126,8 @@ def _cached_embeddings(
     path = cache_dir / f"{key}.npy"
     if path.exists():
         return np.load(path, allow_pickle=False)
+    if only_cached:
+        return None
     vectors = embedder.embed_batch(texts)
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
@@ -142,12 +144,14 @@ def prepare_contracts(
     cache_dir: Path | None = None,
     limit: int | None = None,
     files: Sequence[str] | None = None,
+    only_cached: bool = False,
 ) -> list[PreparedContract]:
     """Load, chunk and featurise the labelled contracts (sorted by file name).
 
     ``corpus_dir`` holds the contracts (``txt/`` and ``pdf/`` sub-folders, or the
     files directly). ``files`` restricts to those txt names; ``limit`` keeps the
-    first n. Raises ``DossierError`` naming a missing contract file.
+    first n; ``only_cached`` skips contracts whose embeddings are not in
+    ``cache_dir`` yet. Raises ``DossierError`` naming a missing contract file.
     """
     labels = load_labels(labels_path)
     chunker = chunker or make_chunker()
@@ -165,7 +169,9 @@ def prepare_contracts(
         document = load_contract(path)
         doc_id = hashlib.sha1(name.encode()).hexdigest()[:16]
         chunks = chunker.chunk(document, doc_id, "eval")
-        vectors = _cached_embeddings(chunks, embedder, cache_dir)
+        vectors = _cached_embeddings(chunks, embedder, cache_dir, only_cached)
+        if vectors is None:
+            continue
         out.append(PreparedContract(lab, chunks, chunk_features(chunks, embedder, vectors)))
     return out
 

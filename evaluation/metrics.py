@@ -128,6 +128,4 @@ def mean_precision_recall(scores: Sequence[PrecisionRecall]) -> PrecisionRecall:
     if not scores:
         return PrecisionRecall(float("nan"), float("nan"))
     n = len(scores)
-    return PrecisionRecall(
-        sum(s.precision for s in scores) / n, sum(s.recall for s in scores) / n
-    )
+    return PrecisionRecall(sum(s.precision for s in scores) / n, sum(s.recall for s in scores) / n)

@@ -47,11 +47,11 @@ from evaluation.metrics import (
 
 __all__ = [
     "DEFAULT_KS",
+    "EvaluationInputError",
     "RetrievalQuery",
     "RetrievalReport",
     "SearchFn",
     "TextLocator",
-    "EvaluationInputError",
     "corpus_files",
     "evaluate",
     "ingest_corpus",
@@ -131,7 +131,9 @@ def corpus_files(
         else:
             missing.append(path.name)
     if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
         raise EvaluationInputError(f"{corpus_dir}: {len(missing)} corpus file(s) missing: {shown}")
     return mapping
 

@@ -95,6 +95,17 @@ def iter_input_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
+def _without_nul(document: Document) -> Document:
+    """NUL cannot be stored in PostgreSQL text; replace it one-for-one so
+    offsets and the chunk/page invariant survive on every catalog backend."""
+    for page in document.pages:
+        if "\x00" in page.text:
+            page.text = page.text.replace("\x00", "\ufffd")
+            for block in page.blocks:
+                block.text = block.text.replace("\x00", "\ufffd")
+    return document
+
+
 class IngestPipeline:
     def __init__(
         self,
@@ -189,7 +200,7 @@ class IngestPipeline:
     ) -> IngestResult:
         catalog, store = self.kb.catalog, self.kb.store
         sha = sha or sha256_file(path)
-        document = self._load(path, self.settings, name=name)
+        document = _without_nul(self._load(path, self.settings, name=name))
         if on_event is not None:
             on_event(IngestEvent("parsed", name, pages=len(document.pages)))
         previous = None

@@ -52,6 +52,7 @@ from knowledge_base.catalog_models import (
     api_keys,
     audit_log,
     catalog_meta,
+    check_sha256,
     check_tenant,
     clip_error,
     copy_verified,
@@ -69,6 +70,12 @@ from knowledge_base.catalog_models import pages as pages_t
 __all__ = ["ROLES", "ApiKeyRecord", "AuditEntry", "Catalog"]
 
 logger = logging.getLogger(__name__)
+
+_JOB_COLUMNS = [jobs.c[name] for name in JobRecord.model_fields if name in jobs.c]
+_NOT_READY = [DocumentStatus.INDEXING, DocumentStatus.FAILED, DocumentStatus.SUPERSEDED]
+_PEPPER_KEY = "api_key_pepper"
+_SCHEMA_LOCK = 0x0D0551E2  # PostgreSQL advisory lock id for table creation
+
 
 def _document(row: Row[Any]) -> DocumentRecord:
     return DocumentRecord.model_validate(dict(row._mapping))
@@ -204,15 +211,21 @@ class Catalog:
     ) -> DocumentRecord:
         """A new INDEXING document (id: uuid4 hex). ``sha256`` is lower-case hex."""
         check_tenant(tenant)
-        if not _SHA256_RE.fullmatch(sha256):
-            raise ValueError(f"{name}: sha256 must be 64 lower-case hex digits, got {sha256!r}")
+        check_sha256(sha256, name)
         if not name or version < 1:
             raise ValueError(f"invalid document name {name!r} or version {version}")
         now = utcnow()
         record = DocumentRecord(
-            id=uuid.uuid4().hex, tenant=tenant, name=name, sha256=sha256, mime=mime,
-            version=version, status=DocumentStatus.INDEXING, created_at=now, updated_at=now,
-        )  # fmt: skip
+            id=uuid.uuid4().hex,
+            tenant=tenant,
+            name=name,
+            sha256=sha256,
+            mime=mime,
+            version=version,
+            status=DocumentStatus.INDEXING,
+            created_at=now,
+            updated_at=now,
+        )
         with self._tx(f"create document {name!r}", write=True) as conn:
             conn.execute(insert(documents).values(**record.model_dump()))
         logger.debug("catalog.document_created doc=%s tenant=%s", record.id, tenant)
@@ -266,10 +279,14 @@ class Catalog:
         if len(set(numbers)) != len(numbers) or any(n < 1 for n in numbers):
             raise ValueError(f"document {document_id}: page numbers must be unique and >= 1")
         rows = [
-            {"document_id": document_id, "number": p.number,
-             "text": p.text.replace("\x00", "\ufffd"), "ocr": p.ocr}
+            {
+                "document_id": document_id,
+                "number": p.number,
+                "text": p.text.replace("\x00", "\ufffd"),
+                "ocr": p.ocr,
+            }
             for p in pages
-        ]  # fmt: skip
+        ]
         with self._tx(f"save the pages of document {document_id}", write=True) as conn:
             self._doc_row(conn, tenant, document_id)
             conn.execute(delete(pages_t).where(pages_t.c.document_id == document_id))
@@ -321,18 +338,25 @@ class Catalog:
 
     def mark_ready(self, tenant: str, document_id: str, pages: int, chunks: int) -> None:
         """READY: visible to search, with its page and chunk counts; clears any error."""
-        self._set_document(tenant, document_id, "ready", status=DocumentStatus.READY.value,
-                           pages=pages, chunks=chunks, error=None)  # fmt: skip
+        self._set_document(
+            tenant,
+            document_id,
+            "ready",
+            status=DocumentStatus.READY.value,
+            pages=pages,
+            chunks=chunks,
+            error=None,
+        )
 
     def mark_failed(self, tenant: str, document_id: str, error: str) -> None:
         """FAILED with ``error`` (clipped to 4000 characters)."""
-        self._set_document(tenant, document_id, "fail", status=DocumentStatus.FAILED.value,
-                           error=clip_error(error))  # fmt: skip
+        self._set_document(
+            tenant, document_id, "fail", status=DocumentStatus.FAILED.value, error=clip_error(error)
+        )
 
     def mark_superseded(self, tenant: str, document_id: str) -> None:
         """SUPERSEDED: an older version of a changed file; hidden from search."""
-        self._set_document(tenant, document_id, "supersede",
-                           status=DocumentStatus.SUPERSEDED.value)  # fmt: skip
+        self._set_document(tenant, document_id, "supersede", status=DocumentStatus.SUPERSEDED.value)
 
     def get_document(self, tenant: str, document_id: str) -> DocumentRecord:
         with self._tx(f"read document {document_id}") as conn:
@@ -381,3 +405,295 @@ class Catalog:
             if sharing == 0:
                 self._file_target(tenant, record.sha256).unlink(missing_ok=True)
         logger.info("catalog.document_deleted doc=%s tenant=%s", document_id, tenant)
+
+    # ------------------------------------------------------------------ jobs
+
+    def create_job(
+        self, tenant: str, kind: str, payload: dict[str, Any], file_name: str | None = None
+    ) -> JobRecord:
+        """A QUEUED job of ``kind`` ("ingest", "review", "summary", ...) carrying
+        the JSON ``payload`` the worker needs (see :meth:`job_payload`)."""
+        check_tenant(tenant)
+        if not kind or len(kind) > 32:
+            raise ValueError(f"invalid job kind {kind!r}")
+        now = utcnow()
+        job_id = uuid.uuid4().hex
+        values = {
+            "id": job_id,
+            "tenant": tenant,
+            "kind": kind,
+            "status": JobStatus.QUEUED.value,
+            "file_name": file_name,
+            "payload": json_object(payload, "job payload"),
+            "attempts": 0,
+            "pages": 0,
+            "chunks": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._tx(f"create a {kind} job", write=True) as conn:
+            conn.execute(insert(jobs).values(**values))
+            row = conn.execute(select(*_JOB_COLUMNS).where(jobs.c.id == job_id)).one()
+        logger.info("catalog.job_created job=%s kind=%s tenant=%s", job_id, kind, tenant)
+        return _job(row)
+
+    def get_job(self, tenant: str, job_id: str) -> JobRecord:
+        stmt = select(*_JOB_COLUMNS).where(jobs.c.tenant == tenant, jobs.c.id == job_id)
+        with self._tx(f"read job {job_id}") as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            raise NotFoundError(f"job {job_id} not found")
+        return _job(row)
+
+    def job_payload(self, job_id: str) -> dict[str, Any]:
+        """The payload given to :meth:`create_job` (for the worker; not tenant-scoped)."""
+        with self._tx(f"read job {job_id}") as conn:
+            row = conn.execute(select(jobs.c.payload).where(jobs.c.id == job_id)).first()
+        if row is None:
+            raise NotFoundError(f"job {job_id} not found")
+        return dict(row.payload)
+
+    def update_job(self, job_id: str, **fields: Any) -> JobRecord:
+        """Change ``status``, ``document_id``, ``pages``, ``chunks``, ``error`` or
+        ``result`` (a JSON object) and return the job. DONE/FAILED stamp
+        ``finished_at``. Other field names: TypeError. Unknown job: NotFoundError."""
+        unknown = set(fields) - JOB_UPDATABLE
+        if unknown:
+            raise TypeError(
+                f"update_job cannot set {sorted(unknown)}; allowed: {sorted(JOB_UPDATABLE)}"
+            )
+        now = utcnow()
+        values: dict[str, Any] = {**fields, "updated_at": now}
+        if "status" in fields:
+            status = JobStatus(fields["status"])
+            values["status"] = status.value
+            if status in (JobStatus.DONE, JobStatus.FAILED):
+                values["finished_at"] = now
+        if fields.get("error") is not None:
+            values["error"] = clip_error(str(fields["error"]))
+        if fields.get("result") is not None:
+            json_object(fields["result"], "job result")
+        with self._tx(f"update job {job_id}", write=True) as conn:
+            if conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values)).rowcount == 0:
+                raise NotFoundError(f"job {job_id} not found")
+            row = conn.execute(select(*_JOB_COLUMNS).where(jobs.c.id == job_id)).one()
+        return _job(row)
+
+    def list_jobs(
+        self, tenant: str | None = None, statuses: Collection[JobStatus] | None = None
+    ) -> list[JobRecord]:
+        """Jobs (of one tenant, or all), newest first, optionally only these statuses."""
+        stmt = select(*_JOB_COLUMNS)
+        if tenant is not None:
+            stmt = stmt.where(jobs.c.tenant == tenant)
+        if statuses is not None:
+            stmt = stmt.where(jobs.c.status.in_([JobStatus(s).value for s in statuses]))
+        with self._tx("list jobs") as conn:
+            rows = conn.execute(stmt.order_by(jobs.c.created_at.desc(), jobs.c.id)).all()
+        return [_job(r) for r in rows]
+
+    def claim_job(
+        self,
+        worker_id: str,
+        kinds: Collection[str] | None = None,
+        stale_after_s: float = 600,
+        max_attempts: int = 3,
+    ) -> JobRecord | None:
+        """Atomically give ``worker_id`` the oldest claimable job, now RUNNING, or None.
+
+        Claimable: QUEUED, or RUNNING with a heartbeat older than
+        ``stale_after_s`` (its worker died). A stale job already claimed
+        ``max_attempts`` times is marked FAILED instead (it keeps killing
+        workers). No job is ever handed to two live claimers: PostgreSQL locks
+        the row with ``FOR UPDATE SKIP LOCKED``; SQLite holds the write lock
+        (``BEGIN IMMEDIATE``) across the select and the conditional update.
+        """
+        now = utcnow()
+        stale = and_(
+            jobs.c.status == JobStatus.RUNNING.value,
+            or_(
+                jobs.c.heartbeat_at.is_(None),
+                jobs.c.heartbeat_at < now - timedelta(seconds=stale_after_s),
+            ),
+        )
+        claimable = or_(jobs.c.status == JobStatus.QUEUED.value, stale)
+        if kinds is not None:
+            claimable = and_(claimable, jobs.c.kind.in_(list(kinds)))
+        pick = (
+            select(jobs.c.id, jobs.c.status, jobs.c.attempts)
+            .where(claimable)
+            .order_by(jobs.c.created_at, jobs.c.id)
+            .limit(1)
+        )
+        if self._dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        with self._tx("claim a job", write=True) as conn:
+            while (candidate := conn.execute(pick).first()) is not None:
+                if (
+                    candidate.status == JobStatus.RUNNING.value
+                    and candidate.attempts >= max_attempts
+                ):
+                    conn.execute(
+                        update(jobs)
+                        .where(jobs.c.id == candidate.id)
+                        .values(
+                            status=JobStatus.FAILED.value,
+                            finished_at=now,
+                            updated_at=now,
+                            error=f"abandoned: its worker stopped responding {candidate.attempts} times",
+                        )
+                    )
+                    logger.warning(
+                        "catalog.job_abandoned job=%s attempts=%d", candidate.id, candidate.attempts
+                    )
+                    continue
+                claimed = conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == candidate.id, claimable)
+                    .values(
+                        status=JobStatus.RUNNING.value,
+                        worker_id=worker_id,
+                        attempts=jobs.c.attempts + 1,
+                        heartbeat_at=now,
+                        started_at=now,
+                        updated_at=now,
+                    )
+                )
+                if claimed.rowcount != 1:  # cannot happen under the lock; be safe
+                    return None
+                row = conn.execute(select(*_JOB_COLUMNS).where(jobs.c.id == candidate.id)).one()
+                job = _job(row)
+                break
+            else:
+                return None
+        if candidate.status == JobStatus.RUNNING.value:
+            logger.warning("catalog.job_reclaimed job=%s worker=%s", job.id, worker_id)
+        logger.info("catalog.job_claimed job=%s kind=%s worker=%s", job.id, job.kind, worker_id)
+        return job
+
+    def heartbeat(self, job_id: str, worker_id: str | None = None) -> None:
+        """Record that the job's worker is alive. NotFoundError if the job is not
+        RUNNING (or, with ``worker_id``, no longer this worker's): stop working on it."""
+        stmt = update(jobs).where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value)
+        if worker_id is not None:
+            stmt = stmt.where(jobs.c.worker_id == worker_id)
+        with self._tx(f"heartbeat job {job_id}", write=True) as conn:
+            if conn.execute(stmt.values(heartbeat_at=utcnow())).rowcount == 0:
+                raise NotFoundError(
+                    f"job {job_id} is not running"
+                    + (f" for worker {worker_id}" if worker_id else "")
+                )
+
+    def requeue_running_jobs(self) -> int:
+        """RUNNING -> QUEUED for every job (single-process start-up after a crash).
+        Returns how many. Do not call while other workers share the catalog."""
+        stmt = (
+            update(jobs)
+            .where(jobs.c.status == JobStatus.RUNNING.value)
+            .values(
+                status=JobStatus.QUEUED.value,
+                worker_id=None,
+                heartbeat_at=None,
+                updated_at=utcnow(),
+            )
+        )
+        with self._tx("requeue running jobs", write=True) as conn:
+            count = conn.execute(stmt).rowcount
+        if count:
+            logger.warning("catalog.jobs_requeued count=%d", count)
+        return count
+
+    # ------------------------------------------------------------------ API keys
+
+    def _hash_key(self, key: str) -> str:
+        return hmac.new(self._pepper, key.encode(), hashlib.sha256).hexdigest()
+
+    def create_api_key(
+        self, tenant: str, role: str, name: str | None = None
+    ) -> tuple[str, ApiKeyRecord]:
+        """A new key for ``tenant`` with ``role`` (admin, member or reader).
+        Returns the plaintext key (``dsk_`` + 32 random bytes, URL-safe base64),
+        which is not stored and cannot be shown again, and its record."""
+        check_tenant(tenant)
+        if role not in ROLES:
+            raise ValueError(f"invalid role {role!r}: use one of {', '.join(ROLES)}")
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        record = ApiKeyRecord(
+            id=uuid.uuid4().hex,
+            tenant=tenant,
+            role=role,
+            name=name,
+            prefix=key[:12],
+            created_at=utcnow(),
+        )
+        with self._tx("create an API key", write=True) as conn:
+            conn.execute(
+                insert(api_keys).values(**record.model_dump(), key_hash=self._hash_key(key))
+            )
+        logger.info("catalog.api_key_created key=%s tenant=%s role=%s", record.id, tenant, role)
+        return key, record
+
+    def verify_api_key(self, key: str) -> ApiKeyRecord | None:
+        """The record of a valid key; None if unknown, malformed or revoked."""
+        if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or len(key) > 128:
+            return None
+        digest = self._hash_key(key)
+        with self._tx("verify an API key") as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.key_hash == digest)).first()
+        if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_at:
+            return None
+        return ApiKeyRecord.model_validate(dict(row._mapping))
+
+    def list_api_keys(self, tenant: str | None = None) -> list[ApiKeyRecord]:
+        """Keys (of one tenant, or all), oldest first, revoked ones included."""
+        stmt = select(*[c for c in api_keys.c if c.name != "key_hash"])
+        if tenant is not None:
+            stmt = stmt.where(api_keys.c.tenant == tenant)
+        with self._tx("list API keys") as conn:
+            rows = conn.execute(stmt.order_by(api_keys.c.created_at, api_keys.c.id)).all()
+        return [ApiKeyRecord.model_validate(dict(r._mapping)) for r in rows]
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke a key for good (revoking twice is a no-op). NotFoundError if unknown."""
+        with self._tx(f"revoke API key {key_id}", write=True) as conn:
+            found = conn.execute(
+                select(api_keys.c.revoked_at).where(api_keys.c.id == key_id)
+            ).first()
+            if found is None:
+                raise NotFoundError(f"API key {key_id} not found")
+            if found.revoked_at is None:
+                conn.execute(
+                    update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=utcnow())
+                )
+        logger.info("catalog.api_key_revoked key=%s", key_id)
+
+    # ------------------------------------------------------------------ audit log
+
+    def audit(self, tenant: str, actor: str, action: str, detail: dict[str, Any]) -> None:
+        """Append one audit entry. ``detail`` is a JSON object: ids and counts,
+        never document text or keys."""
+        values = {
+            "tenant": tenant,
+            "actor": actor,
+            "action": action,
+            "detail": json_object(detail, "audit detail"),
+            "created_at": utcnow(),
+        }
+        with self._tx(f"write audit entry {action!r}", write=True) as conn:
+            conn.execute(insert(audit_log).values(**values))
+
+    def audit_entries(
+        self, tenant: str | None = None, since: datetime | None = None, limit: int = 1000
+    ) -> list[AuditEntry]:
+        """Entries (of one tenant, or all) at or after ``since`` (aware datetime),
+        oldest first, at most ``limit``: page on by passing the last entry's time."""
+        stmt = select(audit_log)
+        if tenant is not None:
+            stmt = stmt.where(audit_log.c.tenant == tenant)
+        if since is not None:
+            if since.tzinfo is None:
+                raise ValueError("audit_entries: since must be timezone-aware")
+            stmt = stmt.where(audit_log.c.created_at >= since)
+        stmt = stmt.order_by(audit_log.c.created_at, audit_log.c.id).limit(limit)
+        with self._tx("read the audit log") as conn:
+            return [AuditEntry.model_validate(dict(r._mapping)) for r in conn.execute(stmt)]

@@ -13,7 +13,11 @@ both dialects.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
+import tempfile
 import weakref
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,9 +47,13 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.types import TypeDecorator
 
-from core.errors import ConfigurationError
+from core.errors import ConfigurationError, KnowledgeBaseError
 
 __all__ = [
+    "JOB_UPDATABLE",
+    "KEY_PREFIX",
+    "MAX_ERROR_CHARS",
+    "ROLES",
     "SCHEMA_VERSION",
     "ApiKeyRecord",
     "AuditEntry",
@@ -54,9 +62,15 @@ __all__ = [
     "api_keys",
     "audit_log",
     "catalog_meta",
+    "check_sha256",
+    "check_tenant",
+    "clip_error",
+    "copy_verified",
     "create_catalog_engine",
     "documents",
+    "fsync_dir",
     "jobs",
+    "json_object",
     "metadata",
     "pages",
     "schema_version",
@@ -195,7 +209,9 @@ api_keys = Table(
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("tenant", String(64), nullable=False),
     Column("actor", String(255), nullable=False),
     Column("action", String(64), nullable=False),
@@ -279,7 +295,13 @@ def create_catalog_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         assert parsed.database is not None
         if not parsed.database.startswith("file:"):
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot create the catalog folder {folder}: {exc.strerror or exc}"
+                ) from exc
         engine = create_engine(
             parsed,
             hide_parameters=True,
@@ -321,3 +343,99 @@ def _dispose_in_forked_children(engine: Engine) -> None:
 
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork)
+
+
+# --------------------------------------------------------------------------- helpers
+
+#: Roles an API key can have, most to least privileged.
+ROLES = ("admin", "member", "reader")
+#: Every API key starts with this, so leaked keys are easy to scan for.
+KEY_PREFIX = "dsk_"
+#: The job fields :meth:`Catalog.update_job` may change.
+JOB_UPDATABLE = frozenset({"status", "document_id", "pages", "chunks", "error", "result"})
+MAX_ERROR_CHARS = 4000
+
+_TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_COPY_BUFFER = 1024 * 1024
+
+
+def check_tenant(tenant: str) -> None:
+    """Tenants name folders under ``files_dir``: 1-64 letters, digits or ``_.-``,
+    starting with a letter or digit (so never ``..`` or a path)."""
+    if not isinstance(tenant, str) or not _TENANT_RE.fullmatch(tenant):
+        raise ValueError(
+            f"invalid tenant {tenant!r}: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+
+
+def check_sha256(sha256: str, name: str) -> None:
+    if not isinstance(sha256, str) or not _SHA256_RE.fullmatch(sha256):
+        raise ValueError(f"{name}: sha256 must be 64 lower-case hex digits, got {sha256!r}")
+
+
+def clip_error(error: str) -> str:
+    """An error message cut to :data:`MAX_ERROR_CHARS` characters."""
+    return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def json_object(value: dict[str, Any], what: str) -> dict[str, Any]:
+    """``value`` if it is a dict that serialises to JSON, else TypeError naming ``what``."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} must be a JSON object (dict), not {type(value).__name__}")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} is not JSON-serialisable: {exc}") from exc
+    return value
+
+
+def copy_verified(source: Path, folder: Path, sha256: str) -> Path:
+    """Copy ``source`` to a new hidden temporary file in ``folder`` (created if
+    needed), fsync it, and check its sha256. Returns the temporary path; the
+    caller renames it into place. KnowledgeBaseError names the file on a read
+    or write failure or a hash mismatch (the temporary file is removed)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{sha256[:16]}.", suffix=".tmp")
+    except OSError as exc:
+        raise KnowledgeBaseError(
+            f"cannot write to file store {folder}: {exc.strerror or exc}"
+        ) from exc
+    tmp = Path(tmp_name)
+    digest = hashlib.sha256()
+    try:
+        with open(fd, "wb") as out, open(source, "rb") as src:
+            while block := src.read(_COPY_BUFFER):
+                digest.update(block)
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise KnowledgeBaseError(f"{source}: cannot copy into the file store: {exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if digest.hexdigest() != sha256:
+        tmp.unlink(missing_ok=True)
+        raise KnowledgeBaseError(
+            f"{source}: content sha256 {digest.hexdigest()} does not match the "
+            f"document's {sha256} (file changed since it was hashed?)"
+        )
+    return tmp
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort; not every OS allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

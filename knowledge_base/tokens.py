@@ -61,14 +61,20 @@ class TokenCounter:
         """Number of word-piece tokens in ``text``, without ``[CLS]``/``[SEP]``."""
         if not text:
             return 0
-        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        return len(self._tokenizer.encode(text, add_special_tokens=False))
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
         """``[count(t) for t in texts]``, computed in one parallel batch."""
         if not texts:
             return []
         encodings = self._tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
-        return [len(e.ids) for e in encodings]
+        return [len(e) for e in encodings]
+
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        """The ``(start, end)`` character span of each token of ``text``, in order."""
+        if not text:
+            return []
+        return self._tokenizer.encode(text, add_special_tokens=False).offsets
 
     def offsets_batch(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         """Per text, the ``(start, end)`` character span of each token in order.
@@ -89,7 +95,7 @@ class TokenCounter:
         ends at a token end (preferably a word end), stripped of trailing space."""
         if max_tokens <= 0:
             return ""
-        offsets = self.offsets_batch([text])[0]
+        offsets = self.offsets(text)
         if len(offsets) <= max_tokens:
             return text
         cut = offsets[max_tokens - 1][1]

@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--C", type=float, default=4.0, dest="c")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument(
+        "--cached-only", action="store_true", help="train on contracts already embedded in .cache"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         chunker=chunker,
         cache_dir=ROOT / ".cache" / "clauses" / args.source,
         limit=args.limit,
+        only_cached=args.cached_only,
     )
     t1 = time.perf_counter()
     categories = category_names()

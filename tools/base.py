@@ -93,11 +93,11 @@ def _parse_args(tool: Tool, raw_args: str | dict[str, Any] | None) -> BaseModel:
         try:
             raw_args = json.loads(raw_args)
         except json.JSONDecodeError as exc:
-            raise ToolError(f"invalid arguments: not valid JSON ({exc.msg} at char {exc.pos})") from exc
+            raise ToolError(
+                f"invalid arguments: not valid JSON ({exc.msg} at char {exc.pos})"
+            ) from exc
     if not isinstance(raw_args, dict):
-        raise ToolError(
-            f"invalid arguments: expected a JSON object, got {type(raw_args).__name__}"
-        )
+        raise ToolError(f"invalid arguments: expected a JSON object, got {type(raw_args).__name__}")
     try:
         return tool.input_model.model_validate(raw_args)
     except ValidationError as exc:

@@ -74,10 +74,7 @@ def test_disjoint_spans_match_the_reference_formula():
     truth = [(A, 0, 50), (A, 80, 200)]
     retrieved = [(A, 40, 90), (A, 150, 260), (B, 0, 50)]
     relevant = sum(
-        max(0, min(e, te) - max(s, ts))
-        for f, s, e in retrieved
-        for tf, ts, te in truth
-        if f == tf
+        max(0, min(e, te) - max(s, ts)) for f, s, e in retrieved for tf, ts, te in truth if f == tf
     )
     expected = (relevant / (50 + 110 + 50), relevant / (50 + 120))
     assert pr(retrieved, truth) == pytest.approx(expected)

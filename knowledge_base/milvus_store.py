@@ -1,0 +1,469 @@
+"""Milvus chunk storage: the :class:`~knowledge_base.protocols.VectorStore` adapter.
+
+One collection holds every tenant's chunks; ``tenant`` is the partition key, and
+every search, query, count and delete is filtered by it in one place
+(:meth:`MilvusVectorStore._filter`), so no call path can forget it.
+
+- ``uri`` ending in ``.db``: Milvus Lite, embedded (the ``.db`` path is a
+  directory; its parents are created). One process per ``.db``: several
+  processes share one through ``milvus-lite server --host 127.0.0.1 --port P``
+  and the URI ``http://127.0.0.1:P``.
+- ``http://host:19530``: a Milvus server; the same code.
+
+Search modes: ``dense`` (cosine over ``dense``), ``bm25`` (BM25 over ``sparse``,
+which a BM25 Function fills from ``text`` server-side), and ``hybrid`` (both
+legs fused with reciprocal-rank fusion). ``Hit.score`` is higher-is-better in
+every mode: cosine similarity, the BM25 score (Milvus returns it negated; it is
+flipped back), or the RRF score. ``Hit.rank`` is 1-based.
+
+Milvus Lite does not support ``filter_params`` templating, so filter strings are
+built here and every string value goes through :func:`_quote`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+from pymilvus import (
+    AnnSearchRequest,
+    DataType,
+    Function,
+    FunctionType,
+    MilvusClient,
+    RRFRanker,
+)
+from pymilvus.exceptions import MilvusException
+
+from core.errors import KnowledgeBaseError
+from core.types import BlockKind, Chunk, Hit
+from knowledge_base.protocols import SearchRequest
+
+__all__ = ["MilvusVectorStore"]
+
+logger = logging.getLogger(__name__)
+
+#: VARCHAR limits (Milvus counts UTF-8 bytes).
+_LIMITS = {
+    "id": 64,
+    "tenant": 256,
+    "document_id": 256,
+    "document_name": 1024,
+    "heading_path": 8192,
+    "clause_number": 256,
+    "kind": 32,
+    "body": 65535,
+    "text": 65535,
+}
+_SCALAR_FIELDS = (
+    "id",
+    "tenant",
+    "document_id",
+    "document_name",
+    "page",
+    "start",
+    "end",
+    "ordinal",
+    "heading_path",
+    "clause_number",
+    "kind",
+    "body",
+    "text",
+)
+HEADING_SEPARATOR = " > "
+#: Lucene's English stop words, less "no" and "not" (negation matters in
+#: contracts). Milvus Lite ignores the "_english_" shorthand, so the list is explicit.
+_STOP_WORDS = (
+    "a an and are as at be but by for if in into is it on or such that the their "
+    "then there these they this to was will with of"
+).split()
+_ANALYZER = {"tokenizer": "standard", "filter": ["lowercase", {"type": "stop", "stop_words": _STOP_WORDS}]}
+_UPSERT_BATCH = 500
+_QUERY_BATCH = 1000
+_DELETE_BATCH = 500
+_MAX_LIMIT = 16_384  # Milvus's topk / limit ceiling
+_HNSW_BUILD = {"M": 16, "efConstruction": 200}
+
+
+def _quote(value: str) -> str:
+    """A Milvus filter string literal: double-quoted, with backslash and double
+    quote escaped, so a value can never end the literal and inject an expression."""
+    if not isinstance(value, str):
+        raise TypeError(f"filter value must be str, not {type(value).__name__}")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _quote_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(_quote(v) for v in values) + "]"
+
+
+def _redact(uri: str) -> str:
+    """The URI without any user:password part (safe to log and raise)."""
+    parts = urlsplit(uri)
+    if parts.scheme and parts.password is not None:
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return parts._replace(netloc=netloc).geturl()
+    return uri
+
+
+class MilvusVectorStore:
+    """Chunks in one Milvus collection, dense + BM25 + hybrid search.
+
+    Implements :class:`knowledge_base.protocols.VectorStore`:
+
+    - ``upsert``: idempotent on ``Chunk.id`` (Milvus ``upsert``, batches of 500);
+      a row that exists is replaced. Rows are visible to the next search.
+    - ``search``: filtered by tenant (and ``document_ids`` /
+      ``exclude_document_ids``); ``document_ids=[]`` restricts to nothing.
+    - ``delete_documents``, ``count``, ``document_chunks``: tenant-scoped.
+
+    Every backend failure raises :class:`~core.errors.KnowledgeBaseError`
+    naming the operation and the collection; bad input (vector count or
+    dimension mismatch, an over-long field) raises it too, naming the chunk.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        collection: str = "dossier_chunks",
+        dimension: int = 384,
+        token: str | None = None,
+        rrf_k: int = 60,
+    ) -> None:
+        self._uri = uri
+        self._collection = collection
+        self._dimension = dimension
+        self._rrf_k = rrf_k
+        if uri.endswith(".db") and "://" not in uri:
+            try:
+                Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise KnowledgeBaseError(f"{uri}: cannot create the Milvus Lite folder: {exc}") from exc
+            uri = str(Path(uri).expanduser())
+        with self._translate("connect"):
+            self._client = MilvusClient(uri=uri, token=token or "")
+        self._ensure_collection()
+
+    # ----------------------------------------------------------------- public
+
+    @property
+    def collection(self) -> str:
+        return self._collection
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Insert or replace ``chunks`` (row *i* of ``vectors`` for ``chunks[i]``)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(chunks):
+            raise KnowledgeBaseError(
+                f"upsert: {len(chunks)} chunks but vectors of shape {vectors.shape}"
+            )
+        if len(chunks) and vectors.shape[1] != self._dimension:
+            raise KnowledgeBaseError(
+                f"upsert: vectors have dimension {vectors.shape[1]}, "
+                f"collection {self._collection} expects {self._dimension}"
+            )
+        if not np.isfinite(vectors).all():
+            raise KnowledgeBaseError("upsert: vectors contain NaN or infinity")
+        started = time.perf_counter()
+        rows = [self._row(chunk, vector) for chunk, vector in zip(chunks, vectors.tolist(), strict=True)]
+        for i in range(0, len(rows), _UPSERT_BATCH):
+            with self._translate("upsert"):
+                self._client.upsert(self._collection, rows[i : i + _UPSERT_BATCH])
+        logger.debug(
+            "milvus.upsert collection=%s rows=%d ms=%.1f",
+            self._collection,
+            len(rows),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def search(self, request: SearchRequest) -> list[Hit]:
+        """Best ``request.k`` chunks of ``request.tenant``, best first."""
+        if request.k <= 0 or (request.document_ids is not None and not request.document_ids):
+            return []
+        k = min(request.k, _MAX_LIMIT)
+        expr = self._filter(request.tenant, request.document_ids, request.exclude_document_ids)
+        if request.mode in ("dense", "hybrid") and request.vector is None:
+            raise KnowledgeBaseError(f"{request.mode} search needs request.vector")
+        if request.mode in ("dense", "hybrid") and len(request.vector or ()) != self._dimension:
+            raise KnowledgeBaseError(
+                f"query vector has dimension {len(request.vector or ())}, expected {self._dimension}"
+            )
+        has_text = bool(request.text.strip())
+        started = time.perf_counter()
+        if request.mode == "dense" or (request.mode == "hybrid" and not has_text):
+            results = self._search_leg("dense", [request.vector], expr, k)
+            hits = [self._hit(r, float(r["distance"]), n) for n, r in enumerate(results, 1)]
+        elif request.mode == "bm25":
+            if not has_text:
+                return []
+            results = self._search_leg("sparse", [request.text], expr, k)
+            hits = [self._hit(r, -float(r["distance"]), n) for n, r in enumerate(results, 1)]
+        elif request.mode == "hybrid":
+            candidates = min(max(k * 4, 50), _MAX_LIMIT)
+            legs = [
+                AnnSearchRequest(
+                    data=[request.vector],
+                    anns_field="dense",
+                    param={"metric_type": "COSINE", "params": {"ef": max(candidates, 64)}},
+                    limit=candidates,
+                    expr=expr,
+                ),
+                AnnSearchRequest(
+                    data=[request.text],
+                    anns_field="sparse",
+                    param={"metric_type": "BM25"},
+                    limit=candidates,
+                    expr=expr,
+                ),
+            ]
+            with self._translate("hybrid_search"):
+                response = self._client.hybrid_search(
+                    self._collection,
+                    legs,
+                    ranker=RRFRanker(self._rrf_k),
+                    limit=k,
+                    output_fields=list(_SCALAR_FIELDS),
+                )
+            hits = [self._hit(r, float(r["distance"]), n) for n, r in enumerate(response[0], 1)]
+        else:
+            raise KnowledgeBaseError(f"unknown search mode {request.mode!r}")
+        logger.debug(
+            "milvus.search collection=%s mode=%s k=%d hits=%d ms=%.1f",
+            self._collection,
+            request.mode,
+            k,
+            len(hits),
+            (time.perf_counter() - started) * 1000,
+        )
+        return hits
+
+    def delete_documents(self, tenant: str, document_ids: Sequence[str]) -> None:
+        """Remove every chunk of ``document_ids`` for ``tenant``; missing ones are fine."""
+        ids = list(dict.fromkeys(document_ids))
+        for i in range(0, len(ids), _DELETE_BATCH):
+            expr = self._filter(tenant, ids[i : i + _DELETE_BATCH])
+            with self._translate("delete"):
+                self._client.delete(self._collection, filter=expr)
+
+    def count(self, tenant: str, document_id: str | None = None) -> int:
+        """Number of chunks of ``tenant`` (of one document when given)."""
+        expr = self._filter(tenant, [document_id] if document_id is not None else None)
+        with self._translate("count"):
+            result = self._client.query(self._collection, filter=expr, output_fields=["count(*)"])
+        return int(result[0]["count(*)"]) if result else 0
+
+    def document_chunks(self, tenant: str, document_id: str) -> list[Chunk]:
+        """Every chunk of one document of ``tenant``, in ``ordinal`` order."""
+        expr = self._filter(tenant, [document_id])
+        chunks: list[Chunk] = []
+        with self._translate("query"):
+            iterator = self._client.query_iterator(
+                self._collection,
+                batch_size=_QUERY_BATCH,
+                filter=expr,
+                output_fields=list(_SCALAR_FIELDS),
+            )
+            try:
+                while batch := iterator.next():
+                    chunks.extend(self._chunk(row) for row in batch)
+            finally:
+                iterator.close()
+        chunks.sort(key=lambda c: c.ordinal)
+        return chunks
+
+    def close(self) -> None:
+        """Release the connection (and, for Milvus Lite, the embedded server)."""
+        with contextlib.suppress(Exception), self._translate("close"):
+            self._client.close()
+
+    def __enter__(self) -> MilvusVectorStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- private
+
+    @staticmethod
+    def _filter(
+        tenant: str,
+        document_ids: Sequence[str] | None = None,
+        exclude_document_ids: Sequence[str] = (),
+    ) -> str:
+        """The filter expression of every read and delete: always the tenant."""
+        if not tenant:
+            raise KnowledgeBaseError("a tenant is required")
+        parts = [f"tenant == {_quote(tenant)}"]
+        if document_ids is not None:
+            parts.append(f"document_id in {_quote_list(document_ids)}")
+        if exclude_document_ids:
+            parts.append(f"document_id not in {_quote_list(exclude_document_ids)}")
+        return " and ".join(parts)
+
+    def _search_leg(self, field: str, data: list[Any], expr: str, k: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = (
+            {"metric_type": "COSINE", "params": {"ef": max(k, 64)}}
+            if field == "dense"
+            else {"metric_type": "BM25"}
+        )
+        with self._translate("search"):
+            response = self._client.search(
+                self._collection,
+                data=data,
+                anns_field=field,
+                filter=expr,
+                limit=k,
+                search_params=params,
+                output_fields=list(_SCALAR_FIELDS),
+            )
+        return list(response[0]) if response else []
+
+    @contextlib.contextmanager
+    def _translate(self, operation: str) -> Iterator[None]:
+        try:
+            yield
+        except KnowledgeBaseError:
+            raise
+        except (MilvusException, OSError, RuntimeError, ValueError) as exc:
+            raise KnowledgeBaseError(
+                f"milvus {operation} failed (collection {self._collection} at "
+                f"{_redact(self._uri)}): {exc}"
+            ) from exc
+        except Exception as exc:  # grpc and transport errors have no common base
+            if type(exc).__module__.split(".")[0] in {"grpc", "pymilvus", "milvus_lite"}:
+                raise KnowledgeBaseError(
+                    f"milvus {operation} failed (collection {self._collection} at "
+                    f"{_redact(self._uri)}): {exc}"
+                ) from exc
+            raise
+
+    def _ensure_collection(self) -> None:
+        with self._translate("create_collection"):
+            if self._client.has_collection(self._collection):
+                self._check_existing()
+            else:
+                self._client.create_collection(
+                    self._collection,
+                    schema=self._schema(),
+                    index_params=self._index_params(),
+                    consistency_level="Strong",
+                )
+                logger.info(
+                    "milvus.collection_created collection=%s dimension=%d",
+                    self._collection,
+                    self._dimension,
+                )
+            self._client.load_collection(self._collection)
+
+    def _check_existing(self) -> None:
+        description = self._client.describe_collection(self._collection)
+        fields = {f["name"]: f for f in description.get("fields", [])}
+        missing = [name for name in (*_SCALAR_FIELDS, "sparse", "dense") if name not in fields]
+        if missing:
+            raise KnowledgeBaseError(
+                f"collection {self._collection} exists with another schema (missing {missing})"
+            )
+        dim = int(fields["dense"].get("params", {}).get("dim", self._dimension))
+        if dim != self._dimension:
+            raise KnowledgeBaseError(
+                f"collection {self._collection} holds {dim}-dimensional vectors, "
+                f"the embedder makes {self._dimension}: re-index into a new collection"
+            )
+
+    def _schema(self) -> Any:
+        schema = self._client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_LIMITS["id"])
+        schema.add_field("tenant", DataType.VARCHAR, max_length=_LIMITS["tenant"], is_partition_key=True)
+        for name in ("document_id", "document_name"):
+            schema.add_field(name, DataType.VARCHAR, max_length=_LIMITS[name])
+        for name in ("page", "start", "end", "ordinal"):
+            schema.add_field(name, DataType.INT64)
+        for name in ("heading_path", "clause_number", "kind", "body"):
+            schema.add_field(name, DataType.VARCHAR, max_length=_LIMITS[name])
+        schema.add_field(
+            "text",
+            DataType.VARCHAR,
+            max_length=_LIMITS["text"],
+            enable_analyzer=True,
+            analyzer_params=_ANALYZER,
+        )
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=self._dimension)
+        schema.add_function(
+            Function(
+                name="text_bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["text"],
+                output_field_names=["sparse"],
+            )
+        )
+        return schema
+
+    def _index_params(self) -> Any:
+        params = self._client.prepare_index_params()
+        params.add_index(field_name="dense", index_type="HNSW", metric_type="COSINE", params=_HNSW_BUILD)
+        params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        return params
+
+    @staticmethod
+    def _row(chunk: Chunk, vector: list[float]) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": chunk.id,
+            "tenant": chunk.tenant,
+            "document_id": chunk.document_id,
+            "document_name": chunk.document_name,
+            "page": chunk.page,
+            "start": chunk.start,
+            "end": chunk.end,
+            "ordinal": chunk.ordinal,
+            "heading_path": HEADING_SEPARATOR.join(chunk.heading_path),
+            "clause_number": chunk.clause_number or "",
+            "kind": str(chunk.kind),
+            "body": chunk.body,
+            "text": chunk.text,
+            "dense": vector,
+        }
+        for name, limit in _LIMITS.items():
+            size = len(row[name].encode("utf-8"))
+            if size > limit:
+                raise KnowledgeBaseError(
+                    f"chunk {chunk.id} of {chunk.document_name}: {name} is {size} bytes, "
+                    f"the limit is {limit}"
+                )
+        if not chunk.tenant:
+            raise KnowledgeBaseError(f"chunk {chunk.id} of {chunk.document_name}: empty tenant")
+        return row
+
+    @staticmethod
+    def _chunk(row: dict[str, Any]) -> Chunk:
+        fields = row.get("entity", row)
+        heading = str(fields["heading_path"])
+        return Chunk(
+            id=str(fields["id"]),
+            document_id=str(fields["document_id"]),
+            tenant=str(fields["tenant"]),
+            document_name=str(fields["document_name"]),
+            ordinal=int(fields["ordinal"]),
+            page=int(fields["page"]),
+            start=int(fields["start"]),
+            end=int(fields["end"]),
+            body=str(fields["body"]),
+            text=str(fields["text"]),
+            heading_path=heading.split(HEADING_SEPARATOR) if heading else [],
+            clause_number=str(fields["clause_number"]) or None,
+            kind=BlockKind(str(fields["kind"])),
+        )
+
+    def _hit(self, result: dict[str, Any], score: float, rank: int) -> Hit:
+        return Hit(chunk=self._chunk(result), score=score, rank=rank)

@@ -1,0 +1,132 @@
+"""The ``extract_clauses`` agent tool: the review core over a stored document."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pydantic import BaseModel, Field
+
+from core.errors import DossierError, NotFoundError, PlaybookError, ToolError
+from knowledge_base.service import KnowledgeBase
+from tools.base import ToolResult
+from tools.clauses.model import ClauseModel
+from tools.clauses.playbook import Playbook, load_playbook
+from tools.clauses.review import ContractReview, areview_document, review_document
+from tools.clauses.taxonomy import canonical_category
+from tools.clauses.values import ValueExtractor
+
+__all__ = ["ExtractClausesArgs", "ExtractClausesTool", "review_stored_document"]
+
+log = logging.getLogger(__name__)
+
+
+class ExtractClausesArgs(BaseModel):
+    document_id: str = Field(description="Id of the document to review.")
+    categories: list[str] | None = Field(
+        default=None,
+        description="CUAD clause categories to check (e.g. 'Governing Law', 'Cap on Liability'); "
+        "omit for all 41.",
+    )
+
+
+async def review_stored_document(
+    kb: KnowledgeBase,
+    tenant: str,
+    document_id: str,
+    *,
+    model: ClauseModel,
+    playbook: Playbook,
+    categories: list[str] | None = None,
+    value_extractor: ValueExtractor | None = None,
+) -> ContractReview:
+    """Review a READY document of ``tenant`` (NotFoundError otherwise)."""
+    record = await asyncio.to_thread(kb.get_document, tenant, document_id)
+    chunks = await asyncio.to_thread(kb.document_chunks, tenant, document_id)
+    pages: dict[int, str] = {}
+    for n in sorted({c.page for c in chunks}):
+        pages[n] = await asyncio.to_thread(kb.page_text, tenant, document_id, n)
+    if value_extractor is None:
+        review = await asyncio.to_thread(
+            review_document, chunks, pages, model, kb.embedder, playbook, categories=categories
+        )
+    else:
+        review = await areview_document(
+            chunks, pages, model, kb.embedder, playbook,
+            value_extractor=value_extractor, categories=categories,
+        )  # fmt: skip
+    review.document_name = record.name
+    review.document_id = record.id
+    return review
+
+
+class ExtractClausesTool:
+    """Finds CUAD clause categories in one document and flags playbook risks."""
+
+    name = "extract_clauses"
+    description = (
+        "Review one contract: find clauses (governing law, liability caps, termination, "
+        "renewal, non-compete, assignment, audit rights and the other CUAD categories), "
+        "extract their values and flag risks against the review playbook. Returns findings "
+        "with page numbers and verbatim quotes."
+    )
+    input_model: type[BaseModel] = ExtractClausesArgs
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        tenant: str,
+        *,
+        model: ClauseModel | None = None,
+        playbook: Playbook | None = None,
+        value_extractor: ValueExtractor | None = None,
+    ) -> None:
+        self.kb = kb
+        self.tenant = tenant
+        self._model = model
+        self.playbook = playbook or load_playbook()
+        self.value_extractor = value_extractor
+
+    @property
+    def model(self) -> ClauseModel:
+        if self._model is None:
+            self._model = ClauseModel.load()
+        return self._model
+
+    async def run(self, args: BaseModel) -> ToolResult:
+        assert isinstance(args, ExtractClausesArgs)
+        try:
+            cats = [canonical_category(c) for c in args.categories] if args.categories else None
+        except KeyError as exc:
+            raise ToolError(str(exc).strip("\"'")) from exc
+        try:
+            review = await review_stored_document(
+                self.kb, self.tenant, args.document_id,
+                model=self.model, playbook=self.playbook, categories=cats,
+                value_extractor=self.value_extractor,
+            )  # fmt: skip
+        except NotFoundError as exc:
+            raise ToolError(f"document {args.document_id!r} not found") from exc
+        except (PlaybookError, DossierError) as exc:
+            raise ToolError(str(exc)) from exc
+        return ToolResult(content=_summary(review), data=review.to_json())
+
+
+def _summary(review: ContractReview) -> str:
+    lines: list[str] = [f"Review of {review.document_name} ({review.playbook}):"]
+    for f in review.findings:
+        if f.verdict == "absent" and f.risk == "info":
+            continue
+        text = f"- {f.category}: {f.verdict}, risk {f.risk}"
+        if f.value is not None:
+            text += f", value {f.value.text}"
+        if f.reason:
+            text += f" — {f.reason}"
+        if f.evidence:
+            e = f.evidence[0]
+            quote = " ".join(e.quote.split())[:300]
+            text += f' [p. {e.page}: "{quote}"]'
+        lines.append(text)
+    absent = [f.category for f in review.findings if f.verdict == "absent" and f.risk == "info"]
+    if absent:
+        lines.append("Not found: " + ", ".join(absent))
+    return "\n".join(lines)

@@ -1,0 +1,246 @@
+"""The ``search_documents`` tool: hybrid retrieval that returns numbered evidence.
+
+Every hit the tool returns is registered in the turn's :class:`EvidenceLedger`
+and numbered there: ``[n]`` in the answer refers to ledger item ``n`` (numbers
+are stable for the whole turn; the same chunk found twice keeps its number).
+
+What the model sees is *fenced data*: each passage sits inside an
+``<evidence n=".." ...>`` element whose body is escaped (``&``, ``<``, ``>``),
+so document text can never close the fence or open a fake one, and sentences
+that look like instructions to an AI ("ignore previous instructions ...") are
+replaced by a marker before the model sees them. The ledger keeps the raw chunk,
+so citation quotes are always verbatim page text.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, Field
+
+from core.errors import KnowledgeBaseError, ToolError
+from core.types import Chunk, Hit, SearchMode
+from knowledge_base.service import KnowledgeBase
+from tools.base import ToolResult
+
+__all__ = [
+    "Evidence",
+    "EvidenceLedger",
+    "SearchDocumentsInput",
+    "SearchDocumentsTool",
+    "format_evidence",
+    "neutralise_instructions",
+]
+
+logger = logging.getLogger(__name__)
+
+INJECTION_MARKER = "[instruction-like text withheld from the model]"
+
+# Sentences addressed to an AI model rather than to contract parties. Matching is
+# deliberately narrow: contract language ("the Parties shall disregard ...")
+# does not talk about prompts, instructions or assistants.
+_INJECTION = re.compile(
+    r"(?is)"
+    r"(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+)?"
+    r"(?:previous|prior|above|earlier|preceding|system|your)\s+(?:instructions?|prompts?|rules|directions)"
+    r"|(?:you\s+are\s+now|act\s+as)\s+(?:an?\s+)?(?:ai|assistant|chatbot|language\s+model|dan)\b"
+    r"|\b(?:system\s+prompt|assistant\s*:|new\s+instructions?\s*:)"
+    r"|\b(?:respond|reply|answer)\s+(?:only\s+)?with\s+(?:only\s+)?(?:the\s+word|exactly)\b"
+)
+_SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)")
+
+
+def neutralise_instructions(text: str) -> tuple[str, bool]:
+    """Replace every sentence that addresses an AI model with a marker.
+
+    Returns the new text and whether anything was replaced.
+    """
+    if not _INJECTION.search(text):
+        return text, False
+    parts: list[str] = []
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group(0)
+        parts.append(f"{INJECTION_MARKER} " if _INJECTION.search(sentence) else sentence)
+    return "".join(parts), True
+
+
+class Evidence(BaseModel):
+    """One numbered passage of the turn. ``quote`` is the chunk body, verbatim."""
+
+    n: int
+    chunk_id: str
+    document_id: str
+    document: str
+    page: int
+    heading_path: list[str] = Field(default_factory=list)
+    quote: str
+    start: int
+    end: int
+    score: float = 0.0
+    suspicious: bool = False
+
+    @classmethod
+    def from_chunk(cls, n: int, chunk: Chunk, score: float = 0.0) -> Evidence:
+        return cls(
+            n=n,
+            chunk_id=chunk.id,
+            document_id=chunk.document_id,
+            document=chunk.document_name,
+            page=chunk.page,
+            heading_path=list(chunk.heading_path),
+            quote=chunk.body,
+            start=chunk.start,
+            end=chunk.end,
+            score=score,
+            suspicious=neutralise_instructions(chunk.body)[1],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "document": self.document,
+            "document_id": self.document_id,
+            "page": self.page,
+            "heading_path": " > ".join(self.heading_path),
+            "quote": self.quote,
+            "start": self.start,
+            "end": self.end,
+            "chunk_id": self.chunk_id,
+            "score": round(self.score, 6),
+        }
+
+
+class EvidenceLedger:
+    """The turn's evidence list: numbers passages 1, 2, ... in first-seen order."""
+
+    def __init__(self) -> None:
+        self._items: list[Evidence] = []
+        self._by_chunk: dict[str, Evidence] = {}
+
+    def add(self, hit: Hit) -> Evidence:
+        """Register a hit (idempotent per chunk id) and return its evidence item."""
+        known = self._by_chunk.get(hit.chunk.id)
+        if known is not None:
+            return known
+        item = Evidence.from_chunk(len(self._items) + 1, hit.chunk, hit.score)
+        self._items.append(item)
+        self._by_chunk[item.chunk_id] = item
+        return item
+
+    def get(self, n: int) -> Evidence | None:
+        return self._items[n - 1] if 1 <= n <= len(self._items) else None
+
+    @property
+    def items(self) -> list[Evidence]:
+        return list(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def format_evidence(items: Sequence[Evidence], *, max_chars: int | None = None) -> str:
+    """The fenced, escaped text of ``items`` as the model sees it."""
+    blocks = []
+    for item in items:
+        body, _ = neutralise_instructions(item.quote)
+        if max_chars is not None and len(body) > max_chars:
+            body = body[:max_chars].rsplit(" ", 1)[0] + " …"
+        attrs = {
+            "n": str(item.n),
+            "document": item.document,
+            "page": str(item.page),
+            "section": " > ".join(item.heading_path),
+        }
+        rendered = " ".join(f'{k}="{html.escape(v, quote=True)}"' for k, v in attrs.items() if v)
+        blocks.append(f"<evidence {rendered}>\n{html.escape(body, quote=False)}\n</evidence>")
+    return "\n".join(blocks)
+
+
+class SearchDocumentsInput(BaseModel):
+    """Arguments of ``search_documents``."""
+
+    query: str = Field(
+        min_length=1, max_length=2000, description="What to look for, in plain words."
+    )
+    k: int | None = Field(default=None, ge=1, le=20, description="How many passages (default 6).")
+    document_ids: list[str] | None = Field(
+        default=None, description="Restrict the search to these document ids."
+    )
+
+
+class SearchDocumentsTool:
+    """Hybrid search over the tenant's ready documents, as numbered evidence.
+
+    ``document_ids`` given here (the request's ``--doc``) always restrict the
+    search; ids the model passes can only narrow them further.
+    ``seconds`` accumulates the time spent searching (the ``retrieval_s`` timing).
+    """
+
+    name = "search_documents"
+    description = (
+        "Search the user's documents. Returns numbered passages "
+        "(<evidence n=...>) with document name and page; cite them as [n]."
+    )
+    input_model: type[BaseModel] = SearchDocumentsInput
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        tenant: str,
+        *,
+        k: int = 6,
+        mode: SearchMode = "hybrid",
+        ledger: EvidenceLedger | None = None,
+        document_ids: Sequence[str] | None = None,
+    ) -> None:
+        self.kb = kb
+        self.tenant = tenant
+        self.k = k
+        self.mode: SearchMode = mode
+        self.ledger = ledger if ledger is not None else EvidenceLedger()
+        self.document_ids = list(document_ids) if document_ids else None
+        self.seconds = 0.0
+
+    def _scope(self, requested: list[str] | None) -> list[str] | None:
+        if self.document_ids is None:
+            return requested
+        if requested is None:
+            return self.document_ids
+        return [d for d in requested if d in self.document_ids]
+
+    async def search(
+        self, query: str, k: int | None = None, document_ids: list[str] | None = None
+    ) -> list[Evidence]:
+        """Search and register; returns the evidence items of this search, best first."""
+        scope = self._scope(document_ids)
+        if scope is not None and not scope:
+            return []
+        t0 = time.perf_counter()
+        try:
+            hits = await anyio.to_thread.run_sync(
+                lambda: self.kb.search(
+                    self.tenant, query, k=k or self.k, mode=self.mode, document_ids=scope
+                )
+            )
+        except KnowledgeBaseError as exc:
+            raise ToolError(f"search_documents failed: {exc}") from exc
+        finally:
+            self.seconds += time.perf_counter() - t0
+        return [self.ledger.add(hit) for hit in hits]
+
+    async def run(self, args: BaseModel) -> ToolResult:
+        assert isinstance(args, SearchDocumentsInput)
+        items = await self.search(args.query, args.k, args.document_ids)
+        logger.info("tools.search_documents hits=%d", len(items))
+        if not items:
+            return ToolResult(content="No passages found.", data={"evidence": []})
+        return ToolResult(
+            content=format_evidence(items),
+            data={"evidence": [item.to_json() for item in items]},
+        )
