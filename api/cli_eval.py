@@ -55,7 +55,8 @@ def _print_table(result: dict[str, Any], *, to_stderr: bool) -> None:
     baseline = result.get("baseline")
     title = (
         f"LegalBench-RAG retrieval: {result['queries']} queries, {result['documents']} documents, "
-        f"mode={result['mode']}, source={result['source']}"
+        f"mode={result['mode']}{' +route' if result.get('route') else ''}, "
+        f"source={result['source']}"
     )
     table = Table(title=title)
     columns = ["k", "precision", "recall"]
@@ -104,6 +105,14 @@ def retrieval(
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Only the first N queries.")
     ] = None,
+    route: Annotated[
+        bool,
+        typer.Option(
+            "--route",
+            help="Prototype: restrict a query that names a contract to that document "
+            "(BM25 over document openings; evaluation/routing.py).",
+        ),
+    ] = False,
     truth_text: Annotated[
         Path | None,
         typer.Option(
@@ -176,8 +185,15 @@ def retrieval(
                     name: TextLocator(path.read_text(encoding="utf-8"))
                     for name, path in text_files.items()
                 }
+            searcher: Any = container.kb
+            if route:
+                from evaluation.routing import RoutedKnowledgeBase, build_router
+
+                searcher = RoutedKnowledgeBase(
+                    container.kb, build_router(container.kb, settings.tenant)
+                )
             search = knowledge_base_search(
-                container.kb,
+                searcher,
                 settings.tenant,
                 mode=mode,  # type: ignore[arg-type]
                 name_map=name_map,
@@ -190,12 +206,18 @@ def retrieval(
             report.extra.update(
                 {
                     "mode": mode,
+                    "route": route,
                     "source": source,
                     "documents": len(files),
                     "chunks": counts["chunks"],
                     "ingest": {k: v for k, v in counts.items() if k not in ("pages", "chunks")},
                 }
             )
+            if route:
+                calls = searcher.stats["routed"] + searcher.stats["unrouted"]
+                report.extra["routed_fraction"] = (
+                    round(searcher.stats["routed"] / calls, 4) if calls else None
+                )
             if source == "pdf":
                 hits = stats.get("hits", 0)
                 report.extra["mapped_hit_fraction"] = (

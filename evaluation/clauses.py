@@ -116,22 +116,38 @@ def default_embedder() -> Embedder:
         return _LocalEmbedder()
 
 
-def _cached_embeddings(
-    chunks: Sequence[Chunk], embedder: Embedder, cache_dir: Path | None, only_cached: bool = False
-) -> np.ndarray | None:
-    texts = [c.text for c in chunks]
-    if cache_dir is None:
-        return embedder.embed_batch(texts)
-    key = hashlib.sha1("\x1e".join(["minilm-l6-v2", *texts]).encode()).hexdigest()
-    path = cache_dir / f"{key}.npy"
-    if path.exists():
-        return np.load(path, allow_pickle=False)
-    if only_cached:
-        return None
-    vectors = embedder.embed_batch(texts)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
-    return vectors
+class EmbeddingCache:
+    """Chunk-text embeddings on disk, keyed by the text's SHA-1, so a changed
+    chunker only re-embeds the chunks that changed. Each write adds one ``.npz``
+    (``keys``, ``vectors``) to the folder; reads merge them all."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._vectors: dict[str, np.ndarray] = {}
+        for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+            with np.load(path, allow_pickle=False) as data:
+                self._vectors.update(zip(data["keys"].tolist(), data["vectors"], strict=True))
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha1(f"minilm-l6-v2\x1e{text}".encode()).hexdigest()
+
+    def get(
+        self, texts: Sequence[str], embedder: Embedder, only_cached: bool = False
+    ) -> np.ndarray | None:
+        keys = [self.key(t) for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}.items())
+        if missing and only_cached:
+            return None
+        if missing:
+            vectors = embedder.embed_batch([t for _, t in missing])
+            self.folder.mkdir(parents=True, exist_ok=True)
+            name = hashlib.sha1("".join(k for k, _ in missing).encode()).hexdigest()[:20]
+            np.savez(self.folder / f"{name}.npz", keys=np.array([k for k, _ in missing]), vectors=vectors)
+            self._vectors.update(zip((k for k, _ in missing), vectors, strict=True))
+        if not keys:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.vstack([self._vectors[k] for k in keys]).astype(np.float32)
 
 
 def prepare_contracts(
@@ -160,6 +176,7 @@ def prepare_contracts(
         names = names[:limit]
     folder = corpus_dir / source if (corpus_dir / source).is_dir() else corpus_dir
     out: list[PreparedContract] = []
+    cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
     for name in names:
         lab = labels[name]
         file_name = name if source == "txt" else (lab.pdf or Path(name).with_suffix(".pdf").name)
@@ -169,7 +186,10 @@ def prepare_contracts(
         document = load_contract(path)
         doc_id = hashlib.sha1(name.encode()).hexdigest()[:16]
         chunks = chunker.chunk(document, doc_id, "eval")
-        vectors = _cached_embeddings(chunks, embedder, cache_dir, only_cached)
+        texts = [c.text for c in chunks]
+        vectors = (
+            cache.get(texts, embedder, only_cached) if cache else embedder.embed_batch(texts)
+        )
         if vectors is None:
             continue
         out.append(PreparedContract(lab, chunks, chunk_features(chunks, embedder, vectors)))

@@ -15,9 +15,10 @@ Rules, in order of precedence:
 4. Consecutive small blocks of one section are packed greedily up to
    ``target_tokens``. A heading of level <= 2 or a new top-level number always
    starts a new chunk; a new sub-clause (``7.2`` after ``7.1``) starts one once
-   the current chunk holds half the target. A heading is merged forward into its
-   section's text; a heading left alone at a page end whose section continues
-   on the next page is dropped (it is in the next chunks' heading path).
+   the current chunk holds a quarter of the target. Headings are merged forward
+   into the text that follows (taking its heading path); a heading left alone at
+   a page end whose section continues on the next page is dropped (it is in the
+   next chunks' heading path).
    Tables are never packed with text, and split only between rows.
 
 ``chunk.text`` is ``"{title}\\n{heading path}\\n{body}"`` (empty parts omitted),
@@ -517,11 +518,8 @@ class Chunker:
         for seg in segs:
             if cur:
                 last = cur[-1]
-                nested = (
-                    not seg.table
-                    and all(s.heading for s in cur)
-                    and seg.path[: len(cur_path)] == cur_path
-                )
+                # Headings with nothing under them yet go with what follows.
+                nested = not seg.table and all(s.heading for s in cur)
                 path = seg.path if nested else _common(cur_path, seg.path)
                 total = header(path)[1] + body + seg.tokens
                 roomy = nested or (seg.table and last.table)  # fill to the limit
@@ -531,7 +529,7 @@ class Chunker:
                     or ((seg.table or last.table) and seg.block != last.block)
                     or total > (self.max_tokens if roomy else self.target_tokens)
                     or (seg.brk == _HARD and not nested)
-                    or (seg.brk == _SOFT and not nested and body >= self.target_tokens // 2)
+                    or (seg.brk == _SOFT and not nested and body >= self.target_tokens // 4)
                 )
                 if not split:
                     cur.append(seg)

@@ -284,8 +284,10 @@ class MilvusVectorStore:
 
     def close(self) -> None:
         """Release the connection (and, for Milvus Lite, the embedded server)."""
-        with contextlib.suppress(Exception), self._translate("close"):
+        try:
             self._client.close()
+        except Exception as exc:  # closing must not fail a shutdown path
+            logger.warning("milvus.close_failed collection=%s error=%s", self._collection, exc)
 
     def __enter__(self) -> MilvusVectorStore:
         return self
@@ -354,11 +356,12 @@ class MilvusVectorStore:
                 self._check_existing()
             else:
                 self._client.create_collection(
-                    self._collection,
-                    schema=self._schema(),
-                    index_params=self._index_params(),
-                    consistency_level="Strong",
+                    self._collection, schema=self._schema(), consistency_level="Strong"
                 )
+                # sync=False: the collection is empty, so there is nothing to wait
+                # for; pymilvus's wait loop sleeps 0.5 s per index and calls an RPC
+                # that Milvus Lite does not implement (it logs a server-side error).
+                self._client.create_index(self._collection, self._index_params(), sync=False)
                 logger.info(
                     "milvus.collection_created collection=%s dimension=%d",
                     self._collection,

@@ -44,11 +44,13 @@ def llm_model_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def llm_base_url(tmp_path_factory: pytest.TempPathFactory, llm_model_dir: Path) -> Iterator[str]:
-    """The base URL of a real vLLM CPU server with SmolLM2, started once."""
-    external = os.environ.get("DOSSIER_TEST_LLM_BASE_URL")
-    if external:
-        yield external
+def llm_server(
+    tmp_path_factory: pytest.TempPathFactory, llm_model_dir: Path
+) -> Iterator[LocalVLLMServer | None]:
+    """A real vLLM CPU server with SmolLM2, started once per session (None when
+    ``DOSSIER_TEST_LLM_BASE_URL`` names an external one)."""
+    if os.environ.get("DOSSIER_TEST_LLM_BASE_URL"):
+        yield None
         return
     settings = load_settings(data_dir=tmp_path_factory.mktemp("vllm"))
     settings.llm.local_port = free_port()
@@ -56,9 +58,18 @@ def llm_base_url(tmp_path_factory: pytest.TempPathFactory, llm_model_dir: Path) 
     server = LocalVLLMServer(settings, model_dir=llm_model_dir)
     server.start(wait=True)
     try:
-        yield server.base_url
+        yield server
     finally:
-        server.stop()
+        assert server.stop(), "the server was still ours to stop"
+        assert not server.status().running
+
+
+@pytest.fixture(scope="session")
+def llm_base_url(llm_server: LocalVLLMServer | None) -> str:
+    """The base URL of the session's real vLLM server."""
+    return (
+        llm_server.base_url if llm_server is not None else os.environ["DOSSIER_TEST_LLM_BASE_URL"]
+    )
 
 
 def make_settings(data_dir: Path, base_url: str | None) -> Settings:

@@ -7,6 +7,7 @@ structure, sentence or row boundaries.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -46,7 +47,14 @@ def assemble(number: int, parts: list[tuple[BlockKind, str, int | None, str | No
         if text:
             text += "\n\n"
         blocks.append(
-            Block(kind=kind, text=body, start=len(text), end=len(text) + len(body), level=level, number=num)
+            Block(
+                kind=kind,
+                text=body,
+                start=len(text),
+                end=len(text) + len(body),
+                level=level,
+                number=num,
+            )
         )
         text += body
     return Page(number=number, text=text, blocks=blocks)
@@ -57,15 +65,15 @@ def check_invariants(document: Document, chunks: list[Chunk], counter: TokenCoun
     for c in chunks:
         page_text = document.pages[c.page - 1].text
         assert page_text[c.start : c.end] == c.body, (document.name, c.ordinal)
-        assert c.body and c.body == c.body.strip(), (document.name, c.ordinal)
+        assert c.body, (document.name, c.ordinal)
+        assert c.body == c.body.strip(), (document.name, c.ordinal)
         assert c.text.endswith(c.body)
         assert c.document_name == document.name
     counts = counter.count_batch([c.text for c in chunks])
     for c, n in zip(chunks, counts, strict=True):
         assert n + 2 <= WINDOW, (document.name, c.ordinal, n)
-        assert counter.count(c.text) == n
     # Reading order: pages ascending, offsets ascending and disjoint within a page.
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert (a.page, a.end) <= (b.page, b.start)
 
 
@@ -138,7 +146,7 @@ def test_cuad_offsets_and_window_on_all_101_contracts(
 
 def test_cuad_sample_never_cuts_a_sentence(chunker: Chunker, counter: TokenCounter) -> None:
     docs = cuad_docs(blocks=True)[::20]
-    cut_inside = 0
+    cut_inside = total = 0
     for doc in docs:
         page = doc.pages[0]
         ends: set[int] = set()
@@ -152,12 +160,13 @@ def test_cuad_sample_never_cuts_a_sentence(chunker: Chunker, counter: TokenCount
                     long_sentence[pos] = too_long
         chunks = chunker.chunk(doc, "d", "t")
         check_invariants(doc, chunks, counter)
+        total += len(chunks)
         for c in chunks:
             if c.end not in ends:
                 # The documented last resort: only inside an over-long sentence.
                 assert long_sentence.get(c.end), (doc.name, c.ordinal, c.body[-80:])
                 cut_inside += 1
-    assert cut_inside < 20
+    assert cut_inside < total * 0.1
 
 
 def test_title_and_heading_path_lead_the_text(chunker: Chunker) -> None:
@@ -181,7 +190,14 @@ def termination_document() -> Document:
             (H, "6. Payment", 1, "6"),
             (T, "6.1 Fees. Buyer shall pay all fees within thirty days of invoice.", None, "6.1"),
             (H, "7. Termination", 1, "7"),
-            (T, "7.1 Term. This Agreement runs for three years from the Effective Date.", None, "7.1"),
+            (
+                T,
+                "7.1 Term. This Agreement runs for three years from the Effective Date. It renews "
+                "automatically for successive one-year terms unless either party gives notice of "
+                "non-renewal at least ninety days before the end of the then-current term.",
+                None,
+                "7.1",
+            ),
             (
                 T,
                 "7.2 Termination for Cause. Either party may terminate this Agreement on written "
@@ -189,17 +205,29 @@ def termination_document() -> Document:
                 None,
                 "7.2",
             ),
-            (T, "(a) materially breaches this Agreement and fails to cure within 30 days;", None, "(a)"),
+            (
+                T,
+                "(a) materially breaches this Agreement and fails to cure within 30 days;",
+                None,
+                "(a)",
+            ),
         ],
     )
     p2 = assemble(
         2,
         [
-            (T, "(b) becomes insolvent or makes an assignment for the benefit of creditors.", None, "(b)"),
+            (
+                T,
+                "(b) becomes insolvent or makes an assignment for the benefit of creditors.",
+                None,
+                "(b)",
+            ),
             (T, "8. Governing Law. This Agreement is governed by the laws of New York.", None, "8"),
         ],
     )
-    return Document(name="msa.pdf", mime="application/pdf", pages=[p1, p2], title="Master Supply Agreement")
+    return Document(
+        name="msa.pdf", mime="application/pdf", pages=[p1, p2], title="Master Supply Agreement"
+    )
 
 
 def test_heading_path_and_clause_numbers(chunker: Chunker, counter: TokenCounter) -> None:
@@ -216,13 +244,16 @@ def test_heading_path_and_clause_numbers(chunker: Chunker, counter: TokenCounter
     assert b.heading_path[-2:] == ["7. Termination", "7.2 Termination for Cause"]
     assert b.clause_number == "7.2(b)"
     law = by_start["8."]
-    assert law.heading_path[-1] == "8. Governing Law" and law.clause_number == "8"
+    assert law.heading_path[-1] == "8. Governing Law"
+    assert law.clause_number == "8"
     assert "7. Termination" not in law.heading_path
     # Never merged across a top-level section; "6. Payment" heading merged forward.
     for c in chunks:
         assert not ("Buyer shall pay" in c.body and "three years" in c.body)
     pay = next(c for c in chunks if "Buyer shall pay" in c.body)
-    assert pay.body.startswith("6. Payment")
+    assert pay.body.startswith("MASTER SUPPLY AGREEMENT\n\n6. Payment")
+    assert pay.heading_path == ["6. Payment", "6.1 Fees"]
+    assert pay.clause_number == "6.1"
     assert all(c.kind is not BlockKind.HEADING for c in chunks)
 
 
@@ -259,8 +290,13 @@ def test_long_table_split_only_between_rows(chunker: Chunker, counter: TokenCoun
     assert all("Prices exclude" not in c.body and "apply to all" not in c.body for c in tables)
 
 
-def test_over_long_sentence_is_cut_at_clause_punctuation(chunker: Chunker, counter: TokenCounter) -> None:
-    items = "; ".join(f"({i}) the obligation of the Supplier under paragraph {i} to deliver goods" for i in range(120))
+def test_over_long_sentence_is_cut_at_clause_punctuation(
+    chunker: Chunker, counter: TokenCounter
+) -> None:
+    items = "; ".join(
+        f"({i}) the obligation of the Supplier under paragraph {i} to deliver goods"
+        for i in range(120)
+    )
     text = f"The Supplier warrants that {items}."
     doc = Document(name="long.txt", mime="text/plain", pages=[Page(number=1, text=text)])
     chunks = chunker.chunk(doc, "doc-l", "t")
@@ -298,10 +334,14 @@ def test_empty_pages_produce_no_chunks(chunker: Chunker, counter: TokenCounter) 
     assert chunker.chunk(blank, "doc-x", "t") == []
 
 
-def test_heading_at_page_end_goes_to_next_page_path(chunker: Chunker, counter: TokenCounter) -> None:
+def test_heading_at_page_end_goes_to_next_page_path(
+    chunker: Chunker, counter: TokenCounter
+) -> None:
     p1 = assemble(1, [(BlockKind.TEXT, "Intro text of the agreement.", None, None),
                       (BlockKind.HEADING, "ARTICLE 9 CONFIDENTIALITY", 1, "ARTICLE 9")])  # fmt: skip
-    p2 = assemble(2, [(BlockKind.TEXT, "9.1 Each party keeps the other's information secret.", None, "9.1")])
+    p2 = assemble(
+        2, [(BlockKind.TEXT, "9.1 Each party keeps the other's information secret.", None, "9.1")]
+    )
     doc = Document(name="nda.pdf", mime="application/pdf", pages=[p1, p2])
     chunks = chunker.chunk(doc, "doc-n", "t")
     check_invariants(doc, chunks, counter)
@@ -322,3 +362,23 @@ def test_limits_beyond_the_window_are_rejected(counter: TokenCounter) -> None:
         Chunker(counter, target_tokens=160, max_tokens=300)
     with pytest.raises(ConfigurationError, match="target_tokens"):
         Chunker(counter, target_tokens=250, max_tokens=240)
+
+
+@pytest.mark.slow
+def test_real_files_through_the_loaders(chunker: Chunker, counter: TokenCounter) -> None:
+    loaders = pytest.importorskip("ingest.loaders")
+    if not hasattr(loaders, "load_document"):
+        pytest.skip("ingest.loaders.load_document is not there yet")
+    from core.settings import IngestSettings
+
+    data = CUAD_TXT.parent.parent
+    paths = [
+        *sorted((data / "cuad-dev" / "pdf").glob("*.pdf"))[:5],
+        *sorted((data / "docx").rglob("*.docx"))[:5],
+        data / "court" / "vector-pdf.pdf",
+    ]
+    for i, path in enumerate(paths):
+        doc = loaders.load_document(path, IngestSettings())
+        chunks = chunker.chunk(doc, f"real-{i}", "t")
+        assert chunks, path.name
+        check_invariants(doc, chunks, counter)

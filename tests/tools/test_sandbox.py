@@ -102,8 +102,9 @@ def test_work_dir_is_removed_after_failures(
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(SandboxViolationError):
         run("open('a.txt', 'w').write('x')\nopen('/etc/shadow')")
+    limits = LIMITS.model_copy(update={"wall_seconds": 1.0})
     with pytest.raises(SandboxTimeoutError):
-        run("open('a.txt', 'w').write('x')\nwhile True:\n    pass")
+        run("open('a.txt', 'w').write('x')\nimport time\ntime.sleep(60)", limits)
     assert run("open('a.txt', 'w').write('x')\nprint('ok')").stdout == "ok\n"
     assert list(tmp_path.iterdir()) == []
 
@@ -141,10 +142,12 @@ def test_code_too_long_is_refused() -> None:
 
 
 def test_infinite_loop_times_out() -> None:
+    limits = LIMITS.model_copy(update={"cpu_seconds": 1, "wall_seconds": 2.0})
     start = time.monotonic()
-    with pytest.raises(SandboxTimeoutError, match="limit"):
-        run("while True:\n    pass")
-    assert time.monotonic() - start < LIMITS.wall_seconds + 3
+    # CPU or wall limit, whichever comes first on a busy machine.
+    with pytest.raises(SandboxTimeoutError, match=r"(CPU time|wall-clock) limit"):
+        run("while True:\n    pass", limits)
+    assert time.monotonic() - start < limits.wall_seconds + 1.5
 
 
 def test_sleeping_code_hits_wall_limit() -> None:
@@ -321,7 +324,7 @@ def test_hook_cannot_be_escaped(code: str) -> None:
         (
             "import sys\nclass E(str):\n    def __eq__(self, o): return False\n"
             "    __hash__ = str.__hash__\nsys.audit(E('open'), '/etc/shadow', 'r', 0)",
-            "sys.audit",
+            "read outside the sandbox: /etc/shadow",
         ),
     ],
     ids=["shadow", "write", "fork", "thread", "audit-str-subclass"],

@@ -1,0 +1,1 @@
+"""Request-level services of the HTTP API (jobs, uploads, answers, summaries)."""
