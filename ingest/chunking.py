@@ -42,7 +42,14 @@ from core.errors import ConfigurationError, IngestError
 from core.types import Block, BlockKind, Chunk, Document, chunk_id
 from knowledge_base.tokens import TokenCounter, is_pretoken_boundary
 
-__all__ = ["HEADER_MAX_TOKENS", "WINDOW_TOKENS", "Chunker", "split_sentences"]
+__all__ = [
+    "HEADER_MAX_TOKENS",
+    "WINDOW_TOKENS",
+    "Chunker",
+    "detect_number",
+    "parse_number",
+    "split_sentences",
+]
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,235 @@
+"""Job execution, in one place for the API server and ``dossier worker``.
+
+Jobs live in the catalog (``create_job`` → QUEUED). :func:`work_loop` claims
+them one at a time with ``catalog.claim_job`` (atomic; PostgreSQL uses
+``FOR UPDATE SKIP LOCKED``, so several worker processes can share one catalog),
+heartbeats while a job runs and hands it to :meth:`JobExecutor.run`:
+
+- ``ingest``: payload ``{"upload": path, "name": name}`` → ``pipeline.ingest_file``;
+  the job gets ``document_id``, ``pages``, ``chunks`` (or ``error``) and ends
+  DONE or FAILED; the upload file is removed afterwards. Re-running an ingest
+  job after a crash is safe: the pipeline is idempotent on sha256.
+- ``review``: payload ``{"document_id", "playbook"?}`` → ``result`` = the review report.
+- ``summary``: payload ``{"document_ids", "method"?}`` → ``result`` =
+  ``{"documents": {id: summary}, "failed": {...}, "progress": {...}, "digest": ...}``;
+  each finished document is saved into ``result`` at once, so a job resumed
+  after a crash does not redo it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any
+
+from core.errors import DossierError, NotFoundError
+from core.types import JobRecord, JobStatus
+
+__all__ = ["JOB_KINDS", "JobExecutor", "work_loop"]
+
+log = logging.getLogger(__name__)
+
+JOB_KINDS = ("ingest", "review", "summary")
+HEARTBEAT_S = 15.0
+
+
+class JobExecutor:
+    """Runs one claimed job to DONE or FAILED. ``container`` is an
+    ``api.container.Container``; ``metrics`` an optional ``api.metrics.ApiMetrics``;
+    ``llm_base_url`` a callable giving the LLM URL for summaries (None: extractive)."""
+
+    def __init__(
+        self,
+        container: Any,
+        *,
+        metrics: Any = None,
+        llm_base_url: Callable[[], str | None] | None = None,
+    ) -> None:
+        self.container = container
+        self.metrics = metrics
+        self.llm_base_url = llm_base_url or (lambda: None)
+        self._clause_model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def catalog(self) -> Any:
+        return self.container.catalog
+
+    def run(self, job: JobRecord) -> JobRecord:
+        t0 = time.perf_counter()
+        handler = {"ingest": self._ingest, "review": self._review, "summary": self._summary}.get(
+            job.kind
+        )
+        try:
+            if handler is None:
+                raise DossierError(f"unknown job kind {job.kind!r}")
+            done = handler(job, self.catalog.job_payload(job.id))
+        except DossierError as exc:
+            log.info("jobs.failed job=%s kind=%s error=%s", job.id, job.kind, type(exc).__name__)
+            done = self.catalog.update_job(job.id, status=JobStatus.FAILED, error=str(exc))
+        except Exception as exc:
+            log.exception("jobs.crashed job=%s kind=%s", job.id, job.kind)
+            done = self.catalog.update_job(
+                job.id, status=JobStatus.FAILED, error=f"internal error: {type(exc).__name__}"
+            )
+        log.info("jobs.finished job=%s kind=%s status=%s s=%.2f", job.id, job.kind, done.status,
+                 time.perf_counter() - t0)  # fmt: skip
+        return done
+
+    # -- kinds -----------------------------------------------------------------
+    def _ingest(self, job: JobRecord, payload: dict[str, Any]) -> JobRecord:
+        from ingest.pipeline import IngestEvent
+
+        upload = Path(payload["upload"])
+        name = payload.get("name") or upload.name
+
+        def on_event(event: IngestEvent) -> None:
+            if event.stage in ("parsed", "embedded"):
+                self.catalog.update_job(job.id, pages=event.pages, chunks=event.chunks)
+
+        if not upload.is_file():
+            # Already processed before a crash? The document with these bytes
+            # may exist; without the file we cannot tell which: fail clearly.
+            return self.catalog.update_job(
+                job.id, status=JobStatus.FAILED,
+                error=f"{name}: the uploaded file is gone from {upload.parent}",
+            )  # fmt: skip
+        result = self.container.pipeline.ingest_file(
+            upload, job.tenant, name=name, on_event=on_event
+        )
+        if self.metrics is not None:
+            self.metrics.observe_ingest(result.status, result.pages, result.chunks)
+        if result.status == "failed":
+            done = self.catalog.update_job(
+                job.id, status=JobStatus.FAILED, error=result.error or "ingest failed"
+            )
+        else:
+            done = self.catalog.update_job(
+                job.id, status=JobStatus.DONE, document_id=result.document_id,
+                pages=result.pages, chunks=result.chunks,
+            )  # fmt: skip
+        from api.services.uploads import UploadService
+
+        UploadService.remove(upload)  # only after the job row says how it ended
+        return done
+
+    def clause_model(self) -> Any:
+        with self._lock:
+            if self._clause_model is None:
+                from tools.clauses import ClauseModel
+
+                self._clause_model = ClauseModel.load()
+            return self._clause_model
+
+    def review(self, tenant: str, document_id: str, playbook: dict[str, Any] | None) -> dict[str, Any]:
+        """The review report of a READY document (also used synchronously by the API)."""
+        from tools.clauses import load_playbook, review_stored_document
+
+        book = load_playbook(playbook)
+        t0 = time.perf_counter()
+        report = asyncio.run(
+            review_stored_document(
+                self.container.kb, tenant, document_id, model=self.clause_model(), playbook=book
+            )
+        )
+        report.seconds = round(time.perf_counter() - t0, 3)
+        return dict(report.to_json())
+
+    def _review(self, job: JobRecord, payload: dict[str, Any]) -> JobRecord:
+        document_id = payload["document_id"]
+        self.catalog.update_job(job.id, document_id=document_id)
+        result = self.review(job.tenant, document_id, payload.get("playbook"))
+        return self.catalog.update_job(job.id, status=JobStatus.DONE, result=result)
+
+    def _summary(self, job: JobRecord, payload: dict[str, Any]) -> JobRecord:
+        from api.services.summaries import SummaryService
+
+        service = SummaryService(self.container.kb, llm_base_url=self.llm_base_url(),
+                                 llm_settings=self.container.settings.llm)  # fmt: skip
+        ids: list[str] = list(payload["document_ids"])
+        method = payload.get("method", "auto")
+        result: dict[str, Any] = dict(job.result or {})
+        result.setdefault("documents", {})
+        result.setdefault("failed", {})
+        for doc_id in ids:
+            if doc_id in result["documents"]:
+                continue  # finished before a restart: not redone
+            try:
+                result["documents"][doc_id] = service.summarize_document(
+                    job.tenant, doc_id, method=method
+                )
+                result["failed"].pop(doc_id, None)
+            except NotFoundError:
+                result["failed"][doc_id] = f"document {doc_id} not found or not ready"
+            done_n = len(result["documents"]) + len(result["failed"])
+            result["progress"] = {"done": done_n, "total": len(ids)}
+            self.catalog.update_job(job.id, result=result)
+        ordered = [result["documents"][i] for i in ids if i in result["documents"]]
+        result["digest"] = service.digest(ordered)
+        result["progress"] = {"done": len(ids), "total": len(ids)}
+        return self.catalog.update_job(job.id, status=JobStatus.DONE, result=result)
+
+
+def _heartbeat_loop(catalog: Any, job_id: str, worker_id: str, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_S):
+        try:
+            catalog.heartbeat(job_id, worker_id)
+        except NotFoundError:
+            log.warning("jobs.lost job=%s worker=%s", job_id, worker_id)
+            return
+        except DossierError:
+            log.warning("jobs.heartbeat_failed job=%s", job_id)
+
+
+def work_loop(
+    container: Any,
+    worker_id: str,
+    kinds: Collection[str] | None,
+    stop_event: threading.Event,
+    poll_s: float = 1.0,
+    *,
+    executor: JobExecutor | None = None,
+    wake: threading.Event | None = None,
+    once: bool = False,
+) -> int:
+    """Claim and run jobs until ``stop_event`` is set (or, with ``once``, until
+    the queue is empty). ``wake`` (set by the API after queueing a job) cuts the
+    idle wait short. Returns the number of jobs run."""
+    executor = executor or JobExecutor(container)
+    catalog = container.catalog
+    kinds = list(kinds) if kinds is not None else None
+    ran = 0
+    log.info("jobs.worker_started worker=%s kinds=%s", worker_id, kinds or "all")
+    while not stop_event.is_set():
+        try:
+            job = catalog.claim_job(worker_id, kinds)
+        except DossierError as exc:
+            log.warning("jobs.claim_failed worker=%s error=%s", worker_id, type(exc).__name__)
+            job = None
+        if job is None:
+            if once:
+                break
+            if wake is not None:
+                wake.wait(poll_s)
+                wake.clear()
+            else:
+                stop_event.wait(poll_s)
+            continue
+        beat_stop = threading.Event()
+        beat = threading.Thread(
+            target=_heartbeat_loop, args=(catalog, job.id, worker_id, beat_stop),
+            name=f"heartbeat-{job.id[:8]}", daemon=True,
+        )  # fmt: skip
+        beat.start()
+        try:
+            executor.run(job)
+        finally:
+            beat_stop.set()
+            beat.join(timeout=5)
+        ran += 1
+    log.info("jobs.worker_stopped worker=%s ran=%d", worker_id, ran)
+    return ran
