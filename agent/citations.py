@@ -37,7 +37,11 @@ logger = logging.getLogger(__name__)
 _WS = re.compile(r"\s+")
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _WORD = re.compile(r"[A-Za-z0-9]+")
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n")
+# A sentence ends at . ! ? ; followed by space and a capital, digit, quote or an
+# enumerator such as "(c)" / "(iv)"; a blank line always ends one.
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9]|\((?:[a-z]{1,4}|\d{1,3})\)\s)|\n\s*\n"
+)
 _STOP = frozenset(
     re.findall(
         r"\S+",

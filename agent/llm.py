@@ -262,41 +262,15 @@ class OpenAIChatModel:
         kwargs["stream_options"] = {"include_usage": True}
         attempts = self.settings.max_retries + 1
         for attempt in range(attempts):
-            started = False
+            started = False  # once anything reached the caller, never retry
             try:
                 stream = await self._client.chat.completions.create(**kwargs)
-                calls: dict[int, dict[str, str]] = {}
-                usage = UsageReport()
-                finish: str | None = None
-                async for chunk in stream:
-                    if chunk.usage is not None:
-                        usage = UsageReport(
-                            chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0
-                        )
-                    for choice in chunk.choices:
-                        delta = choice.delta
-                        if delta.content:
-                            started = True
-                            yield TokenDelta(delta.content)
-                        for tc in delta.tool_calls or []:
-                            started = True
-                            slot = calls.setdefault(
-                                tc.index, {"id": "", "name": "", "arguments": ""}
-                            )
-                            if tc.id:
-                                slot["id"] = tc.id
-                            if tc.function is not None:
-                                slot["name"] += tc.function.name or ""
-                                slot["arguments"] += tc.function.arguments or ""
-                        if choice.finish_reason:
-                            finish = choice.finish_reason
-                for index in sorted(calls):
-                    slot = calls[index]
-                    yield ToolCallRequest(
-                        slot["id"] or f"call_{index}", slot["name"], slot["arguments"]
-                    )
-                yield usage
-                yield Finish(finish)
+                try:
+                    async for event in _assemble(stream):
+                        started = True
+                        yield event
+                finally:
+                    await stream.close()
                 return
             except (openai.APIConnectionError, openai.InternalServerError) as exc:
                 if started or attempt + 1 >= attempts:
@@ -338,6 +312,35 @@ class OpenAIChatModel:
             else UsageReport(),
             finish_reason=choice.finish_reason,
         )
+
+
+async def _assemble(stream: Any) -> AsyncIterator[ChatEvent]:
+    """Turn OpenAI stream chunks into ChatEvents; tool-call fragments are joined
+    and emitted (in index order) after the last chunk, then usage and finish."""
+    calls: dict[int, dict[str, str]] = {}
+    usage = UsageReport()
+    finish: str | None = None
+    async for chunk in stream:
+        if chunk.usage is not None:
+            usage = UsageReport(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta.content:
+                yield TokenDelta(delta.content)
+            for tc in delta.tool_calls or []:
+                slot = calls.setdefault(tc.index, {"id": "", "name": "", "arguments": ""})
+                if tc.id:
+                    slot["id"] = tc.id
+                if tc.function is not None:
+                    slot["name"] += tc.function.name or ""
+                    slot["arguments"] += tc.function.arguments or ""
+            if choice.finish_reason:
+                finish = choice.finish_reason
+    for index in sorted(calls):
+        slot = calls[index]
+        yield ToolCallRequest(slot["id"] or f"call_{index}", slot["name"], slot["arguments"])
+    yield usage
+    yield Finish(finish)
 
 
 def _translate(exc: openai.OpenAIError, base_url: str) -> LLMUnavailableError | LLMResponseError:

@@ -186,8 +186,10 @@ class Agent:
                 emit=emit, checker=CitationChecker(self.kb, tenant),
             )  # fmt: skip
             previous = turns[-1]["query"] if turns else None
-            p = plan_question(question, previous_query=previous, available=registry.names,
-                              document_ids=docs)  # fmt: skip
+            p = plan_question(
+                question, previous_query=previous, available=registry.names,
+                document_ids=docs, categories=registry.clause_categories(),
+            )  # fmt: skip
             if p.follow_up:
                 emit(StatusEvent(stage="planning", message=f"follow-up: searching for {p.query!r}"))
             mode: Literal["native", "planner", "evidence-only"]
@@ -222,7 +224,16 @@ class Agent:
             c = ctx()
             c.emit(StatusEvent(stage="retrieving", message="searching your documents"))
             for i, call in enumerate(c.plan.calls):
-                await c.dispatch(call.tool, call.arguments, f"plan_{i}")
+                args = dict(call.arguments)
+                if call.tool == "extract_clauses":
+                    # One contract: the --doc one, else the top passage's document.
+                    top_doc = docs[0] if docs and len(docs) == 1 else None
+                    if top_doc is None and ledger.items:
+                        top_doc = ledger.items[0].document_id
+                    if top_doc is None:
+                        continue
+                    args["document_id"] = top_doc
+                await c.dispatch(call.tool, args, f"plan_{i}")
             top = ledger.items[:PROMPT_EVIDENCE]
             return {"prompt_evidence": [e.n for e in top]}
 

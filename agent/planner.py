@@ -15,11 +15,20 @@ Rules (no model involved, so the same question always gets the same plan):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-__all__ = ["Plan", "PlannedCall", "is_follow_up", "plan_question", "standalone_query"]
+__all__ = [
+    "Plan",
+    "PlannedCall",
+    "clause_categories",
+    "is_follow_up",
+    "plan_question",
+    "python_for",
+    "standalone_query",
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,20 @@ _CLAUSE = re.compile(
     re.I,
 )
 
+#: Words lawyers use for CUAD categories whose names they do not spell out.
+_SYNONYMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"liabilit", ("Cap on Liability", "Uncapped Liability")),
+    (r"terminat", ("Termination for Convenience", "Notice Period to Terminate Renewal")),
+    (r"renew", ("Renewal Term", "Notice Period to Terminate Renewal")),
+    (r"assign", ("Anti-Assignment",)),
+    (r"non[- ]?compet|compete", ("Non-Compete",)),
+    (r"solicit", ("No-Solicit of Customers", "No-Solicit of Employees")),
+    (r"exclusiv", ("Exclusivity",)),
+    (r"audit", ("Audit Rights",)),
+    (r"warrant", ("Warranty Duration",)),
+    (r"licen[cs]e", ("License Grant",)),
+    (r"governing|jurisdiction|which (?:state|country)'?s? law", ("Governing Law",)),
+)
 _ARITH = re.compile(
     r"(?<![\w.])\(?\d[\d,]*(?:\.\d+)?\)?(?:\s*[-+*/×x]\s*\(?\d[\d,]*(?:\.\d+)?\)?)+"
 )
@@ -153,14 +176,34 @@ def python_for(question: str) -> str | None:
     return None
 
 
+def clause_categories(question: str, names: Sequence[str]) -> list[str] | None:
+    """The clause categories (from ``names``) a question is about; None = all."""
+    text = question.lower()
+    found: list[str] = []
+    for name in names:
+        spelled = re.sub(r"[/-]", " ", name.lower())
+        if spelled in re.sub(r"[/-]", " ", text):
+            found.append(name)
+    for pattern, targets in _SYNONYMS:
+        if re.search(pattern, text):
+            found += [t for t in targets if t in names]
+    return list(dict.fromkeys(found)) or None
+
+
 def plan_question(
     question: str,
     *,
     previous_query: str | None = None,
     available: frozenset[str] | set[str] = frozenset(),
     document_ids: list[str] | None = None,
+    categories: Sequence[str] = (),
 ) -> Plan:
-    """The deterministic plan for ``question`` given the tools ``available``."""
+    """The deterministic plan for ``question`` given the tools ``available``.
+
+    ``categories`` are the clause categories ``extract_clauses`` knows. Its
+    planned call carries ``categories`` only; the loop adds the ``document_id``
+    (the ``--doc`` document, else the top retrieved passage's document).
+    """
     query, follow_up = standalone_query(question, previous_query)
     plan = Plan(query=query, follow_up=follow_up)
     search_args: dict[str, Any] = {"query": query}
@@ -168,10 +211,9 @@ def plan_question(
         search_args["document_ids"] = list(document_ids)
     plan.calls.append(PlannedCall("search_documents", search_args))
     if "extract_clauses" in available and _CLAUSE.search(query):
-        clause_args: dict[str, Any] = {"question": query}
-        if document_ids:
-            clause_args["document_ids"] = list(document_ids)
-        plan.calls.append(PlannedCall("extract_clauses", clause_args))
+        plan.calls.append(
+            PlannedCall("extract_clauses", {"categories": clause_categories(query, categories)})
+        )
     if "run_python" in available:
         code = python_for(question)
         if code is not None:

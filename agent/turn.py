@@ -23,7 +23,7 @@ from agent.citations import (
     cited_numbers,
     split_sentences,
 )
-from agent.events import CitationEvent, StatusEvent, ToolCallEvent, ToolResultEvent
+from agent.events import CitationEvent, StatusEvent, TokenEvent, ToolCallEvent, ToolResultEvent
 from agent.llm import Message, UsageReport
 from core.types import Citation
 from tools.base import ToolResult, call_tool
@@ -146,8 +146,6 @@ class TurnContext:
     # -- answer text -----------------------------------------------------------
 
     def token(self, text: str) -> None:
-        from agent.events import TokenEvent
-
         if not text:
             return
         if self.ttft_s is None:

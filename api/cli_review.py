@@ -27,11 +27,15 @@ def register(app: typer.Typer) -> None:
 
 def review(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="A contract file to ingest and review, or a document id.")],
+    target: Annotated[
+        str, typer.Argument(help="A contract file to ingest and review, or a document id.")
+    ],
     playbook: Annotated[
         Path | None, typer.Option("--playbook", help="Review playbook (YAML); default: built-in.")
     ] = None,
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print the report as Markdown.")] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the report as Markdown.")
+    ] = False,
     kb: KbOpt = None,
     tenant: TenantOpt = None,
     json_out: JsonOpt = False,
@@ -48,7 +52,9 @@ def review(
             result = container.pipeline.ingest_file(path, tenant_id)
             if result.status == "failed" or not result.document_id:
                 raise fail(f"{path.name}: {result.error or 'ingest failed'}")
-            err.print(f"{result.status}: {result.name} ({result.pages} pages) id={result.document_id}")
+            err.print(
+                f"{result.status}: {result.name} ({result.pages} pages) id={result.document_id}"
+            )
             document_id = result.document_id
         else:
             document_id = target
@@ -75,9 +81,13 @@ def review(
 def eval_clauses(
     ctx: typer.Context,
     labels: Annotated[Path, typer.Option("--labels", help="CUAD-format clause labels (JSONL).")],
-    corpus: Annotated[Path, typer.Option("--corpus", help="Folder of the contracts (txt/ and pdf/).")],
+    corpus: Annotated[
+        Path, typer.Option("--corpus", help="Folder of the contracts (txt/ and pdf/).")
+    ],
     source: Annotated[str, typer.Option("--source", help="txt or pdf.")] = "txt",
-    cv: Annotated[int, typer.Option("--cv", help="K-fold cross-validation (0: shipped model).")] = 0,
+    cv: Annotated[
+        int, typer.Option("--cv", help="K-fold cross-validation (0: shipped model).")
+    ] = 0,
     limit: Annotated[int | None, typer.Option("--limit", help="First N contracts only.")] = None,
     model_path: Annotated[Path | None, typer.Option("--model", help="Clause model (.npz).")] = None,
     cache: Annotated[Path | None, typer.Option("--cache", help="Embedding cache folder.")] = None,
@@ -116,7 +126,14 @@ def _print_clause_table(result: dict[str, Any]) -> None:
         table.add_column(col, justify="left" if col == "category" else "right")
 
     def row(name: str, m: dict[str, Any], gold: str = "") -> list[str]:
-        keys = ("presence_precision", "presence_recall", "presence_f1", "span_precision", "span_recall", "span_f1")
+        keys = (
+            "presence_precision",
+            "presence_recall",
+            "presence_f1",
+            "span_precision",
+            "span_recall",
+            "span_f1",
+        )
         return [name, gold, *(f"{m[k]:.3f}" for k in keys)]
 
     for name, m in result["per_category"].items():

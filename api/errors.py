@@ -31,9 +31,13 @@ from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
 from litestar.exceptions import NotFoundException as LitestarNotFound
-from litestar.exceptions import ValidationException
 
 from core.errors import (
     DossierError,

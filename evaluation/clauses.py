@@ -136,14 +136,18 @@ class EmbeddingCache:
         self, texts: Sequence[str], embedder: Embedder, only_cached: bool = False
     ) -> np.ndarray | None:
         keys = [self.key(t) for t in texts]
-        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}.items())
+        missing = sorted(
+            {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}.items()
+        )
         if missing and only_cached:
             return None
         if missing:
             vectors = embedder.embed_batch([t for _, t in missing])
             self.folder.mkdir(parents=True, exist_ok=True)
             name = hashlib.sha1("".join(k for k, _ in missing).encode()).hexdigest()[:20]
-            np.savez(self.folder / f"{name}.npz", keys=np.array([k for k, _ in missing]), vectors=vectors)
+            np.savez(
+                self.folder / f"{name}.npz", keys=np.array([k for k, _ in missing]), vectors=vectors
+            )
             self._vectors.update(zip((k for k, _ in missing), vectors, strict=True))
         if not keys:
             return np.zeros((0, 384), dtype=np.float32)
@@ -187,9 +191,7 @@ def prepare_contracts(
         doc_id = hashlib.sha1(name.encode()).hexdigest()[:16]
         chunks = chunker.chunk(document, doc_id, "eval")
         texts = [c.text for c in chunks]
-        vectors = (
-            cache.get(texts, embedder, only_cached) if cache else embedder.embed_batch(texts)
-        )
+        vectors = cache.get(texts, embedder, only_cached) if cache else embedder.embed_batch(texts)
         if vectors is None:
             continue
         out.append(PreparedContract(lab, chunks, chunk_features(chunks, embedder, vectors)))
@@ -220,7 +222,10 @@ def score_predictions(
 ) -> dict[str, Any]:
     """Metrics of ``predictions[i][category] = (confidence, reported quotes)``
     against ``labels[i]``; the JSON shape of ``dossier eval clauses``."""
-    counts = {c: dict.fromkeys(("ptp", "ppred", "pgold", "stp", "spred", "sgold", "shit"), 0) for c in categories}
+    counts = {
+        c: dict.fromkeys(("ptp", "ppred", "pgold", "stp", "spred", "sgold", "shit"), 0)
+        for c in categories
+    }
     conf: list[float] = []
     gold_present: list[bool] = []
     for pred, lab in zip(predictions, labels, strict=True):
@@ -252,7 +257,9 @@ def score_predictions(
         vals = (pp, pr, pf, sp, sr, sf)
         return {key: round(v, 4) for key, v in zip(METRIC_KEYS, vals, strict=True)}
 
-    per_category = {c: {**metrics(counts[c]), "gold_contracts": counts[c]["pgold"]} for c in categories}
+    per_category = {
+        c: {**metrics(counts[c]), "gold_contracts": counts[c]["pgold"]} for c in categories
+    }
     total = {key: sum(counts[c][key] for c in categories) for key in counts[categories[0]]}
     scored = [c for c in categories if counts[c]["pgold"]]
     macro = {
@@ -298,7 +305,10 @@ def evaluate_clauses(
         for f in range(cv):
             train = [u for u, g in zip(units, folds, strict=True) if g != f]
             fold_model = fit_clause_model(
-                train, categories, embedding_dim=contracts[0].features.shape[1] - _extra(), seed=seed
+                train,
+                categories,
+                embedding_dim=contracts[0].features.shape[1] - _extra(),
+                seed=seed,
             )
             for i, g in enumerate(folds):
                 if g == f:

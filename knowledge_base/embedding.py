@@ -127,7 +127,9 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         """Output vector size (384 for all-MiniLM-L6-v2)."""
         if self._dimension is None:
-            self._dimension = self._dimension_from_config() or self.load().get_sentence_embedding_dimension()
+            self._dimension = (
+                self._dimension_from_config() or self.load().get_sentence_embedding_dimension()
+            )
         if self._dimension is None:  # pragma: no cover - a model without a pooling layer
             raise ConfigurationError(f"{self._model_path}: cannot tell the embedding dimension")
         return self._dimension

@@ -42,48 +42,36 @@ from pymilvus import (
 from pymilvus.exceptions import MilvusException
 
 from core.errors import KnowledgeBaseError
-from core.types import BlockKind, Chunk, Hit
+from core.types import Chunk, Hit
 from knowledge_base.protocols import SearchRequest
 
 __all__ = ["MilvusVectorStore"]
 
 logger = logging.getLogger(__name__)
 
+# fmt: off
 #: VARCHAR limits (Milvus counts UTF-8 bytes).
 _LIMITS = {
-    "id": 64,
-    "tenant": 256,
-    "document_id": 256,
-    "document_name": 1024,
-    "heading_path": 8192,
-    "clause_number": 256,
-    "kind": 32,
-    "body": 65535,
-    "text": 65535,
+    "id": 64, "tenant": 256, "document_id": 256, "document_name": 1024, "heading_path": 8192,
+    "clause_number": 256, "kind": 32, "body": 65535, "text": 65535,
 }
 _SCALAR_FIELDS = (
-    "id",
-    "tenant",
-    "document_id",
-    "document_name",
-    "page",
-    "start",
-    "end",
-    "ordinal",
-    "heading_path",
-    "clause_number",
-    "kind",
-    "body",
-    "text",
+    "id", "tenant", "document_id", "document_name", "page", "start", "end", "ordinal",
+    "heading_path", "clause_number", "kind", "body", "text",
 )
+#: Lucene's English stop words less "no" and "not" (negation matters in contracts).
+#: Milvus Lite silently ignores the "_english_" shorthand, so the list is explicit.
+_STOP_WORDS = [
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is",
+    "it", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they",
+    "this", "to", "was", "will", "with",
+]
+# fmt: on
 HEADING_SEPARATOR = " > "
-#: Lucene's English stop words, less "no" and "not" (negation matters in
-#: contracts). Milvus Lite ignores the "_english_" shorthand, so the list is explicit.
-_STOP_WORDS = (
-    "a an and are as at be but by for if in into is it on or such that the their "
-    "then there these they this to was will with of"
-).split()
-_ANALYZER = {"tokenizer": "standard", "filter": ["lowercase", {"type": "stop", "stop_words": _STOP_WORDS}]}
+_ANALYZER = {
+    "tokenizer": "standard",
+    "filter": ["lowercase", {"type": "stop", "stop_words": _STOP_WORDS}],
+}
 _UPSERT_BATCH = 500
 _QUERY_BATCH = 1000
 _DELETE_BATCH = 500
@@ -145,7 +133,9 @@ class MilvusVectorStore:
             try:
                 Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise KnowledgeBaseError(f"{uri}: cannot create the Milvus Lite folder: {exc}") from exc
+                raise KnowledgeBaseError(
+                    f"{uri}: cannot create the Milvus Lite folder: {exc}"
+                ) from exc
             uri = str(Path(uri).expanduser())
         with self._translate("connect"):
             self._client = MilvusClient(uri=uri, token=token or "")
@@ -176,7 +166,9 @@ class MilvusVectorStore:
         if not np.isfinite(vectors).all():
             raise KnowledgeBaseError("upsert: vectors contain NaN or infinity")
         started = time.perf_counter()
-        rows = [self._row(chunk, vector) for chunk, vector in zip(chunks, vectors.tolist(), strict=True)]
+        rows = [
+            self._row(chunk, vector) for chunk, vector in zip(chunks, vectors.tolist(), strict=True)
+        ]
         for i in range(0, len(rows), _UPSERT_BATCH):
             with self._translate("upsert"):
                 self._client.upsert(self._collection, rows[i : i + _UPSERT_BATCH])
@@ -188,44 +180,37 @@ class MilvusVectorStore:
         )
 
     def search(self, request: SearchRequest) -> list[Hit]:
-        """Best ``request.k`` chunks of ``request.tenant``, best first."""
-        if request.k <= 0 or (request.document_ids is not None and not request.document_ids):
+        """Best ``request.k`` chunks of ``request.tenant``, best first.
+
+        ``hybrid`` with blank text is a dense search; ``bm25`` with blank text
+        (or only stop words) finds nothing. Dense and hybrid need
+        ``request.vector`` of the collection's dimension.
+        """
+        mode = request.mode
+        if mode not in ("dense", "bm25", "hybrid"):
+            raise KnowledgeBaseError(f"unknown search mode {mode!r}")
+        if mode != "bm25" and len(request.vector or ()) != self._dimension:
+            raise KnowledgeBaseError(
+                f"{mode} search needs request.vector of dimension {self._dimension}, "
+                f"got {len(request.vector) if request.vector is not None else 'no vector'}"
+            )
+        has_text = bool(request.text.strip())
+        if request.k <= 0 or request.document_ids == [] or (mode == "bm25" and not has_text):
             return []
         k = min(request.k, _MAX_LIMIT)
         expr = self._filter(request.tenant, request.document_ids, request.exclude_document_ids)
-        if request.mode in ("dense", "hybrid") and request.vector is None:
-            raise KnowledgeBaseError(f"{request.mode} search needs request.vector")
-        if request.mode in ("dense", "hybrid") and len(request.vector or ()) != self._dimension:
-            raise KnowledgeBaseError(
-                f"query vector has dimension {len(request.vector or ())}, expected {self._dimension}"
-            )
-        has_text = bool(request.text.strip())
         started = time.perf_counter()
-        if request.mode == "dense" or (request.mode == "hybrid" and not has_text):
-            results = self._search_leg("dense", [request.vector], expr, k)
-            hits = [self._hit(r, float(r["distance"]), n) for n, r in enumerate(results, 1)]
-        elif request.mode == "bm25":
-            if not has_text:
-                return []
-            results = self._search_leg("sparse", [request.text], expr, k)
-            hits = [self._hit(r, -float(r["distance"]), n) for n, r in enumerate(results, 1)]
-        elif request.mode == "hybrid":
+        if mode == "hybrid" and has_text:
             candidates = min(max(k * 4, 50), _MAX_LIMIT)
             legs = [
                 AnnSearchRequest(
-                    data=[request.vector],
-                    anns_field="dense",
-                    param={"metric_type": "COSINE", "params": {"ef": max(candidates, 64)}},
+                    data=data,
+                    anns_field=field,
+                    param=self._params(field, candidates),
                     limit=candidates,
                     expr=expr,
-                ),
-                AnnSearchRequest(
-                    data=[request.text],
-                    anns_field="sparse",
-                    param={"metric_type": "BM25"},
-                    limit=candidates,
-                    expr=expr,
-                ),
+                )
+                for field, data in (("dense", [request.vector]), ("sparse", [request.text]))
             ]
             with self._translate("hybrid_search"):
                 response = self._client.hybrid_search(
@@ -235,13 +220,29 @@ class MilvusVectorStore:
                     limit=k,
                     output_fields=list(_SCALAR_FIELDS),
                 )
-            hits = [self._hit(r, float(r["distance"]), n) for n, r in enumerate(response[0], 1)]
         else:
-            raise KnowledgeBaseError(f"unknown search mode {request.mode!r}")
+            field, data = ("sparse", request.text) if mode == "bm25" else ("dense", request.vector)
+            with self._translate("search"):
+                response = self._client.search(
+                    self._collection,
+                    data=[data],
+                    anns_field=field,
+                    filter=expr,
+                    limit=k,
+                    search_params=self._params(field, k),
+                    output_fields=list(_SCALAR_FIELDS),
+                )
+        # Milvus returns BM25 scores negated (smaller is better): flip them.
+        sign = -1.0 if mode == "bm25" else 1.0
+        results = response[0] if response else []
+        hits = [
+            Hit(chunk=self._chunk(r), score=sign * float(r["distance"]), rank=n)
+            for n, r in enumerate(results, 1)
+        ]
         logger.debug(
             "milvus.search collection=%s mode=%s k=%d hits=%d ms=%.1f",
             self._collection,
-            request.mode,
+            mode,
             k,
             len(hits),
             (time.perf_counter() - started) * 1000,
@@ -313,42 +314,29 @@ class MilvusVectorStore:
             parts.append(f"document_id not in {_quote_list(exclude_document_ids)}")
         return " and ".join(parts)
 
-    def _search_leg(self, field: str, data: list[Any], expr: str, k: int) -> list[dict[str, Any]]:
-        params: dict[str, Any] = (
-            {"metric_type": "COSINE", "params": {"ef": max(k, 64)}}
-            if field == "dense"
-            else {"metric_type": "BM25"}
-        )
-        with self._translate("search"):
-            response = self._client.search(
-                self._collection,
-                data=data,
-                anns_field=field,
-                filter=expr,
-                limit=k,
-                search_params=params,
-                output_fields=list(_SCALAR_FIELDS),
-            )
-        return list(response[0]) if response else []
+    @staticmethod
+    def _params(field: str, limit: int) -> dict[str, Any]:
+        if field == "dense":  # HNSW: ef must be at least the number of results
+            return {"metric_type": "COSINE", "params": {"ef": max(limit, 64)}}
+        return {"metric_type": "BM25"}
 
     @contextlib.contextmanager
     def _translate(self, operation: str) -> Iterator[None]:
+        """Re-raise backend failures as KnowledgeBaseError naming the operation."""
         try:
             yield
         except KnowledgeBaseError:
             raise
-        except (MilvusException, OSError, RuntimeError, ValueError) as exc:
+        except Exception as exc:
+            backend = type(exc).__module__.split(".")[0] in {"grpc", "pymilvus", "milvus_lite"}
+            if not (
+                backend or isinstance(exc, (MilvusException, OSError, RuntimeError, ValueError))
+            ):
+                raise
             raise KnowledgeBaseError(
                 f"milvus {operation} failed (collection {self._collection} at "
                 f"{_redact(self._uri)}): {exc}"
             ) from exc
-        except Exception as exc:  # grpc and transport errors have no common base
-            if type(exc).__module__.split(".")[0] in {"grpc", "pymilvus", "milvus_lite"}:
-                raise KnowledgeBaseError(
-                    f"milvus {operation} failed (collection {self._collection} at "
-                    f"{_redact(self._uri)}): {exc}"
-                ) from exc
-            raise
 
     def _ensure_collection(self) -> None:
         with self._translate("create_collection"):
@@ -387,17 +375,19 @@ class MilvusVectorStore:
     def _schema(self) -> Any:
         schema = self._client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_LIMITS["id"])
-        schema.add_field("tenant", DataType.VARCHAR, max_length=_LIMITS["tenant"], is_partition_key=True)
+        schema.add_field(
+            "tenant", DataType.VARCHAR, max_length=_LIMITS["tenant"], is_partition_key=True
+        )
         for name in ("document_id", "document_name"):
             schema.add_field(name, DataType.VARCHAR, max_length=_LIMITS[name])
         for name in ("page", "start", "end", "ordinal"):
             schema.add_field(name, DataType.INT64)
         for name in ("heading_path", "clause_number", "kind", "body"):
             schema.add_field(name, DataType.VARCHAR, max_length=_LIMITS[name])
-        schema.add_field(
+        schema.add_field(  # the standard analyzer plus English stop words
             "text",
             DataType.VARCHAR,
-            max_length=_LIMITS["text"],
+            max_length=65535,
             enable_analyzer=True,
             analyzer_params=_ANALYZER,
         )
@@ -415,58 +405,41 @@ class MilvusVectorStore:
 
     def _index_params(self) -> Any:
         params = self._client.prepare_index_params()
-        params.add_index(field_name="dense", index_type="HNSW", metric_type="COSINE", params=_HNSW_BUILD)
-        params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        params.add_index(
+            field_name="dense", index_type="HNSW", metric_type="COSINE", params=_HNSW_BUILD
+        )
+        params.add_index(
+            field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25"
+        )
         return params
 
     @staticmethod
     def _row(chunk: Chunk, vector: list[float]) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "id": chunk.id,
-            "tenant": chunk.tenant,
-            "document_id": chunk.document_id,
-            "document_name": chunk.document_name,
-            "page": chunk.page,
-            "start": chunk.start,
-            "end": chunk.end,
-            "ordinal": chunk.ordinal,
-            "heading_path": HEADING_SEPARATOR.join(chunk.heading_path),
-            "clause_number": chunk.clause_number or "",
-            "kind": str(chunk.kind),
-            "body": chunk.body,
-            "text": chunk.text,
-            "dense": vector,
-        }
+        row: dict[str, Any] = {name: getattr(chunk, name) for name in _SCALAR_FIELDS}
+        row.update(
+            heading_path=HEADING_SEPARATOR.join(chunk.heading_path),
+            clause_number=chunk.clause_number or "",
+            kind=str(chunk.kind),
+            dense=vector,
+        )
+        if not chunk.tenant:
+            raise KnowledgeBaseError(f"chunk {chunk.id} of {chunk.document_name}: empty tenant")
         for name, limit in _LIMITS.items():
-            size = len(row[name].encode("utf-8"))
-            if size > limit:
+            if (size := len(row[name].encode("utf-8"))) > limit:
                 raise KnowledgeBaseError(
                     f"chunk {chunk.id} of {chunk.document_name}: {name} is {size} bytes, "
                     f"the limit is {limit}"
                 )
-        if not chunk.tenant:
-            raise KnowledgeBaseError(f"chunk {chunk.id} of {chunk.document_name}: empty tenant")
         return row
 
     @staticmethod
     def _chunk(row: dict[str, Any]) -> Chunk:
-        fields = row.get("entity", row)
-        heading = str(fields["heading_path"])
+        """A search result or query row back to the Chunk that was written."""
+        fields = {name: row.get("entity", row)[name] for name in _SCALAR_FIELDS}
+        heading = fields.pop("heading_path")
+        clause_number = fields.pop("clause_number")
         return Chunk(
-            id=str(fields["id"]),
-            document_id=str(fields["document_id"]),
-            tenant=str(fields["tenant"]),
-            document_name=str(fields["document_name"]),
-            ordinal=int(fields["ordinal"]),
-            page=int(fields["page"]),
-            start=int(fields["start"]),
-            end=int(fields["end"]),
-            body=str(fields["body"]),
-            text=str(fields["text"]),
+            **fields,
             heading_path=heading.split(HEADING_SEPARATOR) if heading else [],
-            clause_number=str(fields["clause_number"]) or None,
-            kind=BlockKind(str(fields["kind"])),
+            clause_number=clause_number or None,
         )
-
-    def _hit(self, result: dict[str, Any], score: float, rank: int) -> Hit:
-        return Hit(chunk=self._chunk(result), score=score, rank=rank)

@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--C", type=float, default=4.0, dest="c")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument(
+        "--files-from", type=Path, default=None, help="train on the txt names listed in this file"
+    )
+    parser.add_argument(
         "--cached-only", action="store_true", help="train on contracts already embedded in .cache"
     )
     args = parser.parse_args(argv)
@@ -54,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         cache_dir=ROOT / ".cache" / "clauses" / args.source,
         limit=args.limit,
         only_cached=args.cached_only,
+        files=args.files_from.read_text(encoding="utf-8").splitlines() if args.files_from else None,
     )
     t1 = time.perf_counter()
     categories = category_names()
@@ -81,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 "chunks": model.metadata["chunks"],
                 "prepare_s": round(t1 - t0, 1),
                 "fit_s": round(time.perf_counter() - t1, 1),
+                "oof": model.metadata["oof"],
                 "cv_span_f1": model.metadata["cv_span_f1"],
             }
         )

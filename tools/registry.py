@@ -49,6 +49,14 @@ class ToolRegistry:
         tool = self._tools.get("search_documents")
         return tool if isinstance(tool, SearchDocumentsTool) else None
 
+    def clause_categories(self) -> list[str]:
+        """The clause categories ``extract_clauses`` knows (empty without it)."""
+        if "extract_clauses" not in self._tools:
+            return []
+        from tools.clauses.taxonomy import category_names
+
+        return list(category_names())
+
     def __contains__(self, name: object) -> bool:
         return name in self._tools
 
@@ -58,7 +66,7 @@ class ToolRegistry:
 
 def _clause_tool(kb: KnowledgeBase, tenant: str, settings: Settings) -> Tool | None:
     try:
-        from tools.clauses import ExtractClausesTool  # type: ignore[attr-defined]
+        from tools.clauses import ExtractClausesTool
     except ImportError:
         logger.info("tools.unavailable tool=extract_clauses")
         return None

@@ -56,7 +56,11 @@ def llm_server(
     settings.llm.local_port = free_port()
     settings.llm.local_startup_timeout_s = 1200
     server = LocalVLLMServer(settings, model_dir=llm_model_dir)
-    server.start(wait=True)
+    try:
+        server.start(wait=True)
+    except BaseException:
+        server.stop()
+        raise
     try:
         yield server
     finally:

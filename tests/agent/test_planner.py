@@ -92,3 +92,21 @@ def test_generated_programs_compute_the_right_answers() -> None:
         with contextlib.redirect_stdout(buffer):
             exec(compile(code, "<plan>", "exec"), {})  # the planner's own output
         assert buffer.getvalue().strip() == expected, question
+
+
+NAMES = ["Governing Law", "Cap on Liability", "Uncapped Liability", "Non-Compete", "Audit Rights"]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which law governs? Is there a governing law clause?", ["Governing Law"]),
+        ("What is the cap on liability?", ["Cap on Liability", "Uncapped Liability"]),
+        ("Is there a non compete?", ["Non-Compete"]),
+        ("What are the risky clauses?", None),
+    ],
+)
+def test_clause_categories_from_the_question(question: str, expected: list[str] | None) -> None:
+    plan = plan_question(question, available=ALL, categories=NAMES)
+    calls = {c.tool: c.arguments for c in plan.calls}
+    assert calls["extract_clauses"] == {"categories": expected}

@@ -66,18 +66,26 @@ def test_missing_cap_and_audit_are_missing_protections() -> None:
 
 
 def test_uncapped_liability_is_high() -> None:
-    passages = {**BENIGN, "Uncapped Liability": "The foregoing cap shall not apply to indemnification."}
+    passages = {
+        **BENIGN,
+        "Uncapped Liability": "The foregoing cap shall not apply to indemnification.",
+    }
     f = _by(apply_playbook(_findings(passages), load_playbook()))
     assert (f["Uncapped Liability"].verdict, f["Uncapped Liability"].risk) == ("deviates", "high")
 
 
 def test_termination_for_convenience_is_medium() -> None:
-    passages = {**BENIGN, "Termination for Convenience": "Either party may terminate this Agreement for any reason upon 30 days notice."}
+    passages = {
+        **BENIGN,
+        "Termination for Convenience": "Either party may terminate this Agreement for any reason upon 30 days notice.",
+    }
     f = _by(apply_playbook(_findings(passages), load_playbook()))
     assert f["Termination for Convenience"].risk == "medium"
 
 
-@pytest.mark.parametrize(("notice", "risk"), [("thirty (30) days", "medium"), ("ninety (90) days", "info")])
+@pytest.mark.parametrize(
+    ("notice", "risk"), [("thirty (30) days", "medium"), ("ninety (90) days", "info")]
+)
 def test_auto_renewal_notice_window(notice: str, risk: str) -> None:
     passages = {
         **BENIGN,
@@ -94,7 +102,9 @@ def test_short_notice_without_auto_renewal_does_not_fire() -> None:
     assert f["Notice Period to Terminate Renewal"].risk == "info"
 
 
-@pytest.mark.parametrize(("law", "risk"), [("Delaware", "info"), ("Nevada", "medium"), ("New York", "info")])
+@pytest.mark.parametrize(
+    ("law", "risk"), [("Delaware", "info"), ("Nevada", "medium"), ("New York", "info")]
+)
 def test_governing_law_allowed_list(law: str, risk: str) -> None:
     passages = {**BENIGN, "Governing Law": f"governed by the laws of the State of {law}."}
     f = _by(apply_playbook(_findings(passages), load_playbook()))
@@ -117,7 +127,18 @@ def test_non_compete(text: str, risk: str) -> None:
 
 def test_override_with_dict() -> None:
     book = load_playbook(
-        {"name": "strict", "rules": [{"id": "need-insurance", "category": "insurance", "when": "absent", "risk": "high", "reason": "no insurance"}]}
+        {
+            "name": "strict",
+            "rules": [
+                {
+                    "id": "need-insurance",
+                    "category": "insurance",
+                    "when": "absent",
+                    "risk": "high",
+                    "reason": "no insurance",
+                }
+            ],
+        }
     )
     f = _by(apply_playbook(_findings({}), book))
     assert (f["Insurance"].risk, f["Insurance"].rule_id) == ("high", "need-insurance")
@@ -152,7 +173,10 @@ def _write(tmp_path: Path, text: str) -> Path:
             "    conditions: [{field: jurisdiction, op: gt, value: 2}]\n",
             ["rule 'r4'", "numeric"],
         ),
-        ("name: x\nrules:\n  - category: Audit Rights\n    when: absent\n    risk: low\n    reason: r\n", ["rule #1", "id"]),
+        (
+            "name: x\nrules:\n  - category: Audit Rights\n    when: absent\n    risk: low\n    reason: r\n",
+            ["rule #1", "id"],
+        ),
         ("name: x\nrules: [\n", ["book.yaml", "not valid YAML"]),
         ("- just\n- a list\n", ["book.yaml", "mapping"]),
         (
@@ -172,5 +196,5 @@ def test_malformed_playbook_names_file_rule_and_problem(
 
 
 def test_missing_playbook_file(tmp_path: Path) -> None:
-    with pytest.raises(PlaybookError, match="nope.yaml: cannot read playbook"):
+    with pytest.raises(PlaybookError, match=r"nope\.yaml: cannot read playbook"):
         load_playbook(tmp_path / "nope.yaml")

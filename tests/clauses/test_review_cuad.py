@@ -13,9 +13,14 @@ import pytest
 from typer.testing import CliRunner
 
 from tools.base import call_tool
-from tools.clauses import ClauseModel, ContractReview, ExtractClausesTool, load_playbook
+from tools.clauses import (
+    ClauseModel,
+    ContractReview,
+    ExtractClausesTool,
+    load_playbook,
+    review_stored_document,
+)
 from tools.clauses.matching import quotes_match
-from tools.clauses.review import review_stored_document
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +38,9 @@ def _gold(category: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def reviewed(tmp_path_factory: pytest.TempPathFactory, st_embedder: Any) -> Iterator[dict[str, Any]]:
+def reviewed(
+    tmp_path_factory: pytest.TempPathFactory, st_embedder: Any
+) -> Iterator[dict[str, Any]]:
     from api.container import Container
     from core.settings import load_settings
 
@@ -44,10 +51,16 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory, st_embedder: Any) -> Iter
     assert result.document_id is not None
     review = asyncio.run(
         review_stored_document(
-            container.kb, TENANT, result.document_id, model=ClauseModel.load(), playbook=load_playbook()
+            container.kb,
+            TENANT,
+            result.document_id,
+            model=ClauseModel.load(),
+            playbook=load_playbook(),
         )
     )
-    pages = {n: container.kb.page_text(TENANT, result.document_id, n) for n in range(1, result.pages + 1)}
+    pages = {
+        n: container.kb.page_text(TENANT, result.document_id, n) for n in range(1, result.pages + 1)
+    }
     yield {"container": container, "doc_id": result.document_id, "review": review, "pages": pages}
     container.close()
 
@@ -96,14 +109,18 @@ def test_every_quote_is_verbatim_page_text(reviewed: dict[str, Any]) -> None:
 
 async def test_extract_clauses_tool(reviewed: dict[str, Any]) -> None:
     tool = ExtractClausesTool(reviewed["container"].kb, TENANT)
-    result = await call_tool(tool, {"document_id": reviewed["doc_id"], "categories": ["governing law"]})
+    result = await call_tool(
+        tool, {"document_id": reviewed["doc_id"], "categories": ["governing law"]}
+    )
     assert not result.is_error, result.content
     assert "Governing Law" in result.content
     assert [f["category"] for f in result.data["findings"]] == ["Governing Law"]
     missing = await call_tool(tool, {"document_id": "nope"})
     assert missing.is_error
     assert "not found" in missing.content
-    other_tenant = await call_tool(ExtractClausesTool(reviewed["container"].kb, "other"), {"document_id": reviewed["doc_id"]})
+    other_tenant = await call_tool(
+        ExtractClausesTool(reviewed["container"].kb, "other"), {"document_id": reviewed["doc_id"]}
+    )
     assert other_tenant.is_error
 
 
@@ -122,8 +139,12 @@ def test_cli_review_json_and_markdown(tmp_path: Path) -> None:
     assert md.exit_code == 0, md.output
     assert md.stdout.index("## Summary") < md.stdout.index("## Missing protections")
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nrules:\n  - {id: r, category: Nope, when: absent, risk: low, reason: r}\n")
-    res = runner.invoke(app, ["review", doc_id, "--kb", str(tmp_path / "kb"), "--playbook", str(bad)])
+    bad.write_text(
+        "name: x\nrules:\n  - {id: r, category: Nope, when: absent, risk: low, reason: r}\n"
+    )
+    res = runner.invoke(
+        app, ["review", doc_id, "--kb", str(tmp_path / "kb"), "--playbook", str(bad)]
+    )
     assert res.exit_code == 1
     assert "bad.yaml" in res.output
     assert "unknown category 'Nope'" in res.output

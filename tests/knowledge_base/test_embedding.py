@@ -94,7 +94,9 @@ def test_cache_returns_identical_vectors(
     np.testing.assert_array_equal(query, first[2])
 
 
-def test_cache_is_bounded(contract_sentences: list[str], st_embedder: SentenceTransformerEmbedder) -> None:
+def test_cache_is_bounded(
+    contract_sentences: list[str], st_embedder: SentenceTransformerEmbedder
+) -> None:
     embedder = SentenceTransformerEmbedder(EmbeddingSettings(), cache_size=3)
     embedder._model = st_embedder.load()  # share the loaded weights
     out = embedder.embed_batch(contract_sentences[:8])
@@ -112,7 +114,10 @@ def test_matches_fp32_reference(
 ) -> None:
     """Every speed trick keeps cosine >= 0.9999 against plain fp32
     sentence-transformers, on 50 real contract texts of varied length."""
-    texts = [*contract_sentences, *(" ".join(contract_sentences[i : i + 4]) for i in range(0, 30, 2))]
+    texts = [
+        *contract_sentences,
+        *(" ".join(contract_sentences[i : i + 4]) for i in range(0, 30, 2)),
+    ]
     assert len(texts) == 50
     embedder = SentenceTransformerEmbedder(EmbeddingSettings(dtype=dtype), cache_size=0)  # type: ignore[arg-type]
     embedder._model = st_embedder.load()  # the same weights; dtype is applied per call

@@ -118,7 +118,9 @@ class ParagraphChunker:
         out: list[tuple[int, int]] = []
         while end - start > self.limit:
             window = text[start : start + self.limit]
-            cuts = [m.start() for m in _SENTENCE_END.finditer(window) if m.start() > self.target // 3]
+            cuts = [
+                m.start() for m in _SENTENCE_END.finditer(window) if m.start() > self.target // 3
+            ]
             cut = start + (cuts[-1] if cuts else self.limit)
             out.append((start, cut))
             start = cut

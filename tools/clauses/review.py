@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -172,7 +173,7 @@ def _scores(
     embedder: Embedder,
     categories: Sequence[str] | None,
 ) -> list[CategoryScore]:
-    if any(b.ordinal < a.ordinal for a, b in zip(chunks, chunks[1:], strict=False)):
+    if any(b.ordinal < a.ordinal for a, b in pairwise(chunks)):
         raise ValueError("chunks must be in reading (ordinal) order")
     return score_document(chunk_features(chunks, embedder), model, categories)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+
 from pydantic import BaseModel, Field
 
 from core.errors import DossierError, NotFoundError, PlaybookError, ToolError

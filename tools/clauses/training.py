@@ -55,7 +55,10 @@ class TrainingContract:
         for quotes in gold_quotes:
             qc = [token_counts(q) for q in quotes]
             matches.append(
-                [frozenset(k for k, q in enumerate(qc) if quotes_match(bc, q)) for bc in body_counts]
+                [
+                    frozenset(k for k, q in enumerate(qc) if quotes_match(bc, q))
+                    for bc in body_counts
+                ]
                 if quotes
                 else [frozenset()] * len(bodies)
             )
@@ -71,20 +74,43 @@ def fold_of(names: Sequence[str], k: int, seed: int) -> np.ndarray:
 
 
 def _fit_weights(
-    x: np.ndarray, y: np.ndarray, seed: int, c: float
+    x: np.ndarray, y: np.ndarray, seed: int, c: float, max_iter: int = 400
 ) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.linear_model import LogisticRegression
+    """L2-regularised logistic regression for every category at once.
 
+    Minimises ``sum_j [C * sum_i logloss_ij + 0.5 * |w_j|^2]`` (scikit-learn's
+    parameterisation; intercepts unpenalised) with one L-BFGS run over all
+    categories: the objective is separable, and one joint run is much faster
+    than 41 separate fits. Categories with fewer than 2 positives are never
+    predicted (weights 0, intercept -12). Deterministic (``seed`` unused: the
+    optimiser starts from zero).
+    """
+    from scipy.optimize import minimize
+
+    del seed
+    n, d = x.shape
+    yy = y.astype(np.float64)
     n_cat = y.shape[1]
-    coef = np.zeros((n_cat, x.shape[1]), dtype=np.float32)
-    intercept = np.full(n_cat, -12.0, dtype=np.float32)
-    for j in range(n_cat):
-        if y[:, j].sum() < 2:
-            continue  # never seen: never predicted
-        clf = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-        clf.fit(x, y[:, j])
-        coef[j] = clf.coef_[0]
-        intercept[j] = clf.intercept_[0]
+    x64 = np.hstack([x.astype(np.float64), np.ones((n, 1))])
+
+    def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        w = flat.reshape(d + 1, n_cat)
+        z = x64 @ w
+        # logloss = log(1 + e^z) - y z, computed stably
+        value = c * float((np.logaddexp(0.0, z) - yy * z).sum())
+        grad = c * (x64.T @ (1.0 / (1.0 + np.exp(-z)) - yy))
+        value += 0.5 * float((w[:-1] ** 2).sum())
+        grad[:-1] += w[:-1]
+        return value, grad.ravel()
+
+    w0 = np.zeros((d + 1) * n_cat)
+    result = minimize(loss, w0, jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+    w = result.x.reshape(d + 1, n_cat)
+    coef = w[:-1].T.astype(np.float32)
+    intercept = w[-1].astype(np.float32)
+    rare = y.sum(axis=0) < 2
+    coef[rare] = 0.0
+    intercept[rare] = -12.0
     return coef, intercept
 
 
@@ -106,19 +132,43 @@ def span_counts(
 def _choose_threshold(
     oof: Sequence[np.ndarray], contracts: Sequence[TrainingContract], j: int
 ) -> tuple[float, int, float]:
-    """Threshold and cap maximising span F1 of category j on out-of-fold scores."""
+    """Threshold and cap maximising span F1 of category j on out-of-fold scores.
+
+    Per contract, chunks are sorted by score once; for a (threshold, cap) the
+    reported passages are a prefix of that order, so the counts come from
+    prefix tables.
+    """
+    max_cap = max(CAP_CHOICES)
+    tables = []  # (sorted scores (desc), matching prefix counts, covered prefix counts, gold)
+    for p, c in zip(oof, contracts, strict=True):
+        order = np.argsort(-p[:, j], kind="stable")[:max_cap]
+        good = [0]
+        covered: set[int] = set()
+        cov = [0]
+        for i in order:
+            m = c.matches[j][i]
+            good.append(good[-1] + bool(m))
+            covered |= m
+            cov.append(len(covered))
+        tables.append((p[order, j], np.array(good), np.array(cov), int(c.n_gold[j])))
+    gold = sum(t[3] for t in tables)
+    if gold == 0:
+        return 1.01, 1, 0.0  # never seen: never reported
     pooled = np.concatenate([p[:, j] for p in oof])
-    candidates = np.unique(np.quantile(pooled, np.linspace(0.80, 0.9995, 60)))
-    candidates = np.unique(np.concatenate([candidates, [0.2, 0.3, 0.4, 0.5, 0.6, 0.7]]))
+    candidates = np.unique(
+        np.concatenate([np.quantile(pooled, np.linspace(0.80, 0.9995, 80)), np.linspace(0.05, 0.95, 19)])
+    )
     best = (0.5, 1, -1.0)
     for cap in CAP_CHOICES:
         for t in candidates:
-            pred = good = gold = hit = 0
-            for p, c in zip(oof, contracts, strict=True):
-                a, b, g, h = span_counts(p, c, j, float(t), cap)
-                pred, good, gold, hit = pred + a, good + b, gold + g, hit + h
-            prec = good / pred if pred else 0.0
-            rec = hit / gold if gold else 0.0
+            pred = good_n = hit = 0
+            for scores, good_prefix, cov_prefix, _ in tables:
+                k = min(cap, int((scores >= t).sum()))
+                pred += k
+                good_n += int(good_prefix[k])
+                hit += int(cov_prefix[k])
+            prec = good_n / pred if pred else 0.0
+            rec = hit / gold
             f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
             if f1 > best[2] + 1e-9:
                 best = (float(t), cap, f1)
@@ -140,6 +190,40 @@ def _calibrate(oof: Sequence[np.ndarray], contracts: Sequence[TrainingContract])
         clf = LogisticRegression(C=1.0).fit(z, present)
         params[j] = (clf.coef_[0, 0], clf.intercept_[0])
     return params
+
+
+def _oof_summary(
+    oof: Sequence[np.ndarray],
+    contracts: Sequence[TrainingContract],
+    thresholds: np.ndarray,
+    caps: np.ndarray,
+    calibration: np.ndarray,
+) -> dict[str, float]:
+    """Micro span P/R/F1 and pooled presence AUPR of the out-of-fold scores at
+    the chosen thresholds (thresholds tuned on these same scores: slightly
+    optimistic; ``dossier eval clauses --cv`` gives the nested estimate)."""
+    pred = good = gold = hit = 0
+    conf: list[float] = []
+    present: list[bool] = []
+    for j in range(len(thresholds)):
+        a_, b_ = calibration[j]
+        for p, c in zip(oof, contracts, strict=True):
+            a, b, g, h = span_counts(p, c, j, float(thresholds[j]), int(caps[j]))
+            pred, good, gold, hit = pred + a, good + b, gold + g, hit + h
+            top = min(max(float(p[:, j].max()) if len(p) else 0.0, 1e-6), 1 - 1e-6)
+            conf.append(float(1 / (1 + np.exp(-(a_ * np.log(top / (1 - top)) + b_)))))
+            present.append(bool(c.n_gold[j]))
+    prec = good / pred if pred else 0.0
+    rec = hit / gold if gold else 0.0
+    order = np.argsort(-np.array(conf), kind="stable")
+    pos = np.array(present, dtype=float)[order]
+    aupr = float((np.cumsum(pos) / np.arange(1, len(pos) + 1) * pos).sum() / max(pos.sum(), 1))
+    return {
+        "span_precision": round(prec, 4),
+        "span_recall": round(rec, 4),
+        "span_f1": round(2 * prec * rec / (prec + rec) if prec + rec else 0.0, 4),
+        "presence_aupr": round(aupr, 4),
+    }
 
 
 def cv_predict(
@@ -181,8 +265,12 @@ def fit_clause_model(
         t, cap, f1 = _choose_threshold(oof, contracts, j)
         thresholds[j], caps[j], cv_f1[name] = t, cap, round(f1, 4)
     calibration = _calibrate(oof, contracts)
+    oof_metrics = _oof_summary(oof, contracts, thresholds, caps, calibration)
     coef, intercept = _fit_weights(
-        np.vstack([t.features for t in contracts]), np.vstack([t.labels for t in contracts]), seed, c
+        np.vstack([t.features for t in contracts]),
+        np.vstack([t.labels for t in contracts]),
+        seed,
+        c,
     )
     return ClauseModel(
         categories=list(categories),
@@ -192,5 +280,5 @@ def fit_clause_model(
         caps=caps,
         calibration=calibration,
         embedding_dim=embedding_dim,
-        metadata={**(metadata or {}), "seed": seed, "folds": folds, "C": c, "cv_span_f1": cv_f1},
+        metadata={**(metadata or {}), "seed": seed, "folds": folds, "C": c, "cv_span_f1": cv_f1, "oof": oof_metrics},
     )

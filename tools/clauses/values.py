@@ -98,28 +98,45 @@ _AMOUNT = re.compile(
 _MONTHS = {
     m: i
     for i, m in enumerate(
-        "january february march april may june july august september october november december".split(),
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
         start=1,
     )
 }
 _DATE_LONG = re.compile(
-    r"\b(?P<month>" + "|".join(_MONTHS) + r")\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d{2})\b",
+    r"\b(?P<month>"
+    + "|".join(_MONTHS)
+    + r")\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d{2})\b",
     re.IGNORECASE,
 )
 _DATE_DAY_OF = re.compile(
-    r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+day\s+of\s+(?P<month>" + "|".join(_MONTHS)
+    r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+day\s+of\s+(?P<month>"
+    + "|".join(_MONTHS)
     + r"),?\s+(?P<year>(?:19|20)\d{2})\b",
     re.IGNORECASE,
 )
 _DATE_NUMERIC = re.compile(r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>(?:19|20)?\d{2})\b")
-_US_STATES = (
-    "Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia "
-    "Hawaii Idaho Illinois Indiana Iowa Kansas Kentucky Louisiana Maine Maryland Massachusetts "
-    "Michigan Minnesota Mississippi Missouri Montana Nebraska Nevada Ohio Oklahoma Oregon "
-    "Pennsylvania Tennessee Texas Utah Vermont Virginia Washington Wisconsin Wyoming"
-).split() + [
-    "New Hampshire", "New Jersey", "New Mexico", "New York", "North Carolina", "North Dakota",
-    "Rhode Island", "South Carolina", "South Dakota", "West Virginia", "District of Columbia",
+_US_STATES = [
+    "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut",
+    "Delaware", "Florida", "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa", "Kansas",
+    "Kentucky", "Louisiana", "Maine", "Maryland", "Massachusetts", "Michigan", "Minnesota",
+    "Mississippi", "Missouri", "Montana", "Nebraska", "Nevada", "Ohio", "Oklahoma", "Oregon",
+    "Pennsylvania", "Tennessee", "Texas", "Utah", "Vermont", "Virginia", "Washington",
+    "Wisconsin", "Wyoming", "New Hampshire", "New Jersey", "New Mexico", "New York",
+    "North Carolina", "North Dakota", "Rhode Island", "South Carolina", "South Dakota",
+    "West Virginia", "District of Columbia",
 ]  # fmt: skip
 _COUNTRIES = [
     "England and Wales", "England", "Scotland", "United Kingdom", "Ireland", "Canada", "Ontario",
@@ -128,8 +145,12 @@ _COUNTRIES = [
     "Sweden", "Italy", "Spain", "Korea", "Taiwan", "Bermuda", "Cayman Islands", "Luxembourg",
 ]  # fmt: skip
 _PLACES = sorted(_US_STATES + _COUNTRIES, key=len, reverse=True)
-_LAW_OF = re.compile(r"laws?\s+(?:and\s+\w+\s+)?(?:in force\s+)?(?:of|in)\s+(?:the\s+)?", re.IGNORECASE)
-_WORLDWIDE = re.compile(r"\b(world-?wide|throughout the world|anywhere in the world|any country)\b", re.I)
+_LAW_OF = re.compile(
+    r"laws?\s+(?:and\s+\w+\s+)?(?:in force\s+)?(?:of|in)\s+(?:the\s+)?", re.IGNORECASE
+)
+_WORLDWIDE = re.compile(
+    r"\b(world-?wide|throughout the world|anywhere in the world|any country)\b", re.I
+)
 _BETWEEN = re.compile(
     r"\bbetween\s+(?P<a>[^,(;]{3,120}?)\s*[,(].{0,200}?\band\s+(?P<b>[^,(;]{3,120}?)\s*[,(]",
     re.IGNORECASE | re.DOTALL,
@@ -148,7 +169,9 @@ def _durations(text: str) -> list[tuple[float, str]]:
             number = float(_NUMBER_WORDS[m.group("word").lower().split()[-1]])
         if number is not None:
             unit = m.group("unit").lower()
-            out.append((number * _UNIT_DAYS[unit], f"{number:g} {unit}{'s' if number != 1 else ''}"))
+            out.append(
+                (number * _UNIT_DAYS[unit], f"{number:g} {unit}{'s' if number != 1 else ''}")
+            )
     return out
 
 
@@ -212,7 +235,9 @@ def rule_value(category: str, passage: str) -> ClauseValue | None:
         m = _AMOUNT.search(passage)
         if not m:
             return None
-        amount = float(m.group("num").replace(",", "") + ("." + m.group("dec") if m.group("dec") else ""))
+        amount = float(
+            m.group("num").replace(",", "") + ("." + m.group("dec") if m.group("dec") else "")
+        )
         mult = (m.group("mult") or "").lower()
         amount *= {"thousand": 1e3, "million": 1e6, "billion": 1e9}.get(mult, 1.0)
         cur = m.group("cur").strip().upper().replace(".", "")
@@ -320,7 +345,10 @@ class LLMValueExtractor:
             value = ClauseValue(
                 kind=kind,
                 text=str(data["value_text"]),
-                **{k: data.get(k) for k in ("days", "amount", "currency", "date", "jurisdiction", "worldwide")},
+                **{
+                    k: data.get(k)
+                    for k in ("days", "amount", "currency", "date", "jurisdiction", "worldwide")
+                },
                 parties=list(data.get("parties") or []),
             )
         except ValidationError:
