@@ -25,6 +25,7 @@ from tools.retrieval import Evidence
 __all__ = [
     "CitationChecker",
     "attach_by_overlap",
+    "best_evidence",
     "best_sentence",
     "citation_for",
     "cited_numbers",
@@ -80,8 +81,30 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+def _stem(word: str) -> str:
+    """A crude suffix strip so "governs", "governed", "governing" and "laws" /
+    "law" meet (matching only; quotes are never altered)."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
 def _terms(text: str) -> set[str]:
-    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP and len(w) > 1}
+    words = (m.lower() for m in _WORD.findall(text))
+    return {_stem(w) for w in words if w not in _STOP and len(w) > 1}
+
+
+def best_evidence(reference: str, evidence: Sequence[Evidence]) -> Evidence | None:
+    """The passage holding the sentence closest to ``reference`` (ties: rank)."""
+    ref = _terms(reference)
+    best: tuple[float, int] | None = None
+    chosen: Evidence | None = None
+    for item in evidence:
+        score = max((_overlap(ref, _terms(s)) for s in split_sentences(item.quote)), default=0.0)
+        if best is None or (score, -item.n) > best:
+            best, chosen = (score, -item.n), item
+    return chosen
 
 
 def _overlap(a: set[str], b: set[str]) -> float:

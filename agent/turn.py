@@ -19,6 +19,7 @@ from typing import Any
 from agent.citations import (
     CitationChecker,
     attach_by_overlap,
+    best_evidence,
     citation_for,
     cited_numbers,
     split_sentences,
@@ -171,7 +172,8 @@ class TurnContext:
         ``[n]`` markers map to ledger items (the quote is the item's sentence
         closest to the answer sentence carrying the marker). With no usable
         marker, evidence is attached by lexical overlap (markers are appended
-        to the answer as tokens); failing that, the top prompt passage. Returns
+        to the answer as tokens); failing that, the prompt passage whose best
+        sentence is closest to the question. Returns
         (verified, dropped); a ``citation`` event is emitted for each.
         """
         answer = self.answer
@@ -189,17 +191,20 @@ class TurnContext:
         if not candidates:
             pool = prompt_evidence or self.ledger.items
             used = attach_by_overlap(answer, pool)
-            if not used and pool:
-                used = [pool[0]]
+            fallback = best_evidence(self.question, pool) if not used else None
+            if fallback is not None:
+                used = [fallback]
                 self.emit(
                     StatusEvent(
                         stage="citations",
-                        message="answer not matched to evidence; citing the top passage",
+                        message="answer not matched to evidence; citing the passage "
+                        "closest to the question",
                     )
                 )
             if used:
                 self.token(" " + "".join(f"[{item.n}]" for item in used))
-            candidates = [citation_for(item, f"{answer} {self.question}") for item in used]
+            reference = self.question if fallback is not None else f"{answer} {self.question}"
+            candidates = [citation_for(item, reference) for item in used]
         verified, dropped = self.checker.check_all(candidates)
         for citation in verified:
             self.emit(CitationEvent(citation=citation))

@@ -47,7 +47,9 @@ def _searches(client: httpx.Client, n: int) -> list[float]:
     times = []
     for i in range(n):
         t0 = time.perf_counter()
-        client.post("/v1/search", json={"query": QUERIES[i % len(QUERIES)], "k": 8}).raise_for_status()
+        client.post(
+            "/v1/search", json={"query": QUERIES[i % len(QUERIES)], "k": 8}
+        ).raise_for_status()
         times.append(time.perf_counter() - t0)
     return times
 
@@ -77,7 +79,9 @@ def api_latency_benchmark(
         settings = load_settings(data_dir=data_dir or Path(tmp))
         app = create_app(settings, manage_llm=False)
         port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:
@@ -87,7 +91,9 @@ def api_latency_benchmark(
             key, _ = app.state.services.catalog.create_api_key("bench", "member", "bench")
             headers = {"Authorization": f"Bearer {key}"}
             with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
-                first = client.post("/v1/documents", files={"file": (files[0].name, files[0].read_bytes())})
+                first = client.post(
+                    "/v1/documents", files={"file": (files[0].name, files[0].read_bytes())}
+                )
                 _wait(client, first.json()["jobs"][0]["id"])
                 _searches(client, 3)  # warm
                 alone = _searches(client, requests)
@@ -102,7 +108,9 @@ def api_latency_benchmark(
             ttft: dict[str, Any] = {}
             for n in concurrency:
                 with cf.ThreadPoolExecutor(max_workers=n) as pool:
-                    values = list(pool.map(lambda i: _ttft(base, key, QUERIES[i % len(QUERIES)]), range(n)))
+                    values = list(
+                        pool.map(lambda i: _ttft(base, key, QUERIES[i % len(QUERIES)]), range(n))
+                    )
                 ttft[str(n)] = {"p50_ms": _pct(values, 0.5), "p95_ms": _pct(values, 0.95),
                                 "max_ms": round(max(values) * 1000, 2)}  # fmt: skip
         finally:

@@ -75,6 +75,7 @@ def ask(
         base_url = LocalVLLMServer(settings).base_url
     if base_url is not None:
         chat_model = OpenAIChatModel(settings.llm, base_url)
+    container.kb.embedder.embed_batch(["warm-up"])  # model load is not retrieval time
     agent = Agent(container.kb, chat_model, None, settings)
     result = asyncio.run(
         _consume(agent, question, settings.tenant, session, doc, json_out, chat_model)
@@ -97,11 +98,13 @@ async def _consume(
     done: DoneEvent | None = None
     error: ErrorEvent | None = None
     dropped: list[CitationEvent] = []
+    streamed = False
     try:
         async for event in agent.stream_answer(
             question, tenant, session_id=session, document_ids=doc
         ):
             if isinstance(event, TokenEvent):
+                streamed = True
                 if not json_out:  # raw text, as it arrives
                     sys.stdout.write(event.text)
                     sys.stdout.flush()
@@ -110,7 +113,8 @@ async def _consume(
                 "citations",
                 "planning",
             ):
-                err.print(f"[dim]{event.message}[/dim]")
+                newline = "\n" if streamed and not json_out else ""
+                err.print(f"{newline}[dim]{event.message}[/dim]")
             elif isinstance(event, ToolCallEvent):
                 err.print(f"[dim]→ {event.name}[/dim]")
             elif isinstance(event, CitationEvent) and not event.citation.verified:

@@ -41,10 +41,19 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option("--host", help="Bind address (DOSSIER_API__HOST).")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Bind address (DOSSIER_API__HOST).")
+    ] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (DOSSIER_API__PORT).")] = None,
-    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run jobs here (separate `dossier worker` processes do).")] = False,
-    no_llm: Annotated[bool, typer.Option("--no-llm", help="Do not start the embedded LLM.")] = False,
+    no_worker: Annotated[
+        bool,
+        typer.Option(
+            "--no-worker", help="Do not run jobs here (separate `dossier worker` processes do)."
+        ),
+    ] = False,
+    no_llm: Annotated[
+        bool, typer.Option("--no-llm", help="Do not start the embedded LLM.")
+    ] = False,
     kb: KbOpt = None,
 ) -> None:
     """Start the HTTP API (uvicorn) with the job worker and, unless
@@ -56,7 +65,9 @@ def serve(
     settings = get_settings(ctx, kb)
     app = create_app(settings, worker=not no_worker, manage_llm=not no_llm)
     h, p = host or settings.api.host, port or settings.api.port
-    err.print(f"[dim]Dossier API on http://{h}:{p} (kb {settings.data_dir}); schema at /schema[/dim]")
+    err.print(
+        f"[dim]Dossier API on http://{h}:{p} (kb {settings.data_dir}); schema at /schema[/dim]"
+    )
     uvicorn.run(app, host=h, port=p, log_level=settings.log_level.lower(),
                 access_log=False, timeout_graceful_shutdown=10)  # fmt: skip
 
@@ -132,7 +143,9 @@ def keys_revoke(
 # -- audit -----------------------------------------------------------------------
 def audit(
     ctx: typer.Context,
-    since: Annotated[str | None, typer.Option("--since", help="ISO 8601 time (UTC if naive).")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="ISO 8601 time (UTC if naive).")
+    ] = None,
     all_tenants: Annotated[bool, typer.Option("--all", help="Every tenant.")] = False,
     kb: KbOpt = None,
     tenant: TenantOpt = None,
@@ -173,8 +186,12 @@ def _slug(name: str) -> str:
 
 def summarize(
     ctx: typer.Context,
-    targets: Annotated[list[str], typer.Argument(help="Files to ingest and summarise, or document ids.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for <name>.md/.json and digest.md.")],
+    targets: Annotated[
+        list[str], typer.Argument(help="Files to ingest and summarise, or document ids.")
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for <name>.md/.json and digest.md.")
+    ],
     method: Annotated[str, typer.Option("--method", help="auto | extractive | llm")] = "extractive",
     kb: KbOpt = None,
     tenant: TenantOpt = None,
@@ -214,8 +231,12 @@ def summarize(
                 summary = _load_done(json_path, doc_id)
                 if summary is None:
                     summary = service.summarize_document(tenant_id, doc_id, method=method)
-                    (out_dir / f"{stem}.md").write_text(render_summary_markdown(summary), encoding="utf-8")
-                    json_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+                    (out_dir / f"{stem}.md").write_text(
+                        render_summary_markdown(summary), encoding="utf-8"
+                    )
+                    json_path.write_text(
+                        json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
+                    )
                 summaries.append(summary | {"files": {"markdown": str(out_dir / f"{stem}.md"),
                                                       "json": str(json_path)}})  # fmt: skip
             except DossierError as exc:
@@ -224,7 +245,9 @@ def summarize(
             progress.advance(task)
     digest = service.digest(summaries)
     (out_dir / "digest.md").write_text(render_digest_markdown(digest), encoding="utf-8")
-    (out_dir / "digest.json").write_text(json.dumps(digest, ensure_ascii=False, indent=2), encoding="utf-8")
+    (out_dir / "digest.json").write_text(
+        json.dumps(digest, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     if json_out:
         emit_json({"documents": [{"document_id": s["document_id"], "document": s["document"],
                                   "method": s["method"], **s["files"]} for s in summaries],

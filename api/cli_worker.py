@@ -29,7 +29,9 @@ def register(app: typer.Typer) -> None:
 
 def worker(
     ctx: typer.Context,
-    kinds: Annotated[str, typer.Option("--kinds", help="Comma-separated job kinds.")] = "ingest,review,summary",
+    kinds: Annotated[
+        str, typer.Option("--kinds", help="Comma-separated job kinds.")
+    ] = "ingest,review,summary",
     once: Annotated[bool, typer.Option("--once", help="Exit when the queue is empty.")] = False,
     poll_s: Annotated[float, typer.Option("--poll", help="Idle poll interval, seconds.")] = 2.0,
     kb: KbOpt = None,

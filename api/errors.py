@@ -165,7 +165,9 @@ def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[st
     status, detail, slug, headers = _classify(exc)
     if status >= 500 and not isinstance(exc, LLMUnavailableError | KnowledgeBaseError | ApiError):
         log.error(
-            "api.internal_error path=%s error=%s", request.url.path, type(exc).__name__,
+            "api.internal_error path=%s error=%s",
+            request.url.path,
+            type(exc).__name__,
             exc_info=exc,
         )
     elif status >= 500:

@@ -62,7 +62,9 @@ class ApiMetrics:
         self.jobs = Gauge("dossier_jobs", "Jobs by kind and status.", ["kind", "status"],
                           registry=r)  # fmt: skip
 
-    def observe_answer(self, ttft_s: float | None, total_s: float, tokens: int, outcome: str) -> None:
+    def observe_answer(
+        self, ttft_s: float | None, total_s: float, tokens: int, outcome: str
+    ) -> None:
         self.answers.labels(outcome).inc()
         if tokens:
             self.output_tokens.inc(tokens)
@@ -105,9 +107,9 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_wrapper)
         finally:
-            metrics: ApiMetrics | None = getattr(
-                scope["app"].state, "metrics", None
-            ) if "app" in scope else None
+            metrics: ApiMetrics | None = (
+                getattr(scope["app"].state, "metrics", None) if "app" in scope else None
+            )
             if metrics is not None:
                 route = str(scope.get("path_template") or "unmatched")
                 metrics.request_seconds.labels(scope["method"], route, str(status["code"])).observe(

@@ -39,10 +39,10 @@ _KEYWORD = r"(?:ARTICLE|Article|SECTION|Section|CLAUSE|Clause|PART|Part|SCHEDULE
 _NUMBER_RE = re.compile(
     rf"""^[ \t]*(?P<number>
         {_KEYWORD}[ \t]+(?:{_ROMAN}|\d{{1,3}}(?:\.\d{{1,3}})*|[A-Z])\b\.?      # ARTICLE V, Section 5.2
-      | \d{{1,3}}(?:\.\d{{1,3}})+\.?(?=[ \t\u00a0]|$)                        # 5.2, 5.2.1, 5.2.
+      | \d{{1,3}}(?:\.\d{{1,3}})+\.?(?=[ \t\u00a0“"]|$)                      # 5.2, 5.2.1, 5.2.
       | \d{{1,3}}\.(?=[ \t\u00a0]|$)                                       # 5.
       | \d{{1,3}}(?=\t|[ \u00a0]{{2,}}[A-Z“"])                             # 5<tab>Definitions
-      | \((?:[a-z]{{1,2}}|[A-Z]{{1,2}}|{_ROMAN}|\d{{1,3}})\)(?=[ \t\u00a0]|$)  # (a) (iv) (A) (1)
+      | \((?:[a-z]{{1,2}}|[A-Z]{{1,2}}|{_ROMAN}|\d{{1,3}})\)(?=[ \t\u00a0“"A-Za-z]|$)  # (a) (iv) (A) (1)
       | (?:[a-z]|{_ROMAN}|\d{{1,2}})\)(?=[ \t\u00a0])                       # a) iv) 1)
       | (?:[A-Z]|[IVX]{{1,5}})\.(?=[ \t\u00a0]+[A-Z“"])                      # A. Definitions, IV. Term
     )""",
@@ -88,7 +88,12 @@ def clause_level(number: str) -> int:
     n = number.strip().rstrip(".")
     head, _, tail = n.partition(" ")
     if tail and head.lower() in {
-        "article", "part", "schedule", "exhibit", "annex", "appendix",
+        "article",
+        "part",
+        "schedule",
+        "exhibit",
+        "annex",
+        "appendix",
     }:
         return 1
     if tail and head.lower() in {"section", "clause"}:
@@ -97,7 +102,11 @@ def clause_level(number: str) -> int:
         return min(6, n.count(".") + 1)
     if n.startswith("(") or n.endswith(")"):
         inner = n.strip("()")
-        if inner.isdigit() or _ROMAN_ONLY.match(inner) and len(inner) > 1 or inner in {"i", "v", "x"}:
+        if (
+            inner.isdigit()
+            or (_ROMAN_ONLY.match(inner) and len(inner) > 1)
+            or inner in {"i", "v", "x"}
+        ):
             return 5
         if inner.isupper():
             return 5
@@ -152,17 +161,23 @@ def classify_paragraph(
     t = text.strip()
     found = match_clause_number(t)
     number = found[0] if found else None
-    rest = t[found[1]:] if found else t
+    rest = t[found[1] :] if found else t
     short = len(t) <= 120 and len(t.split()) <= 16 and "\n" not in t
     heading = False
     if short:
-        if heading_hint and not t.endswith((",", ";")):
-            heading = True
-        elif is_all_caps_heading(t):
+        if (
+            heading_hint and not t.endswith((",", ";")) and not _reads_as_sentence(rest)
+        ) or is_all_caps_heading(t):
             heading = True
         elif number is not None and _looks_like_title_text(rest):
             heading = bool(rest.strip()) or number.split(" ")[0].lower() in {
-                "article", "section", "part", "schedule", "exhibit", "annex", "appendix",
+                "article",
+                "section",
+                "part",
+                "schedule",
+                "exhibit",
+                "annex",
+                "appendix",
             }
     if not heading:
         return BlockKind.TEXT, None, number
@@ -173,6 +188,13 @@ def classify_paragraph(
     else:
         level = 1
     return BlockKind.HEADING, max(1, min(6, level)), number
+
+
+def _reads_as_sentence(rest: str) -> bool:
+    """A clause sentence rather than a caption: more than ten words, or a
+    period followed by more text ("Termination. Either party may ...")."""
+    r = rest.strip()
+    return len(r.split()) > 10 or bool(re.search(r"[.:;]\s+\S+\s+\S+", r))
 
 
 @dataclass
@@ -222,7 +244,9 @@ def assemble_page(
             )
         )
         pos += len(text)
-    return Page(number=number, text="".join(parts), blocks=blocks, ocr=ocr, width=width, height=height)
+    return Page(
+        number=number, text="".join(parts), blocks=blocks, ocr=ocr, width=width, height=height
+    )
 
 
 _TITLE_WORDS = re.compile(
@@ -245,18 +269,31 @@ def guess_title(page: Page | None, fallback: str) -> str:
     for b in page.blocks[:40]:
         if b.kind is BlockKind.TABLE:
             continue
-        first = b.text.split("\n", 1)[0].strip()
+        first = b.text.split("\n", 1)[0].strip().lstrip("#").strip()
         if 3 <= len(first) <= 120:
             candidates.append(first)
-    for line in candidates:
+    for raw in candidates:
+        line = _clean_title(raw)
         words = line.split()
-        if len(words) <= 12 and _TITLE_WORDS.search(line) and not line.endswith((",", ";", ":")):
-            if line.isupper() or _starts_heading(page, line) or _looks_like_title_text(line):
-                return line
+        if (
+            len(words) <= 12
+            and _TITLE_WORDS.search(line)
+            and not line.endswith((",", ";", ":"))
+            and (line.isupper() or _starts_heading(page, line) or _looks_like_title_text(line))
+        ):
+            return line
     for b in page.blocks[:40]:
         if b.kind is BlockKind.HEADING and len(b.text) >= 3:
-            return b.text.split("\n", 1)[0].strip()
+            return b.text.split("\n", 1)[0].strip().lstrip("#").strip()
     return fallback
+
+
+def _clean_title(line: str) -> str:
+    """Drop an exhibit label, rule dashes and a page number around a title:
+    "EXHIBIT 10.13 JOINT VENTURE AGREEMENT ----" -> "JOINT VENTURE AGREEMENT"."""
+    t = re.sub(r"^(?:EXHIBIT|Exhibit)\s+[\w.()\-]+\s+(?=\S)", "", line)
+    t = re.sub(r"\s*(?:-{3,}|_{3,}|Page \d+ of \d+)\s*$", "", t)
+    return t.strip() if _TITLE_WORDS.search(t) else line
 
 
 def _starts_heading(page: Page, line: str) -> bool:

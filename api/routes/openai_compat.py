@@ -65,9 +65,13 @@ async def chat_completions(
         raise LLMUnavailableError("the language model is unavailable; retry later, or use "
                                   "/v1/ask for an evidence-only answer")  # fmt: skip
     question = users[-1].text()
-    session = data.session_id or "oa-" + hashlib.sha256(
-        f"{who.tenant}\x00{data.user or ''}\x00{users[0].text()}".encode()
-    ).hexdigest()[:32]
+    session = (
+        data.session_id
+        or "oa-"
+        + hashlib.sha256(
+            f"{who.tenant}\x00{data.user or ''}\x00{users[0].text()}".encode()
+        ).hexdigest()[:32]
+    )
     events = svc.answers.stream(who, question, session_id=session,
                                 document_ids=data.document_ids, channel="chat")  # fmt: skip
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())

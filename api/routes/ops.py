@@ -50,7 +50,9 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         checks.update(catalog="starting", milvus="starting", embedder="starting")
     checks["llm"] = await svc.llm.state()
     core_ok = all(checks[k] == "ok" for k in ("catalog", "milvus", "embedder"))
-    status = "ready" if core_ok and checks["llm"] == "ok" else ("degraded" if core_ok else "unready")
+    status = (
+        "ready" if core_ok and checks["llm"] == "ok" else ("degraded" if core_ok else "unready")
+    )
     return Response({"status": status, **checks}, status_code=200 if core_ok else 503)
 
 

@@ -18,7 +18,9 @@ __all__ = ["QUESTION_ROUTES"]
 
 
 @post("/v1/search", status_code=200, summary="Search the knowledge base")
-async def search(request: Request[Any, Any, Any], data: JSONBody[SearchRequestBody]) -> list[dict[str, Any]]:
+async def search(
+    request: Request[Any, Any, Any], data: JSONBody[SearchRequestBody]
+) -> list[dict[str, Any]]:
     """Best-first hits, each like ``dossier search --json``: document, document_id,
     page, heading_path, clause_number, text, start, end, chunk_id, score."""
     svc, who = services(request), caller(request)

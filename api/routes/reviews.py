@@ -26,7 +26,9 @@ SYNC_REVIEW_MAX_PAGES = 20
 
 
 @post("/v1/reviews", opt={"role": "member"}, summary="Review a contract")
-async def create_review(request: Request[Any, Any, Any], data: JSONBody[ReviewRequest]) -> Response[Any]:
+async def create_review(
+    request: Request[Any, Any, Any], data: JSONBody[ReviewRequest]
+) -> Response[Any]:
     svc, who = services(request), caller(request)
     record = await anyio.to_thread.run_sync(svc.kb.get_document, who.tenant, data.document_id)
     if record.status is not DocumentStatus.READY:

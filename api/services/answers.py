@@ -119,7 +119,8 @@ class AnswerService:
             "citations": [{"n": c.n, "document_id": c.document_id, "page": c.page} for c in cited],
             "tools": [t.get("name") for t in done.tool_calls] if done else [],
             "planner": done.planner if done else None,
-            "model": (model._model or "auto") if model is not None and not (done and done.degraded)
+            "model": (model._model or "auto")
+            if model is not None and not (done and done.degraded)
             else None,
             "degraded": bool(done and done.degraded),
             "error": error.error_type if error else None,
@@ -155,11 +156,15 @@ class FootnoteRefs:
         text = self._held + text
         self._held = ""
         cut = text.rfind("[")
-        if cut != -1 and "]" not in text[cut:] and len(text) - cut <= 6 and text[cut + 1 :].isdigit():
+        if (
+            cut != -1
+            and "]" not in text[cut:]
+            and len(text) - cut <= 6
+            and text[cut + 1 :].isdigit()
+        ):
             text, self._held = text[:cut], text[cut:]
         return _REF.sub(r"[^\1]", text)
 
     def flush(self) -> str:
         held, self._held = self._held, ""
         return held
-

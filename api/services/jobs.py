@@ -125,7 +125,9 @@ class JobExecutor:
                 self._clause_model = ClauseModel.load()
             return self._clause_model
 
-    def review(self, tenant: str, document_id: str, playbook: dict[str, Any] | None) -> dict[str, Any]:
+    def review(
+        self, tenant: str, document_id: str, playbook: dict[str, Any] | None
+    ) -> dict[str, Any]:
         """The review report of a READY document (also used synchronously by the API)."""
         from tools.clauses import load_playbook, review_stored_document
 

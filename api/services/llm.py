@@ -88,7 +88,7 @@ class LLMService:
             return self._model
 
     async def state(self) -> LLMState:
-        """"ok" if the server lists its models now (cached a few seconds)."""
+        """ "ok" if the server lists its models now (cached a few seconds)."""
         now = time.monotonic()
         if self._probe is not None and now - self._probe[0] < _PROBE_TTL_S:
             return self._probe[1]

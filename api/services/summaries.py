@@ -44,7 +44,9 @@ DIGEST_SENTENCES = 6
 SECTION_CHUNKS = 8
 MAX_SENTENCES_PER_SECTION = 300
 _MIN_LEN, _MAX_LEN = 40, 600
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'“(\[A-Z0-9])|\n\s*\n|\n(?=\s*(?:\(?[a-z0-9]{1,3}[.)]\s))")
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?;:])\s+(?=[\"'“(\[A-Z0-9])|\n\s*\n|\n(?=\s*(?:\(?[a-z0-9]{1,3}[.)]\s))"
+)
 _LLM_SECTION_CHARS = 3000
 
 
@@ -73,7 +75,11 @@ def _sections(chunks: Sequence[Chunk]) -> list[tuple[str, list[Chunk]]]:
     for chunk in chunks:
         title = chunk.heading_path[0] if chunk.heading_path else None
         if title is None:
-            if sections and sections[-1][0].startswith("Part ") and len(sections[-1][1]) < SECTION_CHUNKS:
+            if (
+                sections
+                and sections[-1][0].startswith("Part ")
+                and len(sections[-1][1]) < SECTION_CHUNKS
+            ):
                 sections[-1][1].append(chunk)
                 continue
             title = f"Part {sum(1 for t, _ in sections if t.startswith('Part ')) + 1}"
@@ -114,7 +120,9 @@ class SummaryService:
         self.llm_settings = llm_settings or LLMSettings()
 
     # -- one document -------------------------------------------------------------
-    def summarize_document(self, tenant: str, document_id: str, *, method: str = "auto") -> dict[str, Any]:
+    def summarize_document(
+        self, tenant: str, document_id: str, *, method: str = "auto"
+    ) -> dict[str, Any]:
         """Map-reduce summary of one READY document (NotFoundError otherwise)."""
         record = self.kb.get_document(tenant, document_id)
         chunks = self.kb.document_chunks(tenant, document_id)
@@ -147,7 +155,9 @@ class SummaryService:
         if picked:
             centroid = np.vstack(all_vecs).mean(axis=0)
             centroid /= np.linalg.norm(centroid) or 1.0
-            doc_cites = [picked[i] for i in _central(np.vstack(picked_vecs), DOC_SENTENCES, centroid)]
+            doc_cites = [
+                picked[i] for i in _central(np.vstack(picked_vecs), DOC_SENTENCES, centroid)
+            ]
         summary_text = " ".join(s["quote"] for s in doc_cites)
         method_used = "extractive"
         if use_llm and any(s["method"] == "llm" for s in sections_out):
@@ -224,7 +234,12 @@ def _cite_line(n: int, c: dict[str, Any]) -> str:
 
 def render_summary_markdown(summary: dict[str, Any]) -> str:
     """A document summary as Markdown with numbered footnotes."""
-    lines = [f"# {summary['document']}", "", f"*{summary['pages']} pages · {summary['method']} summary*", ""]
+    lines = [
+        f"# {summary['document']}",
+        "",
+        f"*{summary['pages']} pages · {summary['method']} summary*",
+        "",
+    ]
     notes: list[str] = []
 
     def cite(cs: Sequence[dict[str, Any]]) -> str:

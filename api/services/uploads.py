@@ -175,7 +175,9 @@ class UploadService:
                     state.error = ApiError(400, f"multipart field {part.field!r} is not a file")
                     return
                 if len([p for p in state.parts if p.tmp is not None]) >= MAX_FILES_PER_REQUEST:
-                    state.error = ApiError(413, f"at most {MAX_FILES_PER_REQUEST} files per request")
+                    state.error = ApiError(
+                        413, f"at most {MAX_FILES_PER_REQUEST} files per request"
+                    )
                     return
                 part.filename = raw_name.decode("utf-8", "replace")
                 fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="up-")

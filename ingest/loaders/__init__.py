@@ -61,9 +61,13 @@ def load_document(path: Path, settings: IngestSettings, name: str | None = None)
     except IngestError:
         raise
     except MemoryError as exc:
-        raise DocumentParseError(path, "the file is too complex to parse within memory limits") from exc
+        raise DocumentParseError(
+            path, "the file is too complex to parse within memory limits"
+        ) from exc
     except Exception as exc:  # a parser bug or a malformed file it did not expect
-        logger.warning("ingest.parse_failed file=%s format=%s error=%s", path.name, fmt, type(exc).__name__)
+        logger.warning(
+            "ingest.parse_failed file=%s format=%s error=%s", path.name, fmt, type(exc).__name__
+        )
         raise DocumentParseError(path, f"could not parse the {fmt.upper()} file: {exc}") from exc
     meta.update(extra)
     fallback = extra.get("pdf_title") or extra.get("docx_title") or path.stem
@@ -75,7 +79,10 @@ def load_document(path: Path, settings: IngestSettings, name: str | None = None)
     )
     logger.info(
         "ingest.document_loaded file=%s format=%s pages=%d ms=%.0f",
-        path.name, fmt, len(pages), (time.perf_counter() - t0) * 1000,
+        path.name,
+        fmt,
+        len(pages),
+        (time.perf_counter() - t0) * 1000,
     )
     return doc
 

@@ -79,9 +79,7 @@ def detect_format(path: Path) -> str:
         return _detect_zip(path)
     for magic, name in _UNSUPPORTED_MAGIC:
         if head.startswith(magic):
-            raise UnsupportedFormatError(
-                path, f"unsupported format: {name}; {CONVERT_HINT}"
-            )
+            raise UnsupportedFormatError(path, f"unsupported format: {name}; {CONVERT_HINT}")
     if _looks_like_text(head):
         return _TEXT_SUFFIXES.get(path.suffix.lower(), "txt")
     raise UnsupportedFormatError(

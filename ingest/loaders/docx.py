@@ -73,8 +73,21 @@ def _check_zip(path: Path) -> None:
 
 def _roman(n: int) -> str:
     out = []
-    for value, sym in ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
-                       (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")):
+    for value, sym in (
+        (1000, "m"),
+        (900, "cm"),
+        (500, "d"),
+        (400, "cd"),
+        (100, "c"),
+        (90, "xc"),
+        (50, "l"),
+        (40, "xl"),
+        (10, "x"),
+        (9, "ix"),
+        (5, "v"),
+        (4, "iv"),
+        (1, "i"),
+    ):
         while n >= value:
             out.append(sym)
             n -= value
@@ -115,7 +128,9 @@ class Numbering:
             link = an.find(f"{W}numStyleLink")
             if link is not None:
                 self.style_link[aid] = link.get(f"{W}val", "")
-            self.abstract[aid] = {int(lv.get(f"{W}ilvl", "0")): self._level(lv) for lv in an.findall(f"{W}lvl")}
+            self.abstract[aid] = {
+                int(lv.get(f"{W}ilvl", "0")): self._level(lv) for lv in an.findall(f"{W}lvl")
+            }
         for num in numbering_el.findall(f"{W}num"):
             ref = num.find(f"{W}abstractNumId")
             overrides: dict[int, int] = {}
@@ -163,7 +178,9 @@ class Numbering:
             return None
         if ilvl is None:  # style-linked: the level whose pStyle is this style
             aid = self._abstract_id(num_id)
-            ilvl = next((k for k, v in self.abstract.get(aid, {}).items() if v["style"] == style_id), 0)
+            ilvl = next(
+                (k for k, v in self.abstract.get(aid, {}).items() if v["style"] == style_id), 0
+            )
         return num_id, ilvl
 
     def _abstract_id(self, num_id: str) -> str:
@@ -324,7 +341,7 @@ class _Walker:
                 kind, lvl, number = classify_paragraph(
                     full, heading_hint=level is not None, hint_level=level
                 )
-                if label and label[0].isalnum() or label.startswith("("):
+                if (label and label[0].isalnum()) or label.startswith("("):
                     number = label.rstrip(".") or number
                 joiner = "\n" if num_key is not None and num_key == self._last_num else "\n\n"
                 self.items.append(Para(full, kind, lvl, number, None, joiner))

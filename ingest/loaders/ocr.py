@@ -75,7 +75,9 @@ def tessdata_dir() -> str | None:
 
 def _check_language(path: Path, tessdata: str, language: str) -> None:
     missing = [
-        lang for lang in language.split("+") if not (Path(tessdata) / f"{lang}.traineddata").is_file()
+        lang
+        for lang in language.split("+")
+        if not (Path(tessdata) / f"{lang}.traineddata").is_file()
     ]
     if missing:
         raise IngestError(
@@ -115,6 +117,8 @@ def ocr_textpage(page: pymupdf.Page, path: Path, settings: IngestSettings) -> An
         raise IngestError(path, f"OCR of page {page.number + 1} failed: {exc}") from exc
     logger.info(
         "ingest.page_ocr file=%s page=%d ms=%.0f",
-        path.name, page.number + 1, (time.perf_counter() - t0) * 1000,
+        path.name,
+        page.number + 1,
+        (time.perf_counter() - t0) * 1000,
     )
     return tp

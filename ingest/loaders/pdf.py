@@ -24,6 +24,7 @@ Pipeline, per document:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import statistics
@@ -113,7 +114,7 @@ def _read_lines(page: pymupdf.Page, textpage: Any = None) -> list[_Line]:
                 weights[round(s["size"] * 2) / 2] += len(s["text"].strip())
                 bold = bold and (bool(s["flags"] & 16) or "bold" in s["font"].lower())
             text = _norm("".join(parts))
-            if not text:
+            if not text or _garbled(text):
                 continue
             size = weights.most_common(1)[0][0]
             bbox = tuple(line["bbox"])
@@ -125,6 +126,13 @@ def _read_lines(page: pymupdf.Page, textpage: Any = None) -> list[_Line]:
                 continue
             lines.append(_Line(text, bbox, size, bold))  # type: ignore[arg-type]
     return lines
+
+
+def _garbled(text: str) -> bool:
+    """Text whose font lost its Unicode mapping (U+FFFD, control or
+    private-use characters): useless to read or index, so dropped."""
+    bad = sum(1 for c in text if c == "\ufffd" or ord(c) < 32 or 0xE000 <= ord(c) <= 0xF8FF)
+    return bad > 0.3 * len(text)
 
 
 def _same_baseline(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
@@ -165,7 +173,7 @@ def _table_region(page: pymupdf.Page) -> pymupdf.Rect | None:
         region = pymupdf.Rect()
         for r in vertical + boxes + horizontal:
             region |= r
-        return region + (-3, -3, 3, 3)
+        return pymupdf.Rect(region.x0 - 3, region.y0 - 3, region.x1 + 3, region.y1 + 3)
     return None
 
 
@@ -210,8 +218,11 @@ def _place_tables(lines: list[_Line], tables: list[_Table]) -> list[_Line | _Tab
     for ln in lines:
         cx, cy = (ln.bbox[0] + ln.bbox[2]) / 2, (ln.bbox[1] + ln.bbox[3]) / 2
         hit = next(
-            (i for i, t in enumerate(tables)
-             if t.bbox[0] - 2 <= cx <= t.bbox[2] + 2 and t.bbox[1] - 2 <= cy <= t.bbox[3] + 2),
+            (
+                i
+                for i, t in enumerate(tables)
+                if t.bbox[0] - 2 <= cx <= t.bbox[2] + 2 and t.bbox[1] - 2 <= cy <= t.bbox[3] + 2
+            ),
             None,
         )
         if hit is None:
@@ -236,7 +247,14 @@ def _strip_headers_footers(pages: list[list[_Line]]) -> None:
                 seen[key].add(i)
                 ys[key].append(lines[j].bbox[1])
     threshold = max(3, _HF_SHARE * n)
-    repeated = {k: statistics.median(ys[k]) for k, pages_ in seen.items() if n >= 3 and len(pages_) >= threshold}
+    repeated = {
+        k: statistics.median(ys[k])
+        for k, pages_ in seen.items()
+        if n >= 3 and len(pages_) >= threshold
+    }
+    # Lines on most pages are running heads wherever they sit (short pages
+    # pull a footer up); rarer ones must also keep their height.
+    anywhere = {k for k in repeated if len(seen[k]) >= max(3, 0.5 * n)}
     for i, lines in enumerate(pages):
         order = sorted(range(len(lines)), key=lambda j: lines[j].bbox[1])
         edge = set(order[:3] + order[-3:])
@@ -245,12 +263,19 @@ def _strip_headers_footers(pages: list[list[_Line]]) -> None:
         for j in edge:
             ln = lines[j]
             key = _hf_key(ln.text)
-            if key in repeated and abs(ln.bbox[1] - repeated[key]) <= _HF_Y_TOLERANCE:
-                drop.add(j)
-            elif j in extreme and _PAGE_NUMBER.match(ln.text):
+            if (
+                key in anywhere
+                or (key in repeated and abs(ln.bbox[1] - repeated[key]) <= _HF_Y_TOLERANCE)
+                or (j in extreme and _PAGE_NUMBER.match(ln.text))
+            ):
                 drop.add(j)
         if drop:
             pages[i] = [ln for j, ln in enumerate(lines) if j not in drop]
+
+
+def _is_bare_number(text: str) -> bool:
+    found = match_clause_number(text)
+    return found is not None and not text[found[1] :].strip(" .:-–—")
 
 
 def _join(prev: str, nxt: str) -> str:
@@ -271,7 +296,7 @@ def _paragraphs(
         left, right = 0.0, page_width
     gaps = [
         b.bbox[1] - a.bbox[3]
-        for a, b in zip(lines, lines[1:], strict=False)
+        for a, b in itertools.pairwise(lines)
         if 0 <= b.bbox[1] - a.bbox[3] < 3 * body_size
     ]
     typical_gap = statistics.median(gaps) if gaps else 0.3 * body_size
@@ -327,9 +352,22 @@ def _paragraphs(
             or abs(ln.size - prev.size) > 1.5
             or match_clause_number(ln.text) is not None
             or _BULLET.match(ln.text) is not None
-            or (ln.bbox[0] > prev.bbox[0] + 1.5 * size and _SENTENCE_END.search(prev.text) is not None)
-            or (prev.bbox[2] < right - 0.15 * (right - left) and _SENTENCE_END.search(prev.text) is not None)
+            or (
+                ln.bbox[0] > prev.bbox[0] + 1.5 * size
+                and _SENTENCE_END.search(prev.text) is not None
+            )
+            or (
+                prev.bbox[2] < right - 0.15 * (right - left)
+                and _SENTENCE_END.search(prev.text) is not None
+            )
         )
+        if (
+            brk
+            and len(cur) == 1
+            and _is_bare_number(cur[0].text)
+            and (hinted(ln) or ln.text.isupper())
+        ):
+            brk = False  # "ARTICLE III" / "GOVERNANCE" on two lines: one heading
         if brk:
             flush()
             cur_joiner = "\n\n" if big_gap else "\n"
@@ -348,7 +386,9 @@ def _open(path: Path) -> pymupdf.Document:
         raise DocumentParseError(path, f"corrupt PDF that could not be repaired: {exc}") from exc
     if doc.needs_pass:
         doc.close()
-        raise EncryptedDocumentError(path, "the PDF is password-protected; remove the password and retry")
+        raise EncryptedDocumentError(
+            path, "the PDF is password-protected; remove the password and retry"
+        )
     return doc
 
 
@@ -363,12 +403,18 @@ def load_pdf_pages(path: Path, settings: IngestSettings) -> tuple[list[Page], di
         doc.close()
 
 
-def _load(doc: pymupdf.Document, path: Path, settings: IngestSettings) -> tuple[list[Page], dict[str, str]]:
+def _load(
+    doc: pymupdf.Document, path: Path, settings: IngestSettings
+) -> tuple[list[Page], dict[str, str]]:
     try:
         count = doc.page_count
     except Exception as exc:
         raise DocumentParseError(path, f"cannot read the page tree: {exc}") from exc
     if count == 0:
+        if getattr(doc, "is_repaired", False):
+            raise DocumentParseError(
+                path, "corrupt or truncated PDF: no page could be recovered by repair"
+            )
         raise EmptyDocumentError(path, "the PDF has no pages")
     page_lines: list[list[_Line]] = []
     page_tables: list[list[_Table]] = []
@@ -395,7 +441,9 @@ def _load(doc: pymupdf.Document, path: Path, settings: IngestSettings) -> tuple[
         except IngestError:
             raise
         except Exception as exc:  # a damaged page: keep the others
-            logger.warning("ingest.pdf_page_unreadable file=%s page=%d error=%s", path.name, i + 1, exc)
+            logger.warning(
+                "ingest.pdf_page_unreadable file=%s page=%d error=%s", path.name, i + 1, exc
+            )
             failed.append(i + 1)
         page_lines.append(lines)
         page_tables.append(tables)
@@ -416,8 +464,16 @@ def _load(doc: pymupdf.Document, path: Path, settings: IngestSettings) -> tuple[
         items = _place_tables(lines, page_tables[i])
         paras = _paragraphs(items, body_size, dims[i][0], use_fonts=i not in ocr_pages)
         pages.append(
-            assemble_page(i + 1, paras, ocr=i in ocr_pages, width=dims[i][0] or None, height=dims[i][1] or None)
+            assemble_page(
+                i + 1,
+                paras,
+                ocr=i in ocr_pages,
+                width=dims[i][0] or None,
+                height=dims[i][1] or None,
+            )
         )
+    if not any(p.text.strip() for p in pages) and getattr(doc, "is_repaired", False):
+        raise DocumentParseError(path, "corrupt or truncated PDF: no readable text after repair")
     if not any(p.text.strip() for p in pages):
         hint = "" if settings.ocr else " (OCR is disabled)"
         raise EmptyDocumentError(path, f"the PDF has no extractable text, even after OCR{hint}")

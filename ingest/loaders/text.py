@@ -120,8 +120,12 @@ def _make_block(text: str, span: tuple[int, int], markdown: bool) -> Block:
         caption = md.group(2).strip()
         found = match_clause_number(caption)
         return Block(
-            kind=BlockKind.HEADING, text=body, start=s, end=e,
-            level=len(md.group(1)), number=found[0] if found else None,
+            kind=BlockKind.HEADING,
+            text=body,
+            start=s,
+            end=e,
+            level=len(md.group(1)),
+            number=found[0] if found else None,
         )
     kind, level, number = classify_paragraph(body)
     return Block(kind=kind, text=body, start=s, end=e, level=level, number=number)

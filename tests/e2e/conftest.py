@@ -105,7 +105,9 @@ def serve(tmp_path: Path, st_embedder: Any) -> Iterator[Callable[..., RunningSer
 
 
 @pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory, st_embedder: Any) -> Iterator[RunningServer]:
+def shared_server(
+    tmp_path_factory: pytest.TempPathFactory, st_embedder: Any
+) -> Iterator[RunningServer]:
     """One server per module with two tenants' contracts already ingested."""
     srv = start_server(tmp_path_factory.mktemp("shared"), st_embedder)
     try:

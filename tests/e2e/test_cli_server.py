@@ -28,9 +28,14 @@ def test_keys_serve_audit_and_summarize(tmp_path: Path) -> None:
     made = _dossier("--kb", kb, "keys", "create", "--tenant", "acme", "--role", "admin", "--json")
     assert made.returncode == 0, made.stderr
     key = json.loads(made.stdout.strip().splitlines()[-1])
-    assert key["tenant"] == "acme" and key["role"] == "admin" and key["key"].startswith("dsk_")
-    listed = json.loads(_dossier("--kb", kb, "keys", "list", "--tenant", "acme", "--json").stdout.splitlines()[-1])
-    assert [k["id"] for k in listed] == [key["id"]] and "key" not in listed[0]
+    assert key["tenant"] == "acme"
+    assert key["role"] == "admin"
+    assert key["key"].startswith("dsk_")
+    listed = json.loads(
+        _dossier("--kb", kb, "keys", "list", "--tenant", "acme", "--json").stdout.splitlines()[-1]
+    )
+    assert [k["id"] for k in listed] == [key["id"]]
+    assert "key" not in listed[0]
 
     port = free_port()
     env = {"DOSSIER_LLM__BASE_URL": f"http://127.0.0.1:{free_port()}/v1", "HF_HUB_OFFLINE": "1"}
@@ -45,11 +50,13 @@ def test_keys_serve_audit_and_summarize(tmp_path: Path) -> None:
                     break
             except httpx.HTTPError:
                 pass
-            assert time.monotonic() < deadline and server.poll() is None, "serve did not come up"
+            assert server.poll() is None, "serve exited"
+            assert time.monotonic() < deadline, "serve did not come up"
             time.sleep(0.5)
         headers = {"Authorization": f"Bearer {key['key']}"}
         hits = httpx.post(base + "/v1/search", json={"query": "governing law"}, headers=headers)
-        assert hits.status_code == 200 and hits.json() == []
+        assert hits.status_code == 200
+        assert hits.json() == []
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -62,7 +69,9 @@ def test_keys_serve_audit_and_summarize(tmp_path: Path) -> None:
     assert lines[0]["detail"]["query"] == "governing law"
 
     out = tmp_path / "out"
-    summary = _dossier("--kb", kb, "--tenant", "acme", "summarize", str(GAINSCO), "--out", str(out), "--json")
+    summary = _dossier(
+        "--kb", kb, "--tenant", "acme", "summarize", str(GAINSCO), "--out", str(out), "--json"
+    )
     assert summary.returncode == 0, summary.stderr
     result = json.loads(summary.stdout.splitlines()[-1])
     (doc,) = result["documents"]

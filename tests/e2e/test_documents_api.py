@@ -15,22 +15,27 @@ def test_upload_read_delete_roundtrip(serve) -> None:  # type: ignore[no-untyped
         response = upload(client, GAINSCO)
         assert response.status_code == 202, response.text
         (job,) = response.json()["jobs"]
-        assert job["status"] == "queued" and job["name"] == GAINSCO.name
+        assert job["status"] == "queued"
+        assert job["name"] == GAINSCO.name
         assert response.headers["location"] == f"/v1/jobs/{job['id']}"
         with client.stream("GET", f"/v1/jobs/{job['id']}/events") as stream:
             events = sse_events(stream)
         assert events[-1][0] == "done"
         done = wait_job(client, job["id"])
-        assert done["status"] == "done" and done["pages"] > 0 and done["chunks"] > 0
+        assert done["status"] == "done"
+        assert done["pages"] > 0
+        assert done["chunks"] > 0
         doc_id = done["document_id"]
 
         docs = client.get("/v1/documents").json()
         assert [d["id"] for d in docs] == [doc_id]
         assert client.get(f"/v1/documents/{doc_id}").json()["status"] == "ready"
         original = client.get(f"/v1/documents/{doc_id}/file")
-        assert original.status_code == 200 and original.content == GAINSCO.read_bytes()
+        assert original.status_code == 200
+        assert original.content == GAINSCO.read_bytes()
         page = client.get(f"/v1/documents/{doc_id}/pages/1").json()
-        assert page["page"] == 1 and len(page["text"]) > 100
+        assert page["page"] == 1
+        assert len(page["text"]) > 100
         png = client.get(f"/v1/documents/{doc_id}/pages/1", params={"format": "png"})
         assert png.headers["content-type"] == "image/png"
         assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
@@ -39,7 +44,9 @@ def test_upload_read_delete_roundtrip(serve) -> None:  # type: ignore[no-untyped
         assert missing.headers["content-type"].startswith("application/problem+json")
 
         hits = client.post("/v1/search", json={"query": "sponsorship fee", "k": 3}).json()
-        assert hits and hits[0]["document_id"] == doc_id and {"page", "text", "score"} <= set(hits[0])
+        assert hits
+        assert hits[0]["document_id"] == doc_id
+        assert {"page", "text", "score"} <= set(hits[0])
 
         # Same bytes again: the job ends done with the same document (unchanged).
         again = ingest(client, GAINSCO)

@@ -44,14 +44,18 @@ def test_hostile_uploads(serve) -> None:  # type: ignore[no-untyped-def]
         assert len(big) < 1024 * 1024  # fine under the limit...
         oversized = b"%PDF-1.7\n" + b"0" * (1024 * 1024 + 10)
         body = _problem(client.post("/v1/documents", files={"file": ("big.pdf", oversized)}), 413)
-        assert "big.pdf" in body["detail"] and "1 MB" in body["detail"]
+        assert "big.pdf" in body["detail"]
+        assert "1 MB" in body["detail"]
 
-        body = _problem(client.post("/v1/documents", files={"file": ("bomb.docx", _zip_bomb())}), 422)
+        body = _problem(
+            client.post("/v1/documents", files={"file": ("bomb.docx", _zip_bomb())}), 422
+        )
         assert "zip bomb" in body["detail"]
 
         png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
         body = _problem(client.post("/v1/documents", files={"file": ("scan.pdf", png)}), 415)
-        assert "PNG image" in body["detail"] and "scan.pdf" in body["detail"]
+        assert "PNG image" in body["detail"]
+        assert "scan.pdf" in body["detail"]
         wpd = SHARED_DATA / "court" / "word-perfect.wpd"
         _problem(upload(client, wpd), 415)
 
@@ -75,14 +79,21 @@ def test_hostile_uploads(serve) -> None:  # type: ignore[no-untyped-def]
         done = wait_job(client, job["id"])
         assert done["status"] == "done"
         assert client.get(f"/v1/documents/{done['document_id']}").json()["name"] == "passwd.txt"
-        raw = (b'--B\r\nContent-Disposition: form-data; name="file"; '
-               b'filename="..\\..\\win\\evil\x07\x1bname.md"\r\n\r\n' + text + b"\r\n--B--\r\n")
-        response = client.post("/v1/documents", content=raw,
-                               headers={"content-type": "multipart/form-data; boundary=B"})
+        raw = (
+            b'--B\r\nContent-Disposition: form-data; name="file"; '
+            b'filename="..\\..\\win\\evil\x07\x1bname.md"\r\n\r\n' + text + b"\r\n--B--\r\n"
+        )
+        response = client.post(
+            "/v1/documents",
+            content=raw,
+            headers={"content-type": "multipart/form-data; boundary=B"},
+        )
         assert response.json()["jobs"][0]["name"] == "evilname.md"
 
         # Nothing was left behind by the refused uploads.
-        leftovers = [p for p in (srv.container.settings.data_dir / "uploads").rglob("*") if p.is_file()]
+        leftovers = [
+            p for p in (srv.container.settings.data_dir / "uploads").rglob("*") if p.is_file()
+        ]
         assert len(leftovers) <= 1  # at most the last accepted upload, still queued
         assert not (Path("/etc/passwd.txt")).exists()
 
@@ -123,7 +134,8 @@ def test_authentication_and_roles(serve) -> None:  # type: ignore[no-untyped-def
         assert anon.get("/healthz").json() == {"status": "ok"}
         ready = anon.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json()["llm"] == "unavailable" and ready.json()["status"] == "degraded"
+        assert ready.json()["llm"] == "unavailable"
+        assert ready.json()["status"] == "degraded"
         assert anon.get("/schema/openapi.json").status_code == 200
         for method, path in [("GET", "/v1/documents"), ("POST", "/v1/search"), ("GET", "/metrics"),
                              ("GET", "/v1/models"), ("POST", "/v1/ask")]:  # fmt: skip

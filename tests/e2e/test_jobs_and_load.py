@@ -11,7 +11,9 @@ from tests.e2e.conftest import CUAD_PDF, GAINSCO, NDA_DOCX, ingest, sse_events, 
 
 pytestmark = pytest.mark.slow
 
-OTHER = CUAD_PDF / "PACIFICSYSTEMSCONTROLTECHNOLOGYINC_08_24_2000-EX-10.53-SPONSORSHIP AGREEMENT.PDF"
+OTHER = (
+    CUAD_PDF / "PACIFICSYSTEMSCONTROLTECHNOLOGYINC_08_24_2000-EX-10.53-SPONSORSHIP AGREEMENT.PDF"
+)
 
 
 def test_uploads_survive_a_restart_and_running_jobs_resume(serve) -> None:  # type: ignore[no-untyped-def]
@@ -21,7 +23,8 @@ def test_uploads_survive_a_restart_and_running_jobs_resume(serve) -> None:  # ty
         running = upload(client, NDA_DOCX).json()["jobs"][0]["id"]
     # A worker claims the second job, then "dies" with the server.
     claimed = first.container.catalog.claim_job("dead-worker", ["ingest"])
-    assert claimed is not None and claimed.id == queued
+    assert claimed is not None
+    assert claimed.id == queued
     first.stop()
     first.container.close()
 
@@ -30,14 +33,19 @@ def test_uploads_survive_a_restart_and_running_jobs_resume(serve) -> None:  # ty
         done = [wait_job(client, queued), wait_job(client, running)]
         assert [j["status"] for j in done] == ["done", "done"]
         assert len(client.get("/v1/documents").json()) == 2
-    assert not [p for p in (second.container.settings.data_dir / "uploads").rglob("*") if p.is_file()]
+    assert not [
+        p for p in (second.container.settings.data_dir / "uploads").rglob("*") if p.is_file()
+    ]
 
 
 def _ask(srv, tenant: str, question: str) -> tuple[str, str, dict]:  # type: ignore[no-untyped-def,type-arg]
     session = f"{tenant}-{uuid.uuid4().hex[:12]}"
-    with srv.client(tenant, "reader") as client, client.stream(
-        "POST", "/v1/ask", json={"question": question, "session_id": session}
-    ) as response:
+    with (
+        srv.client(tenant, "reader") as client,
+        client.stream(
+            "POST", "/v1/ask", json={"question": question, "session_id": session}
+        ) as response,
+    ):
         assert response.status_code == 200
         events = sse_events(response)
     assert events[-1][0] == "done", events[-1]
@@ -51,7 +59,9 @@ def test_twenty_concurrent_asks_with_uploads_stay_isolated(serve) -> None:  # ty
     questions = ["What is the sponsorship fee?", "When does the agreement terminate?",
                  "Which law governs?", "What are the payment terms?", "Who are the parties?"]  # fmt: skip
     with cf.ThreadPoolExecutor(max_workers=22) as pool:
-        asks = [pool.submit(_ask, srv, ("acme", "globex")[i % 2], questions[i % 5]) for i in range(20)]
+        asks = [
+            pool.submit(_ask, srv, ("acme", "globex")[i % 2], questions[i % 5]) for i in range(20)
+        ]
         with srv.client("acme") as a:
             uploads = [pool.submit(upload, a, NDA_DOCX)]
             jobs = [u.result(timeout=120) for u in uploads]
@@ -66,9 +76,14 @@ def test_twenty_concurrent_asks_with_uploads_stay_isolated(serve) -> None:  # ty
         assert done["session_id"] == session  # each stream got its own answer
         sessions.add(session)
         cited = {c["document_id"] for c in done["citations"]}
-        assert cited and cited <= docs[tenant], (tenant, cited)
+        assert cited, tenant
+        assert cited <= docs[tenant], (tenant, cited)
     assert len(sessions) == 20
     with srv.client("acme", "reader") as r:
         metrics = r.get("/metrics").text
-    assert 'dossier_http_request_duration_seconds_count{method="POST",route="/v1/ask",status="200"} 20.0' in metrics
-    assert "dossier_ingest_chunks_total" in metrics and 'dossier_jobs{kind="ingest",status="done"}' in metrics
+    assert (
+        'dossier_http_request_duration_seconds_count{method="POST",route="/v1/ask",status="200"} 20.0'
+        in metrics
+    )
+    assert "dossier_ingest_chunks_total" in metrics
+    assert 'dossier_jobs{kind="ingest",status="done"}' in metrics
