@@ -11,9 +11,9 @@ Sections: ingestion (Dossier vs the LangChain-style baseline of
 :mod:`evaluation.baseline`), retrieval (LegalBench-RAG precision/recall, vs
 the paper's naive baseline), clause extraction (``dossier eval clauses``),
 agent latency and API latency under load. The last three are hooks: they run
-a CLI command if it exists (``dossier eval clauses``, ``dossier eval
-agent-latency``, ``dossier eval api-latency``, each with ``--json``) and
-otherwise say "not yet available".
+a command if it exists (``dossier eval clauses``, ``dossier eval
+agent-latency``, ``python -m api.bench_api`` or else ``dossier eval
+api-latency``, each with ``--json``) and otherwise say "not yet available".
 
 Environment: ``BENCH_QUICK=1`` runs a small slice (10 PDFs, 100 queries);
 ``BENCH_OUT`` the report path (default ``BENCHMARKS.md``, or
@@ -427,14 +427,12 @@ def _render_json(data: Any) -> list[str]:
 
 
 def clauses_section(ctx: BenchContext) -> Section:
-    extra = shlex.split(os.environ.get("BENCH_CLAUSES_ARGS", ""))
-    return _hook_section(
-        ctx,
-        "Clause extraction: CUAD dev, 5-fold cross-validation",
-        "clauses",
-        ["--cv", "5", *extra],
-        _render_json,
-    )
+    args = ["--labels", str(CUAD / "clause_spans.jsonl"), "--corpus", str(CUAD), "--cv", "5"]
+    if ctx.quick:
+        args += ["--limit", "20"]
+    args += shlex.split(os.environ.get("BENCH_CLAUSES_ARGS", ""))
+    title = "Clause extraction: CUAD dev, 5-fold cross-validation"
+    return _hook_section(ctx, title, "clauses", args, _render_json)
 
 
 def agent_section(ctx: BenchContext) -> Section:
@@ -454,9 +452,27 @@ def agent_section(ctx: BenchContext) -> Section:
 
 
 def api_section(ctx: BenchContext) -> Section:
-    """Hook for the API engineer: ``dossier eval api-latency --json`` (load test)."""
-    args = ["--quick"] if ctx.quick else []
-    return _hook_section(ctx, "API latency under load", "api-latency", args, _render_json)
+    """API latency under load: ``python -m api.bench_api --json`` (the API
+    engineer's load test) when it exists, else the ``dossier eval api-latency``
+    hook."""
+    title = "API latency under load"
+    if not (REPO / "api" / "bench_api.py").exists():
+        args = ["--quick"] if ctx.quick else []
+        return _hook_section(ctx, title, "api-latency", args, _render_json)
+    section = Section(title)
+    argv = [ctx.python, "-m", "api.bench_api", "--json"]
+    if ctx.quick:
+        argv += ["--pdfs", "3", "--requests", "20"]
+    result = ctx.run(argv, section)
+    if result.returncode != 0:
+        section.body.append(result.failure())
+        return section
+    section.data = result.json
+    section.body += _render_json(section.data)
+    section.body.append(
+        f"- wall time of the command: {result.wall_s:.0f} s, peak RSS {result.peak_rss_mb:.0f} MB"
+    )
+    return section
 
 
 SECTIONS: tuple[Callable[[BenchContext], Section], ...] = (

@@ -27,7 +27,13 @@ from typing import Protocol
 
 from core.types import DocumentRecord, DocumentStatus, Hit, SearchMode
 
-__all__ = ["HEADER_CHARS", "DocumentRouter", "RoutedKnowledgeBase", "build_router"]
+__all__ = [
+    "HEADER_CHARS",
+    "DocumentRouter",
+    "RoutedKnowledgeBase",
+    "build_router",
+    "split_reference",
+]
 
 HEADER_CHARS = 1500
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -65,6 +71,22 @@ _STOP = frozenset(
         "co",
     ]
 )
+
+
+_REFERENCE = re.compile(r"^\s*consider\b.*;\s*(?P<question>[^;]+)$", re.IGNORECASE | re.DOTALL)
+
+
+def split_reference(query: str) -> tuple[str, str]:
+    """``(document reference, question)`` of a query shaped like
+    "Consider the <agreement> (<parties>); <question>"; otherwise
+    ``("", query)``. Once a query is routed to its document, the reference
+    words carry no information *within* that document and only pull the
+    preamble up, so the in-document search uses the question alone."""
+    match = _REFERENCE.match(query)
+    if match is None or not match.group("question").strip():
+        return "", query
+    question = match.group("question").strip()
+    return query[: match.start("question")].rstrip().rstrip(";"), question
 
 
 def _tokens(text: str) -> list[str]:
@@ -143,12 +165,22 @@ class RoutedKnowledgeBase:
 
     Same ``search`` signature as ``KnowledgeBase.search``, so it plugs into
     :func:`evaluation.retrieval.knowledge_base_search`. An explicit
-    ``document_ids`` is respected and never re-routed. ``stats`` counts
+    ``document_ids`` is respected and never re-routed. A routed query is
+    searched without its document reference (:func:`split_reference`) when
+    ``strip_reference``. ``stats`` counts
     ``routed`` and ``unrouted`` calls.
     """
 
-    def __init__(self, kb: _KnowledgeBase, router: DocumentRouter, *, m: int = 1) -> None:
+    def __init__(
+        self,
+        kb: _KnowledgeBase,
+        router: DocumentRouter,
+        *,
+        m: int = 1,
+        strip_reference: bool = True,
+    ) -> None:
         self.kb, self.router, self.m = kb, router, m
+        self.strip_reference = strip_reference
         self.stats: dict[str, int] = {"routed": 0, "unrouted": 0}
 
     def search(
@@ -160,8 +192,11 @@ class RoutedKnowledgeBase:
         mode: SearchMode = "hybrid",
         document_ids: Sequence[str] | None = None,
     ) -> list[Hit]:
-        ids = document_ids
+        if document_ids is not None:
+            return self.kb.search(tenant, query, k=k, mode=mode, document_ids=document_ids)
+        ids = self.router.route(query, self.m)
+        self.stats["routed" if ids is not None else "unrouted"] += 1
         if ids is None:
-            ids = self.router.route(query, self.m)
-            self.stats["routed" if ids is not None else "unrouted"] += 1
-        return self.kb.search(tenant, query, k=k, mode=mode, document_ids=ids)
+            return self.kb.search(tenant, query, k=k, mode=mode)
+        question = split_reference(query)[1] if self.strip_reference else query
+        return self.kb.search(tenant, question, k=k, mode=mode, document_ids=ids)

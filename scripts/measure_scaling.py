@@ -31,7 +31,9 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -58,6 +60,11 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------- ingest
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure_ingest(workdir: Path, n_pdfs: int) -> dict[str, Any]:
     everything = sorted(p for p in (DATA / "pdf").iterdir() if p.suffix.lower() == ".pdf")
     # A stride sample over the sorted names: scanned and born-digital PDFs in
@@ -68,16 +75,16 @@ def measure_ingest(workdir: Path, n_pdfs: int) -> dict[str, Any]:
     kb = workdir / "kb"
     cmd = [PY, "-m", "api", "ingest", "--kb", str(kb), "--json", *map(str, pdfs)]
     log(f"ingest: {len(pdfs)} PDFs -> {kb}")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=REPO, check=False)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     if proc.returncode not in (0, 1) or not proc.stdout.strip():
         raise SystemExit(f"dossier ingest failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     pages, chunks = report["pages"], report["chunks"]
     return {
-        "command": "dossier ingest --kb DIR --json <%d CUAD dev PDFs, every %dth by name>"
-        % (n_pdfs, max(1, len(everything) // n_pdfs)),
+        "command": f"dossier ingest --kb DIR --json <{n_pdfs} CUAD dev PDFs, "
+        f"every {max(1, len(everything) // n_pdfs)}th by name>",
         "files": report["files"],
         "failed": report["failed"],
         "pages": pages,
@@ -85,6 +92,9 @@ def measure_ingest(workdir: Path, n_pdfs: int) -> dict[str, Any]:
         "chunks_per_page": round(chunks / pages, 2) if pages else None,
         "ingest_seconds": report["seconds"],
         "process_seconds": round(wall, 1),
+        # CPU seconds of the whole `dossier ingest` process (model load included).
+        "process_cpu_seconds": round(cpu, 1),
+        "pages_per_cpu_s": round(pages / cpu, 2) if cpu else None,
         "pages_per_s": round(pages / report["seconds"], 2) if report["seconds"] else None,
         "per_file": [
             {k: r[k] for k in ("name", "status", "pages", "chunks", "ocr_pages", "seconds")}
@@ -181,7 +191,8 @@ class _Rows:
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             rows = []
             for i, vector in zip(range(start, start + size), vectors.tolist(), strict=True):
-                body = " ".join(self.rng.choice(self.sentences, 3))
+                picks = self.rng.integers(len(self.sentences), size=3)
+                body = " ".join(self.sentences[int(j)] for j in picks)
                 doc = f"doc{i // 50}"
                 chunk = Chunk(id=chunk_id(doc, i), document_id=doc, tenant="bench",
                               document_name=f"{doc}.pdf", ordinal=i % 50, page=1 + (i % 50) // 5,
@@ -204,7 +215,9 @@ def _cpu_seconds(pid: int | None) -> float:
     return float(times.user + times.system)
 
 
-def _search_stats(store: Any, queries: int, sentences: list[str], pid: int | None) -> dict[str, Any]:
+def _search_stats(
+    store: Any, queries: int, sentences: list[str], pid: int | None
+) -> dict[str, Any]:
     from knowledge_base.protocols import SearchRequest
 
     rng = np.random.default_rng(11)
@@ -215,7 +228,9 @@ def _search_stats(store: Any, queries: int, sentences: list[str], pid: int | Non
             vector = rng.standard_normal(384).astype(np.float32)
             vector /= np.linalg.norm(vector)
             text = " ".join(str(sentences[int(rng.integers(len(sentences)))]).split()[:8])
-            request = SearchRequest(tenant="bench", text=text, vector=vector.tolist(), k=8, mode=mode)
+            request = SearchRequest(
+                tenant="bench", text=text, vector=vector.tolist(), k=8, mode=mode
+            )
             w, c = time.perf_counter(), _cpu_seconds(pid)
             hits = store.search(request)
             w, c = time.perf_counter() - w, _cpu_seconds(pid) - c
@@ -232,7 +247,9 @@ def _search_stats(store: Any, queries: int, sentences: list[str], pid: int | Non
     return out
 
 
-def measure_milvus(workdir: Path, sizes: list[int], queries: int, backends: list[str]) -> list[dict[str, Any]]:
+def measure_milvus(
+    workdir: Path, sizes: list[int], queries: int, backends: list[str]
+) -> list[dict[str, Any]]:
     from knowledge_base.milvus_store import MilvusVectorStore
 
     sentences = _corpus_sentences()
@@ -290,27 +307,40 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=10)
     parser.add_argument("--backends", default="lite,server")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument(
+        "--nice", type=int, default=0, help="lower this process's priority (a shared machine)"
+    )
     args = parser.parse_args()
     parts = set(args.only.split(","))
-    os.nice(5)  # the machine is shared
+    # SIGTERM (timeout, Ctrl-C in a pipeline) runs the cleanup below: the
+    # milvus-lite server and the ingest child are stopped, the temp dir removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.nice:
+        os.nice(args.nice)
     workdir = Path(tempfile.mkdtemp(prefix="dossier-scaling-"))
     t0 = time.perf_counter()
     result: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "load_at_start": _load(),
-                    "python": sys.version.split()[0]},  # fmt: skip
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_at_start": _load(),
+            "python": sys.version.split()[0],
+        },
         "command": " ".join(["scripts/measure_scaling.py", *sys.argv[1:]]),
     }
     try:
         if "ingest" in parts or "embed" in parts:
             ingest = measure_ingest(workdir, args.pdfs)
             result["ingest"] = ingest
-            log(f"ingest: {ingest['pages']} pages, {ingest['chunks']} chunks")
+            log(f"ingest: {json.dumps({k: v for k, v in ingest.items() if k != 'per_file'})}")
             if "embed" in parts:
                 texts = _chunk_texts(Path(ingest["kb"]), args.embed_chunks)
                 result["embed"] = measure_embed(texts, workdir)
+                log(f"embed: {json.dumps(result['embed'])}")
         if "milvus" in parts:
             sizes = [int(s) for s in args.sizes.split(",")]
-            result["milvus"] = measure_milvus(workdir, sizes, args.queries, args.backends.split(","))
+            result["milvus"] = measure_milvus(
+                workdir, sizes, args.queries, args.backends.split(",")
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     result["machine"]["load_at_end"] = _load()

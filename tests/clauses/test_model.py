@@ -17,7 +17,9 @@ def test_shipped_model_loads_without_pickle() -> None:
     path = Path(str(resources.files("tools.clauses").joinpath("clause_model.npz")))
     assert path.stat().st_size < 2_000_000
     with np.load(path, allow_pickle=False) as data:
-        assert {"coef", "intercept", "thresholds", "caps", "calibration", "header"} <= set(data.files)
+        assert {"coef", "intercept", "thresholds", "caps", "calibration", "header"} <= set(
+            data.files
+        )
     model = ClauseModel.load()
     assert model.categories == category_names()
     assert model.coef.shape == (41, 384 + len(CUES) + 3)

@@ -41,9 +41,7 @@ def _compose_cmd() -> list[str]:
     pytest.skip("neither docker-compose nor the docker compose plugin is installed")
 
 
-def compose_config(
-    files: list[Path], env_file: Path | None = None, **env: str
-) -> dict[str, Any]:
+def compose_config(files: list[Path], env_file: Path | None = None, **env: str) -> dict[str, Any]:
     """The merged, interpolated configuration as ``docker-compose config`` prints it."""
     cmd = [*_compose_cmd(), "--project-directory", str(DOCKER)]
     for f in files:
@@ -117,7 +115,9 @@ def test_backend_network_is_internal(case: tuple[dict[str, Any], str]) -> None:
     config, _ = case
     assert config["networks"]["backend"].get("internal") is True
     on_frontend = {
-        name for name, svc in config["services"].items() if "frontend" in (svc.get("networks") or {})
+        name
+        for name, svc in config["services"].items()
+        if "frontend" in (svc.get("networks") or {})
     }
     assert on_frontend == {"api"}
 
@@ -126,7 +126,9 @@ def test_every_service_has_a_healthcheck(case: tuple[dict[str, Any], str]) -> No
     config, _ = case
     for name, svc in config["services"].items():
         check = svc.get("healthcheck")
-        assert check and check.get("test") and not check.get("disable"), f"{name}: no healthcheck"
+        assert check, f"{name}: no healthcheck"
+        assert check.get("test"), f"{name}: healthcheck without a test"
+        assert not check.get("disable"), f"{name}: healthcheck disabled"
         assert check["test"][0] in ("CMD", "CMD-SHELL"), name
 
 
@@ -137,7 +139,8 @@ def test_volumes_are_named(case: tuple[dict[str, Any], str]) -> None:
         for volume in svc.get("volumes") or []:
             source = volume.split(":", 1)[0] if isinstance(volume, str) else volume.get("source")
             kind = "volume" if isinstance(volume, str) else volume.get("type", "volume")
-            assert kind == "volume" and source in declared, f"{name}: {volume} is not a named volume"
+            assert kind == "volume", f"{name}: {volume} is a bind mount, not a named volume"
+            assert source in declared, f"{name}: {volume} is not a declared named volume"
     for stateful in ("etcd", "minio", "milvus", "postgres", "api", "worker"):
         assert config["services"][stateful].get("volumes"), f"{stateful} keeps no data"
 
@@ -154,7 +157,7 @@ def test_vllm_carries_the_tool_call_parser(case: tuple[dict[str, Any], str]) -> 
     assert command[command.index("--tool-call-parser") + 1] == "hermes"
 
 
-@pytest.mark.parametrize("files,llm", [(GPU, "vllm"), (CPU, "vllm-cpu")], ids=["gpu", "cpu"])
+@pytest.mark.parametrize(("files", "llm"), [(GPU, "vllm"), (CPU, "vllm-cpu")], ids=["gpu", "cpu"])
 def test_tool_call_parser_and_model_are_variables(files: list[Path], llm: str) -> None:
     config = compose_config(
         files, LLM_TOOL_CALL_PARSER="llama3_json", LLM_MODEL="/models/Llama-3.1-8B-Instruct"

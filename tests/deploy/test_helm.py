@@ -32,7 +32,8 @@ def values() -> dict[str, Any]:
 
 def test_every_non_template_yaml_parses() -> None:
     docs = [p for p in (REPO / "docker").rglob("*.y*ml") if TEMPLATES not in p.parents]
-    assert CHART / "values.yaml" in docs and CHART / "Chart.yaml" in docs
+    assert CHART / "values.yaml" in docs
+    assert CHART / "Chart.yaml" in docs
     for path in docs:
         assert _load(path) is not None, f"{path} is empty"
 
@@ -57,7 +58,8 @@ def test_milvus_runs_distributed_with_woodpecker(values: dict[str, Any]) -> None
 
 
 def test_values_cover_image_replicas_resources(values: dict[str, Any]) -> None:
-    assert values["image"]["repository"] and values["image"]["tag"]
+    assert values["image"]["repository"]
+    assert values["image"]["tag"]
     for part in ("api", "worker", "vllm"):
         assert values[part]["replicas"] >= 1, part
         assert values[part]["resources"]["requests"], part
@@ -72,10 +74,12 @@ def test_probes_and_gpu_resources_in_templates() -> None:
     assert re.search(r"livenessProbe:\s*\n\s*httpGet: \{path: /healthz", api)
     assert "--no-worker" in api
     vllm = (TEMPLATES / "vllm.yaml").read_text(encoding="utf-8")
-    assert "nvidia.com/gpu:" in vllm and "kind: Service" in vllm
+    assert "nvidia.com/gpu:" in vllm
+    assert "kind: Service" in vllm
     assert "--tool-call-parser={{ .Values.vllm.toolCallParser }}" in vllm
     worker = (TEMPLATES / "worker.yaml").read_text(encoding="utf-8")
-    assert '"dossier", "worker"' in worker and "livenessProbe" in worker
+    assert '"dossier", "worker"' in worker
+    assert "livenessProbe" in worker
 
 
 def test_templates_reference_only_existing_values(values: dict[str, Any]) -> None:
@@ -83,7 +87,6 @@ def test_templates_reference_only_existing_values(values: dict[str, Any]) -> Non
         for ref in sorted(set(re.findall(r"\.Values\.([A-Za-z0-9_.]+)", template.read_text()))):
             node: Any = values
             for key in ref.split("."):
-                assert isinstance(node, dict) and key in node, (
-                    f"{template.name}: .Values.{ref} is not in values.yaml"
-                )
+                assert isinstance(node, dict), f"{template.name}: .Values.{ref} walks into a leaf"
+                assert key in node, f"{template.name}: .Values.{ref} is not in values.yaml"
                 node = node[key]

@@ -46,9 +46,12 @@ DATA = REPO / ".." / "shared" / "data"
 CUAD_PDF = DATA / "cuad-dev" / "pdf"
 #: Born-digital contracts, largest first (the first job is the one caught mid-way).
 FILES = [
-    CUAD_PDF / "HEALTHGATEDATACORP_11_24_1999-EX-10.1-HOSTING AND MANAGEMENT AGREEMENT - Escrow Agreement.pdf",
-    CUAD_PDF / "IntegrityMediaInc_20010329_10-K405_EX-10.17_2373875_EX-10.17_Co-Branding Agreement.pdf",
-    CUAD_PDF / "DataCallTechnologies_20060918_SB-2A_EX-10.9_944510_EX-10.9_Content License Agreement.pdf",
+    CUAD_PDF
+    / "HEALTHGATEDATACORP_11_24_1999-EX-10.1-HOSTING AND MANAGEMENT AGREEMENT - Escrow Agreement.pdf",
+    CUAD_PDF
+    / "IntegrityMediaInc_20010329_10-K405_EX-10.17_2373875_EX-10.17_Co-Branding Agreement.pdf",
+    CUAD_PDF
+    / "DataCallTechnologies_20060918_SB-2A_EX-10.9_944510_EX-10.9_Content License Agreement.pdf",
     DATA / "docx" / "bonterms-cc0-1.0" / "bonterms-mutual-nda" / "template.docx",
     CUAD_PDF / "BIOAMBERINC_04_10_2013-EX-10.34-DEVELOPMENT AGREEMENT - First Amendment.pdf",
     CUAD_PDF / "PcquoteComInc_19990721_S-1A_EX-10.11_6377149_EX-10.11_Co-Branding Agreement2.pdf",
@@ -121,7 +124,9 @@ def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory, st_embedder: Any) -> dict[str, tuple[int, int]]:
+def reference(
+    tmp_path_factory: pytest.TempPathFactory, st_embedder: Any
+) -> dict[str, tuple[int, int]]:
     """(pages, chunks) per file name from one single-process ingest (Milvus Lite + SQLite)."""
     from api.container import Container
     from core.settings import load_settings
@@ -219,7 +224,9 @@ class Cluster:
 
     def log_tail(self) -> str:
         return "\n".join(
-            f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:] for p in self.logs if p.exists()
+            f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:]
+            for p in self.logs
+            if p.exists()
         )
 
     def kill_mid_job(self, job_ids: list[str], timeout: float = JOB_TIMEOUT_S) -> tuple[str, str]:

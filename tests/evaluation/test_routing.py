@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evaluation.retrieval import load_queries
-from evaluation.routing import HEADER_CHARS, DocumentRouter
+from evaluation.routing import HEADER_CHARS, DocumentRouter, split_reference
 
 CUAD = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cuad-dev"
 
@@ -42,3 +42,16 @@ def test_empty_router_and_no_match():
     assert DocumentRouter({}).route("anything") is None
     assert DocumentRouter({"a": "alpha beta"}).route("gamma") is None
     assert DocumentRouter({"a": "alpha beta", "b": "gamma"}).route("alpha", m=2) == ["a", "b"]
+
+
+def test_split_reference_separates_the_contract_from_the_question():
+    reference, question = split_reference(
+        'Consider the LICENSE AGREEMENT (Acme ("Licensor"); Beta, Inc ("Licensee")); '
+        "What is the expiration date of this contract?"
+    )
+    assert reference == 'Consider the LICENSE AGREEMENT (Acme ("Licensor"); Beta, Inc ("Licensee"))'
+    assert question == "What is the expiration date of this contract?"
+    assert split_reference("What is the governing law?") == ("", "What is the governing law?")
+    # every dev query has the LegalBench-RAG shape
+    for query in load_queries(CUAD / "queries.json"):
+        assert split_reference(query.query)[0], query.query

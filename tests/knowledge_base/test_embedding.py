@@ -94,6 +94,7 @@ def test_cache_returns_identical_vectors(
     np.testing.assert_array_equal(query, first[2])
 
 
+@pytest.mark.slow
 def test_cache_is_bounded(
     contract_sentences: list[str], st_embedder: SentenceTransformerEmbedder
 ) -> None:

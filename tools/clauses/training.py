@@ -156,7 +156,9 @@ def _choose_threshold(
         return 1.01, 1, 0.0  # never seen: never reported
     pooled = np.concatenate([p[:, j] for p in oof])
     candidates = np.unique(
-        np.concatenate([np.quantile(pooled, np.linspace(0.80, 0.9995, 80)), np.linspace(0.05, 0.95, 19)])
+        np.concatenate(
+            [np.quantile(pooled, np.linspace(0.80, 0.9995, 80)), np.linspace(0.05, 0.95, 19)]
+        )
     )
     best = (0.5, 1, -1.0)
     for cap in CAP_CHOICES:
@@ -280,5 +282,12 @@ def fit_clause_model(
         caps=caps,
         calibration=calibration,
         embedding_dim=embedding_dim,
-        metadata={**(metadata or {}), "seed": seed, "folds": folds, "C": c, "cv_span_f1": cv_f1, "oof": oof_metrics},
+        metadata={
+            **(metadata or {}),
+            "seed": seed,
+            "folds": folds,
+            "C": c,
+            "cv_span_f1": cv_f1,
+            "oof": oof_metrics,
+        },
     )
