@@ -108,11 +108,11 @@ def retrieval(
     route: Annotated[
         bool,
         typer.Option(
-            "--route",
-            help="Prototype: restrict a query that names a contract to that document "
-            "(BM25 over document openings; evaluation/routing.py).",
+            "--route/--no-route",
+            help="Document routing (the default, as in `dossier search`): a query that "
+            "names a contract is searched within it (knowledge_base/routing.py).",
         ),
-    ] = False,
+    ] = True,
     truth_text: Annotated[
         Path | None,
         typer.Option(
@@ -185,20 +185,14 @@ def retrieval(
                     name: TextLocator(path.read_text(encoding="utf-8"))
                     for name, path in text_files.items()
                 }
-            searcher: Any = container.kb
-            if route:
-                from evaluation.routing import RoutedKnowledgeBase, build_router
-
-                searcher = RoutedKnowledgeBase(
-                    container.kb, build_router(container.kb, settings.tenant)
-                )
             search = knowledge_base_search(
-                searcher,
+                container.kb,
                 settings.tenant,
                 mode=mode,  # type: ignore[arg-type]
                 name_map=name_map,
                 locators=locators,
                 stats=stats,
+                route=route,
             )
             task = progress.add_task("querying", total=len(tests))
             report = evaluate(tests, search, k_values, on_progress=_advance(progress, task))
@@ -213,11 +207,6 @@ def retrieval(
                     "ingest": {k: v for k, v in counts.items() if k not in ("pages", "chunks")},
                 }
             )
-            if route:
-                calls = searcher.stats["routed"] + searcher.stats["unrouted"]
-                report.extra["routed_fraction"] = (
-                    round(searcher.stats["routed"] / calls, 4) if calls else None
-                )
             if source == "pdf":
                 hits = stats.get("hits", 0)
                 report.extra["mapped_hit_fraction"] = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -199,6 +200,24 @@ def llm_start(
     except (LLMError, ConfigurationError) as exc:
         raise fail(str(exc)) from exc
     _print_status(status.to_json() | {"startup_s": round(time.perf_counter() - t0, 1)}, json_out)
+
+
+@llm_app.command("serve")
+def llm_serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    kb: KbOpt = None,
+) -> None:
+    """Run the embedded vLLM server in the FOREGROUND (for a container): prepares
+    the model if needed, then replaces this process with the server."""
+    settings = get_settings(ctx, kb)
+    server = LocalVLLMServer(settings)
+    prepare_local_model(server.model_dir)
+    argv = server.command()
+    argv[argv.index("--host") + 1] = host
+    argv[argv.index("--port") + 1] = str(port)
+    os.execvpe(argv[0], argv, server._env())
 
 
 @llm_app.command("stop")

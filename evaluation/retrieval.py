@@ -222,6 +222,7 @@ class _Searcher(Protocol):
         k: int = 8,
         mode: SearchMode = "hybrid",
         document_ids: Sequence[str] | None = None,
+        route: bool = True,
     ) -> list[Hit]: ...
 
 
@@ -268,6 +269,7 @@ def knowledge_base_search(
     name_map: dict[str, str] | None = None,
     locators: dict[str, TextLocator] | None = None,
     stats: dict[str, int] | None = None,
+    route: bool = True,
 ) -> SearchFn:
     """Adapt ``KnowledgeBase.search`` to the runner's ``search(query, k)``.
 
@@ -281,7 +283,7 @@ def knowledge_base_search(
 
     def search(query: str, k: int) -> list[FileSpan]:
         spans: list[FileSpan] = []
-        for hit in kb.search(tenant, query, k=k, mode=mode):
+        for hit in kb.search(tenant, query, k=k, mode=mode, route=route):
             chunk = hit.chunk
             name = (name_map or {}).get(chunk.document_name, chunk.document_name)
             if stats is not None:

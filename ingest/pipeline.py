@@ -24,7 +24,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
+
+import numpy as np
 
 from core.errors import DossierError, IngestError
 from core.settings import IngestSettings
@@ -33,10 +35,11 @@ from ingest.chunking import Chunker
 from ingest.loaders import load_document
 from knowledge_base.service import KnowledgeBase
 
-__all__ = ["IngestEvent", "IngestPipeline", "IngestResult", "iter_input_files"]
+__all__ = ["IngestEvent", "IngestPipeline", "IngestResult", "InputFile", "iter_input_files"]
 
 log = logging.getLogger(__name__)
 
+EMBED_SLICE = 96
 SUPPORTED_SUFFIXES = {".pdf", ".docx", ".txt", ".md"}
 
 
@@ -78,21 +81,33 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def iter_input_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Expand folders (recursively, sorted, hidden files skipped). Files named
-    explicitly are always yielded, so an unsupported one fails with a reason
-    instead of vanishing; inside folders only known suffixes are taken."""
-    for path in paths:
+class InputFile(NamedTuple):
+    path: Path
+    name: str  # the document name: a file's own name, or its path inside a folder
+
+
+def iter_input_files(paths: Iterable[Path | InputFile]) -> Iterator[InputFile]:
+    """Expand folders (recursively, sorted, hidden files skipped). A file inside
+    a folder is named by its path from that folder ("acme/template.docx"), so
+    two same-named files in different sub-folders stay two documents. Files
+    named explicitly are always yielded, so an unsupported one fails with a
+    reason instead of vanishing; inside folders only known suffixes are taken."""
+    for item in paths:
+        if isinstance(item, InputFile):
+            yield item
+            continue
+        path = Path(item)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path)
                 if (
                     child.is_file()
-                    and not any(part.startswith(".") for part in child.relative_to(path).parts)
+                    and not any(part.startswith(".") for part in rel.parts)
                     and child.suffix.lower() in SUPPORTED_SUFFIXES | {".doc", ".wpd", ".rtf"}
                 ):
-                    yield child
+                    yield InputFile(child, rel.as_posix())
         else:
-            yield path
+            yield InputFile(path, path.name)
 
 
 def _without_nul(document: Document) -> Document:
@@ -157,8 +172,13 @@ class IngestPipeline:
             existing = self.kb.catalog.find_by_sha(tenant, sha)
             if existing is not None and existing.status is DocumentStatus.READY:
                 result = IngestResult(
-                    str(path), name, "unchanged", existing.id, existing.pages,
-                    existing.chunks, version=existing.version,
+                    str(path),
+                    name,
+                    "unchanged",
+                    existing.id,
+                    existing.pages,
+                    existing.chunks,
+                    version=existing.version,
                 )
             else:
                 result = self._index(path, tenant, name, existing, sha=sha, on_event=on_event)
@@ -167,13 +187,19 @@ class IngestPipeline:
             result = IngestResult(str(path), name, "failed", error=str(exc))
         result.seconds = round(time.perf_counter() - t0, 3)
         if on_event is not None:
-            on_event(IngestEvent("failed" if result.status == "failed" else "done", name,
-                                 result.pages, result.chunks))
+            on_event(
+                IngestEvent(
+                    "failed" if result.status == "failed" else "done",
+                    name,
+                    result.pages,
+                    result.chunks,
+                )
+            )
         return result
 
     def ingest_paths(
         self,
-        paths: Iterable[Path],
+        paths: Iterable[Path | InputFile],
         tenant: str,
         on_event: ProgressFn | None = None,
         on_result: Callable[[IngestResult], None] | None = None,
@@ -181,12 +207,24 @@ class IngestPipeline:
         """A batch: one failed file never stops the others."""
         self.recover(tenant)
         results = []
-        for path in iter_input_files(paths):
-            result = self.ingest_file(path, tenant, on_event=on_event)
+        for item in iter_input_files(paths):
+            result = self.ingest_file(item.path, tenant, name=item.name, on_event=on_event)
             results.append(result)
             if on_result is not None:
                 on_result(result)
         return results
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Embed in slices so the embedder's lock is released between them and a
+        concurrent search (API) waits for one slice, not a whole document."""
+        if len(texts) <= EMBED_SLICE:
+            return self.kb.embedder.embed_batch(texts)
+        return np.concatenate(
+            [
+                self.kb.embedder.embed_batch(texts[i : i + EMBED_SLICE])
+                for i in range(0, len(texts), EMBED_SLICE)
+            ]
+        )
 
     def _index(
         self,
@@ -217,7 +255,7 @@ class IngestPipeline:
             chunks = self.chunker.chunk(document, record.id, tenant)
             if not chunks:
                 raise IngestError(path, "no text to index")
-            vectors = self.kb.embedder.embed_batch([c.text for c in chunks])
+            vectors = self._embed([c.text for c in chunks])
             if on_event is not None:
                 on_event(IngestEvent("embedded", name, len(document.pages), len(chunks)))
             store.upsert(chunks, vectors)
@@ -239,9 +277,18 @@ class IngestPipeline:
             catalog.mark_superseded(tenant, previous.id)
         log.info(
             "ingest.document_indexed doc=%s tenant=%s pages=%d chunks=%d",
-            record.id, tenant, len(document.pages), len(chunks),
+            record.id,
+            tenant,
+            len(document.pages),
+            len(chunks),
         )
         return IngestResult(
-            str(path), name, "indexed", record.id, len(document.pages), len(chunks),
-            ocr_pages=sum(p.ocr for p in document.pages), version=record.version,
+            str(path),
+            name,
+            "indexed",
+            record.id,
+            len(document.pages),
+            len(chunks),
+            ocr_pages=sum(p.ocr for p in document.pages),
+            version=record.version,
         )

@@ -8,6 +8,7 @@ scoped to a tenant, and deleting a document removes its chunks, pages and file.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 
@@ -15,6 +16,7 @@ from core.errors import NotFoundError
 from core.types import Chunk, DocumentRecord, DocumentStatus, Hit, SearchMode
 from knowledge_base.catalog import Catalog
 from knowledge_base.protocols import Embedder, SearchRequest, VectorStore
+from knowledge_base.routing import HEADER_CHARS, DocumentRouter, split_reference
 
 __all__ = ["KnowledgeBase"]
 
@@ -26,6 +28,9 @@ class KnowledgeBase:
         self.embedder = embedder
         self.store = store
         self.catalog = catalog
+        self._openings: dict[str, str] = {}  # document id -> name + opening text
+        self._routers: dict[str, tuple[frozenset[str], DocumentRouter]] = {}
+        self._router_lock = threading.Lock()
 
     # -- search ---------------------------------------------------------------
     def search(
@@ -36,17 +41,28 @@ class KnowledgeBase:
         k: int = 8,
         mode: SearchMode = "hybrid",
         document_ids: Sequence[str] | None = None,
+        route: bool = True,
     ) -> list[Hit]:
         """Best-first hits among the tenant's READY documents.
 
         ``document_ids`` restricts the search; ids of documents that are not
         ready (still indexing, failed, superseded) are always excluded, so a
         half-written document is never visible.
+
+        Without ``document_ids`` and with ``route``, a query that clearly names
+        one document ("Consider the Acme Supply Agreement; what is the term?")
+        is routed to it (:mod:`knowledge_base.routing`) and searched with the
+        question alone, so other contracts' boilerplate cannot crowd it out.
         """
         query = query.strip()
         if not query or k <= 0:
             return []
         t0 = time.perf_counter()
+        if document_ids is None and route:
+            routed = self.router(tenant).route(query)
+            if routed is not None:
+                document_ids = routed
+                query = split_reference(query)[1] or query
         vector = None
         if mode in ("dense", "hybrid"):
             vector = self.embedder.embed_batch([query])[0].tolist()
@@ -77,6 +93,32 @@ class KnowledgeBase:
             (time.perf_counter() - t0) * 1000,
         )
         return hits
+
+    def router(self, tenant: str) -> DocumentRouter:
+        """The tenant's document router, rebuilt when its READY set changes
+        (openings are read once per document and cached)."""
+        ready = [d for d in self.catalog.list_documents(tenant) if d.status is DocumentStatus.READY]
+        key = frozenset(d.id for d in ready)
+        with self._router_lock:
+            cached = self._routers.get(tenant)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+        openings = {d.id: self._opening(tenant, d) for d in ready}
+        router = DocumentRouter(openings)
+        with self._router_lock:
+            self._routers[tenant] = (key, router)
+        return router
+
+    def _opening(self, tenant: str, record: DocumentRecord) -> str:
+        cached = self._openings.get(record.id)
+        if cached is None:
+            text = ""
+            for page in range(1, max(record.pages, 1) + 1):
+                if len(text) >= HEADER_CHARS:
+                    break
+                text += "\n" + self.catalog.page_text(tenant, record.id, page)
+            cached = self._openings[record.id] = f"{record.name}\n{text[:HEADER_CHARS]}"
+        return cached
 
     # -- documents ------------------------------------------------------------
     def list_documents(self, tenant: str) -> list[DocumentRecord]:

@@ -236,15 +236,15 @@ class Cluster:
         by_id = {self.worker_id(p): p for p in self.workers}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for job_id in job_ids:
-                job = self.catalog.get_job(TENANT, job_id)
+            jobs = [self.catalog.get_job(TENANT, job_id) for job_id in job_ids]
+            for job in jobs:
                 if job.status is JobStatus.RUNNING and job.pages > 0 and job.worker_id in by_id:
                     victim = by_id[job.worker_id]
                     victim.send_signal(signal.SIGKILL)
                     victim.wait(timeout=30)
-                    return job_id, job.worker_id
-                if job.status in (JobStatus.DONE, JobStatus.FAILED) and job_id == job_ids[-1]:
-                    pytest.fail("every job finished before one could be caught mid-way")
+                    return job.id, job.worker_id
+            if all(j.status in (JobStatus.DONE, JobStatus.FAILED) for j in jobs):
+                pytest.fail("every job finished before one could be caught mid-way")
             if all(p.poll() is not None for p in self.workers):
                 pytest.fail(f"all workers exited:\n{self.log_tail()}")
             time.sleep(0.05)

@@ -20,8 +20,6 @@ import httpx
 import pytest
 import uvicorn
 
-from tests.agent.conftest import llm_base_url, llm_model_dir  # noqa: F401  (session vLLM fixture)
-
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 CUAD_PDF = SHARED_DATA / "cuad-dev" / "pdf"

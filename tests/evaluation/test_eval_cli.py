@@ -95,12 +95,6 @@ def test_eval_retrieval_json_shape(slice_result: dict[str, Any]):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="issue 6 target not met yet: default hybrid search ranks contract preambles "
-    "first for 'Consider the <contract> (<parties>); <question>' queries (recall@1..4 = 0 "
-    "on this slice vs baseline 0.05-0.15); see evaluation/routing.py for the proposed fix",
-    strict=True,
-)
 def test_dossier_beats_the_baseline_on_the_slice(slice_result: dict[str, Any]):
     ours, base = slice_result["k"], slice_result["baseline"]["k"]
     for k in KS:

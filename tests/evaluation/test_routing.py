@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evaluation.retrieval import load_queries
-from evaluation.routing import HEADER_CHARS, DocumentRouter, split_reference
+from knowledge_base.routing import HEADER_CHARS, DocumentRouter, split_reference
 
 CUAD = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cuad-dev"
 

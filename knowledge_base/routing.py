@@ -1,7 +1,7 @@
 """Document routing: send a query that names a contract to that contract.
 
-A prototype for the lead's ``KnowledgeBase.search`` (a proposal, used by
-``dossier eval retrieval --route``): legal questions usually name the
+Used by ``KnowledgeBase.search`` whenever the caller did not restrict the
+search to given documents. Legal questions usually name the
 agreement they are about ("Consider the Distributor Agreement between Acme
 and Beta; what is the notice period?"). Searching the whole corpus lets
 near-identical boilerplate of *other* contracts crowd out the right one.
@@ -22,18 +22,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Mapping
 
-from core.types import DocumentRecord, DocumentStatus, Hit, SearchMode
-
-__all__ = [
-    "HEADER_CHARS",
-    "DocumentRouter",
-    "RoutedKnowledgeBase",
-    "build_router",
-    "split_reference",
-]
+__all__ = ["HEADER_CHARS", "DocumentRouter", "split_reference"]
 
 HEADER_CHARS = 1500
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -73,7 +64,13 @@ _STOP = frozenset(
 )
 
 
-_REFERENCE = re.compile(r"^\s*consider\b.*;\s*(?P<question>[^;]+)$", re.IGNORECASE | re.DOTALL)
+# "<reference to a document>; <question>" or "<reference>: <question>" — e.g.
+# "Consider the Distributor Agreement between A and B; what is the term?" or
+# "In the Acme NDA: how long does confidentiality last?"
+_REFERENCE = re.compile(
+    r"^\s*(?:consider|in|under|regarding|for|about|re)\b.*[;:]\s*(?P<question>[^;:]+)$",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def split_reference(query: str) -> tuple[str, str]:
@@ -127,76 +124,3 @@ class DocumentRouter:
         if runner_up > 0 and ranked[0][1] / runner_up < self.min_ratio:
             return None
         return [doc for doc, _ in ranked[:m]]
-
-
-class _KnowledgeBase(Protocol):
-    def list_documents(self, tenant: str) -> list[DocumentRecord]: ...
-
-    def page_text(self, tenant: str, document_id: str, page: int) -> str: ...
-
-    def search(
-        self,
-        tenant: str,
-        query: str,
-        *,
-        k: int = 8,
-        mode: SearchMode = "hybrid",
-        document_ids: Sequence[str] | None = None,
-    ) -> list[Hit]: ...
-
-
-def build_router(kb: _KnowledgeBase, tenant: str, *, min_ratio: float = 1.5) -> DocumentRouter:
-    """A router over the tenant's READY documents, keyed by document id."""
-    openings: dict[str, str] = {}
-    for record in kb.list_documents(tenant):
-        if record.status is not DocumentStatus.READY:
-            continue
-        text = ""
-        page = 1
-        while len(text) < HEADER_CHARS and page <= max(record.pages, 1):
-            text += "\n" + kb.page_text(tenant, record.id, page)
-            page += 1
-        openings[record.id] = f"{record.name}\n{text[:HEADER_CHARS]}"
-    return DocumentRouter(openings, min_ratio=min_ratio)
-
-
-class RoutedKnowledgeBase:
-    """A knowledge base whose ``search`` applies a :class:`DocumentRouter` first.
-
-    Same ``search`` signature as ``KnowledgeBase.search``, so it plugs into
-    :func:`evaluation.retrieval.knowledge_base_search`. An explicit
-    ``document_ids`` is respected and never re-routed. A routed query is
-    searched without its document reference (:func:`split_reference`) when
-    ``strip_reference``. ``stats`` counts
-    ``routed`` and ``unrouted`` calls.
-    """
-
-    def __init__(
-        self,
-        kb: _KnowledgeBase,
-        router: DocumentRouter,
-        *,
-        m: int = 1,
-        strip_reference: bool = True,
-    ) -> None:
-        self.kb, self.router, self.m = kb, router, m
-        self.strip_reference = strip_reference
-        self.stats: dict[str, int] = {"routed": 0, "unrouted": 0}
-
-    def search(
-        self,
-        tenant: str,
-        query: str,
-        *,
-        k: int = 8,
-        mode: SearchMode = "hybrid",
-        document_ids: Sequence[str] | None = None,
-    ) -> list[Hit]:
-        if document_ids is not None:
-            return self.kb.search(tenant, query, k=k, mode=mode, document_ids=document_ids)
-        ids = self.router.route(query, self.m)
-        self.stats["routed" if ids is not None else "unrouted"] += 1
-        if ids is None:
-            return self.kb.search(tenant, query, k=k, mode=mode)
-        question = split_reference(query)[1] if self.strip_reference else query
-        return self.kb.search(tenant, question, k=k, mode=mode, document_ids=ids)
