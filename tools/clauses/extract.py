@@ -16,7 +16,12 @@ from knowledge_base.protocols import Embedder
 from tools.clauses.features import feature_matrix
 from tools.clauses.model import ClauseModel
 
-__all__ = ["CategoryScore", "chunk_features", "score_document"]
+__all__ = ["MIN_PRESENCE_CONFIDENCE", "CategoryScore", "chunk_features", "score_document"]
+
+#: A category is reported only when its calibrated presence confidence reaches
+#: this floor as well as its passage threshold. Guards categories with few
+#: training examples, whose F1-optimal passage thresholds can be near zero.
+MIN_PRESENCE_CONFIDENCE = 0.15
 
 
 @dataclass
@@ -26,7 +31,8 @@ class CategoryScore:
     ``passages``: indexes into the chunk list, best first, each with its
     probability, those at or above the category threshold (at most the
     category cap). ``confidence``: calibrated probability that the category is
-    present. ``present``: the best passage reaches the threshold.
+    present. ``present``: the best passage reaches the threshold and the confidence reaches
+    :data:`MIN_PRESENCE_CONFIDENCE`.
     """
 
     category: str
@@ -61,13 +67,18 @@ def score_document(
         order = np.argsort(-column, kind="stable")
         threshold = float(model.thresholds[j])
         cap = int(model.caps[j])
-        passages = [(int(i), float(column[i])) for i in order[:cap] if column[i] >= threshold]
         top = float(column[order[0]])
+        confidence = model.presence_confidence(j, top)
+        passages = (
+            [(int(i), float(column[i])) for i in order[:cap] if column[i] >= threshold]
+            if confidence >= MIN_PRESENCE_CONFIDENCE
+            else []
+        )
         out.append(
             CategoryScore(
                 category=name,
                 present=bool(passages),
-                confidence=model.presence_confidence(j, top),
+                confidence=confidence,
                 top_probability=top,
                 passages=passages,
             )
