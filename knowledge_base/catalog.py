@@ -72,7 +72,7 @@ __all__ = ["ROLES", "ApiKeyRecord", "AuditEntry", "Catalog"]
 logger = logging.getLogger(__name__)
 
 _JOB_COLUMNS = [jobs.c[name] for name in JobRecord.model_fields if name in jobs.c]
-_NOT_READY = [DocumentStatus.INDEXING, DocumentStatus.FAILED, DocumentStatus.SUPERSEDED]
+
 _PEPPER_KEY = "api_key_pepper"
 _SCHEMA_LOCK = 0x0D0551E2  # PostgreSQL advisory lock id for table creation
 
@@ -374,9 +374,15 @@ class Catalog:
             return [_document(r) for r in conn.execute(stmt)]
 
     def unready_document_ids(self, tenant: str) -> list[str]:
-        """Ids of the tenant's INDEXING, FAILED and SUPERSEDED documents (search hides them)."""
+        """Ids of the tenant's INDEXING and SUPERSEDED documents: the ones that
+        may still have chunks in the store, which search must hide. (FAILED
+        rows never keep chunks: the pipeline deletes them before failing, so
+        they are left out and the store's ``not in`` filter stays short.)"""
         stmt = select(documents.c.id).where(
-            documents.c.tenant == tenant, documents.c.status.in_(_NOT_READY)
+            documents.c.tenant == tenant,
+            documents.c.status.in_(
+                [DocumentStatus.INDEXING.value, DocumentStatus.SUPERSEDED.value]
+            ),
         )
         with self._tx("list unready documents") as conn:
             return list(conn.execute(stmt).scalars())

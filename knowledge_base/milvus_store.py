@@ -43,6 +43,7 @@ from pymilvus.exceptions import MilvusException
 
 from core.errors import KnowledgeBaseError
 from core.types import Chunk, Hit
+from knowledge_base.lexical import STOP_WORDS, bm25_terms
 from knowledge_base.protocols import SearchRequest
 
 __all__ = ["MilvusVectorStore"]
@@ -53,24 +54,17 @@ logger = logging.getLogger(__name__)
 #: VARCHAR limits (Milvus counts UTF-8 bytes).
 _LIMITS = {
     "id": 64, "tenant": 256, "document_id": 256, "document_name": 1024, "heading_path": 8192,
-    "clause_number": 256, "kind": 32, "body": 65535, "text": 65535,
+    "clause_number": 256, "kind": 32, "body": 65535, "text": 65535, "terms": 65535,
 }
 _SCALAR_FIELDS = (
     "id", "tenant", "document_id", "document_name", "page", "start", "end", "ordinal",
     "heading_path", "clause_number", "kind", "body", "text",
 )
-#: Lucene's English stop words less "no" and "not" (negation matters in contracts).
-#: Milvus Lite silently ignores the "_english_" shorthand, so the list is explicit.
-_STOP_WORDS = [
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is",
-    "it", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they",
-    "this", "to", "was", "will", "with",
-]
 # fmt: on
 HEADING_SEPARATOR = " > "
 _ANALYZER = {
     "tokenizer": "standard",
-    "filter": ["lowercase", {"type": "stop", "stop_words": _STOP_WORDS}],
+    "filter": ["lowercase", {"type": "stop", "stop_words": sorted(STOP_WORDS)}],
 }
 _UPSERT_BATCH = 500
 _QUERY_BATCH = 1000
@@ -194,7 +188,8 @@ class MilvusVectorStore:
                 f"{mode} search needs request.vector of dimension {self._dimension}, "
                 f"got {len(request.vector) if request.vector is not None else 'no vector'}"
             )
-        has_text = bool(request.text.strip())
+        terms = bm25_terms(request.text)
+        has_text = bool(terms)
         if request.k <= 0 or request.document_ids == [] or (mode == "bm25" and not has_text):
             return []
         k = min(request.k, _MAX_LIMIT)
@@ -210,7 +205,7 @@ class MilvusVectorStore:
                     limit=candidates,
                     expr=expr,
                 )
-                for field, data in (("dense", [request.vector]), ("sparse", [request.text]))
+                for field, data in (("dense", [request.vector]), ("sparse", [terms]))
             ]
             with self._translate("hybrid_search"):
                 response = self._client.hybrid_search(
@@ -221,7 +216,7 @@ class MilvusVectorStore:
                     output_fields=list(_SCALAR_FIELDS),
                 )
         else:
-            field, data = ("sparse", request.text) if mode == "bm25" else ("dense", request.vector)
+            field, data = ("sparse", terms) if mode == "bm25" else ("dense", request.vector)
             with self._translate("search"):
                 response = self._client.search(
                     self._collection,
@@ -384,10 +379,11 @@ class MilvusVectorStore:
             schema.add_field(name, DataType.INT64)
         for name in ("heading_path", "clause_number", "kind", "body"):
             schema.add_field(name, DataType.VARCHAR, max_length=_LIMITS[name])
-        schema.add_field(  # the standard analyzer plus English stop words
-            "text",
+        schema.add_field("text", DataType.VARCHAR, max_length=_LIMITS["text"])
+        schema.add_field(  # pre-stemmed terms (knowledge_base.lexical) for BM25
+            "terms",
             DataType.VARCHAR,
-            max_length=65535,
+            max_length=_LIMITS["terms"],
             enable_analyzer=True,
             analyzer_params=_ANALYZER,
         )
@@ -397,7 +393,7 @@ class MilvusVectorStore:
             Function(
                 name="text_bm25",
                 function_type=FunctionType.BM25,
-                input_field_names=["text"],
+                input_field_names=["terms"],
                 output_field_names=["sparse"],
             )
         )
@@ -420,6 +416,7 @@ class MilvusVectorStore:
             heading_path=HEADING_SEPARATOR.join(chunk.heading_path),
             clause_number=chunk.clause_number or "",
             kind=str(chunk.kind),
+            terms=bm25_terms(chunk.text),
             dense=vector,
         )
         if not chunk.tenant:
