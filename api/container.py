@@ -64,6 +64,8 @@ class Container:
             dimension=self.embedder.dimension,
             token=m.token.get_secret_value() if m.token else None,
             rrf_k=self.settings.retrieval.rrf_k,
+            bm25_weight=self.settings.retrieval.bm25_weight,
+            dense_weight=self.settings.retrieval.dense_weight,
         )
 
     @cached_property
@@ -79,7 +81,12 @@ class Container:
     def pipeline(self) -> IngestPipeline:
         s = self.settings.ingest
         chunker = Chunker(self.token_counter, s.chunk_target_tokens, s.chunk_max_tokens)
-        return IngestPipeline(self.kb, chunker, s)
+        return IngestPipeline(
+            self.kb,
+            chunker,
+            s,
+            heading_path_in_vector=self.settings.embedding.heading_path_in_vector,
+        )
 
     def close(self) -> None:
         if "kb" in self.__dict__:

@@ -36,6 +36,9 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = 32
     max_seq_length: int = 256
     threads: int | None = None
+    #: Embed "title, heading path, body" (True) or "title, body" (False); BM25
+    #: always indexes the full chunk text with its heading path.
+    heading_path_in_vector: bool = True
 
 
 class MilvusSettings(BaseModel):
@@ -64,7 +67,10 @@ class IngestSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     k: int = 8
-    rrf_k: int = 60
+    rrf_k: int = 10
+    #: Weights of the two legs in hybrid reciprocal-rank fusion.
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
 
 
 class LLMSettings(BaseModel):

@@ -30,7 +30,7 @@ import numpy as np
 
 from core.errors import DossierError, IngestError
 from core.settings import IngestSettings
-from core.types import Document, DocumentRecord, DocumentStatus
+from core.types import Chunk, Document, DocumentRecord, DocumentStatus
 from ingest.chunking import Chunker
 from ingest.loaders import load_document
 from knowledge_base.service import KnowledgeBase
@@ -128,7 +128,10 @@ class IngestPipeline:
         chunker: Chunker,
         settings: IngestSettings,
         loader: Callable[..., Document] = load_document,
+        *,
+        heading_path_in_vector: bool = True,
     ) -> None:
+        self.heading_path_in_vector = heading_path_in_vector
         self.kb = kb
         self.chunker = chunker
         self.settings = settings
@@ -214,6 +217,12 @@ class IngestPipeline:
                 on_result(result)
         return results
 
+    def _dense_input(self, chunk: Chunk) -> str:
+        if self.heading_path_in_vector:
+            return chunk.text
+        title = chunk.text.split("\n", 1)[0]
+        return f"{title}\n{chunk.body}" if title != chunk.body.split("\n", 1)[0] else chunk.body
+
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Embed in slices so the embedder's lock is released between them and a
         concurrent search (API) waits for one slice, not a whole document."""
@@ -255,7 +264,7 @@ class IngestPipeline:
             chunks = self.chunker.chunk(document, record.id, tenant)
             if not chunks:
                 raise IngestError(path, "no text to index")
-            vectors = self._embed([c.text for c in chunks])
+            vectors = self._embed([self._dense_input(c) for c in chunks])
             if on_event is not None:
                 on_event(IngestEvent("embedded", name, len(document.pages), len(chunks)))
             store.upsert(chunks, vectors)

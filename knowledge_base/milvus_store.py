@@ -32,12 +32,10 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from pymilvus import (
-    AnnSearchRequest,
     DataType,
     Function,
     FunctionType,
     MilvusClient,
-    RRFRanker,
 )
 from pymilvus.exceptions import MilvusException
 
@@ -117,12 +115,16 @@ class MilvusVectorStore:
         collection: str = "dossier_chunks",
         dimension: int = 384,
         token: str | None = None,
-        rrf_k: int = 60,
+        rrf_k: int = 10,
+        bm25_weight: float = 1.0,
+        dense_weight: float = 1.0,
     ) -> None:
         self._uri = uri
         self._collection = collection
         self._dimension = dimension
         self._rrf_k = rrf_k
+        self._bm25_weight = bm25_weight
+        self._dense_weight = dense_weight
         if uri.endswith(".db") and "://" not in uri:
             try:
                 Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -196,37 +198,53 @@ class MilvusVectorStore:
         expr = self._filter(request.tenant, request.document_ids, request.exclude_document_ids)
         started = time.perf_counter()
         if mode == "hybrid" and has_text:
+            # Weighted reciprocal-rank fusion, done here rather than with
+            # Milvus' RRFRanker (which has no weights) so Lite and a server
+            # rank identically: score = sum_leg w_leg / (rrf_k + rank_leg).
             candidates = min(max(k * 4, 50), _MAX_LIMIT)
-            legs = [
-                AnnSearchRequest(
-                    data=data,
-                    anns_field=field,
-                    param=self._params(field, candidates),
-                    limit=candidates,
-                    expr=expr,
-                )
-                for field, data in (("dense", [request.vector]), ("sparse", [terms]))
+            fused: dict[str, float] = {}
+            rows: dict[str, Any] = {}
+            for field, data, weight in (
+                ("dense", request.vector, self._dense_weight),
+                ("sparse", terms, self._bm25_weight),
+            ):
+                with self._translate("search"):
+                    leg = self._client.search(
+                        self._collection,
+                        data=[data],
+                        anns_field=field,
+                        filter=expr,
+                        limit=candidates,
+                        search_params=self._params(field, candidates),
+                        output_fields=list(_SCALAR_FIELDS),
+                    )
+                for rank, row in enumerate(leg[0] if leg else [], 1):
+                    key = row.get("entity", row)["id"]
+                    rows.setdefault(key, row)
+                    fused[key] = fused.get(key, 0.0) + weight / (self._rrf_k + rank)
+            best = sorted(fused, key=lambda key: -fused[key])[:k]
+            hits = [
+                Hit(chunk=self._chunk(rows[key]), score=fused[key], rank=n)
+                for n, key in enumerate(best, 1)
             ]
-            with self._translate("hybrid_search"):
-                response = self._client.hybrid_search(
-                    self._collection,
-                    legs,
-                    ranker=RRFRanker(self._rrf_k),
-                    limit=k,
-                    output_fields=list(_SCALAR_FIELDS),
-                )
-        else:
-            field, data = ("sparse", terms) if mode == "bm25" else ("dense", request.vector)
-            with self._translate("search"):
-                response = self._client.search(
-                    self._collection,
-                    data=[data],
-                    anns_field=field,
-                    filter=expr,
-                    limit=k,
-                    search_params=self._params(field, k),
-                    output_fields=list(_SCALAR_FIELDS),
-                )
+            logger.debug(
+                "milvus.search mode=hybrid k=%d hits=%d ms=%.1f",
+                k,
+                len(hits),
+                (time.perf_counter() - started) * 1000,
+            )
+            return hits
+        field, data = ("sparse", terms) if mode == "bm25" else ("dense", request.vector)
+        with self._translate("search"):
+            response = self._client.search(
+                self._collection,
+                data=[data],
+                anns_field=field,
+                filter=expr,
+                limit=k,
+                search_params=self._params(field, k),
+                output_fields=list(_SCALAR_FIELDS),
+            )
         # Milvus returns BM25 scores negated (smaller is better): flip them.
         sign = -1.0 if mode == "bm25" else 1.0
         results = response[0] if response else []
