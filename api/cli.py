@@ -76,9 +76,7 @@ def _state(ctx: typer.Context) -> CliState:
     return root.obj
 
 
-def get_settings(
-    ctx: typer.Context, kb: Path | None = None, tenant: str | None = None
-) -> Settings:
+def get_settings(ctx: typer.Context, kb: Path | None = None, tenant: str | None = None) -> Settings:
     """Settings for this invocation, built once; per-command ``--kb``/``--tenant``
     win over the global ones."""
     state = _state(ctx)
@@ -248,7 +246,9 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("--k", min=1, max=200)] = 8,
     mode: Annotated[str, typer.Option("--mode", help="hybrid | dense | bm25")] = "hybrid",
-    doc: Annotated[list[str] | None, typer.Option("--doc", help="Restrict to document id(s).")] = None,
+    doc: Annotated[
+        list[str] | None, typer.Option("--doc", help="Restrict to document id(s).")
+    ] = None,
     kb: KbOpt = None,
     tenant: TenantOpt = None,
     json_out: JsonOpt = False,
@@ -258,7 +258,11 @@ def search(
         raise fail(f"--mode must be hybrid, dense or bm25, not {mode!r}", 2)
     container = get_container(ctx, kb, tenant)
     hits = container.kb.search(
-        container.settings.tenant, query, k=k, mode=mode, document_ids=doc or None  # type: ignore[arg-type]
+        container.settings.tenant,
+        query,
+        k=k,
+        mode=mode,
+        document_ids=doc or None,  # type: ignore[arg-type]
     )
     if json_out:
         emit_json([h.to_json() for h in hits])
@@ -268,8 +272,10 @@ def search(
     for h in hits:
         c = h.chunk
         path = " > ".join(c.heading_path)
-        out.print(f"[bold]{h.rank}. {c.document_name}[/bold]  p.{c.page}  [dim]{path}[/dim]  "
-                  f"score {h.score:.4f}")
+        out.print(
+            f"[bold]{h.rank}. {c.document_name}[/bold]  p.{c.page}  [dim]{path}[/dim]  "
+            f"score {h.score:.4f}"
+        )
         body = c.body if len(c.body) <= 600 else c.body[:600] + "…"
         out.print(body, highlight=False, markup=False)
         out.print()

@@ -74,8 +74,11 @@ class Container:
 
     @cached_property
     def token_counter(self) -> TokenCounter:
-        return TokenCounter(self.settings.embedding.model_path / "tokenizer.json"
-                            if self.settings.embedding.model_path else None)
+        return TokenCounter(
+            self.settings.embedding.model_path / "tokenizer.json"
+            if self.settings.embedding.model_path
+            else None
+        )
 
     @cached_property
     def pipeline(self) -> IngestPipeline:

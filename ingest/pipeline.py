@@ -140,7 +140,7 @@ class IngestPipeline:
     # -- recovery -------------------------------------------------------------
     def recover(self, tenant: str | None = None) -> list[IngestResult]:
         """Clean up documents left INDEXING by a crash and complete them from
-        their stored originals (or mark them failed if the original is gone)."""
+        their stored originals (or drop the row if the original never got stored)."""
         results = []
         for record in self.kb.catalog.incomplete_documents(tenant):
             log.warning("ingest.recovering doc=%s tenant=%s", record.id, record.tenant)
@@ -150,7 +150,10 @@ class IngestPipeline:
             except DossierError:
                 stored = None
             if stored is None or not stored.exists():
-                self.kb.catalog.mark_failed(record.tenant, record.id, "original lost in a crash")
+                # Killed before the original was stored: the row was never
+                # visible and holds nothing; drop it (re-ingesting the file
+                # creates it again).
+                self.kb.catalog.delete_document(record.tenant, record.id)
                 continue
             results.append(self._index(stored, record.tenant, record.name, record))
         return results

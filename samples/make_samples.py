@@ -20,7 +20,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from contract import ARTICLES, FEE_TABLE, PREAMBLE, SIGNATURES, TITLE  # noqa: E402
+from contract import ARTICLES, FEE_TABLE, PREAMBLE, SIGNATURES, TITLE
 
 HEADER = "Northwind Analytics / Harbor & Vale Logistics — Master Services Agreement — Confidential"
 FEE_ARTICLE = 3  # the fee table follows Article 3
@@ -54,7 +54,7 @@ td { font-size: 10pt; }
 def make_pdf(path: Path) -> None:
     story = pymupdf.Story(html=_html(), user_css=CSS)
     mediabox = pymupdf.paper_rect("letter")
-    where = mediabox + (72, 90, -72, -80)
+    where = (*mediabox, 72, 90, -72, -80)
     writer = pymupdf.DocumentWriter(str(path) + ".tmp")
     more = True
     while more:

@@ -80,9 +80,7 @@ def llm_model_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def llm_server(
-    tmp_path_factory: pytest.TempPathFactory, llm_model_dir: Path
-) -> Iterator[object]:
+def llm_server(tmp_path_factory: pytest.TempPathFactory, llm_model_dir: Path) -> Iterator[object]:
     """A real vLLM CPU server with SmolLM2, started once per session (None when
     ``DOSSIER_TEST_LLM_BASE_URL`` names an external one)."""
     if os.environ.get("DOSSIER_TEST_LLM_BASE_URL"):
@@ -113,5 +111,3 @@ def llm_base_url(llm_server) -> str:  # type: ignore[no-untyped-def]
     return (
         llm_server.base_url if llm_server is not None else os.environ["DOSSIER_TEST_LLM_BASE_URL"]
     )
-
-

@@ -59,7 +59,8 @@ def test_bad_files_fail_alone_with_reasons(batch) -> None:  # type: ignore[no-un
 def test_scanned_pdf_is_ocrd(batch) -> None:  # type: ignore[no-untyped-def]
     container, results = batch
     (scan,) = [r for r in results if Path(r.path).name == "image-pdf.pdf"]
-    assert scan.status == "indexed" and scan.ocr_pages >= 1
+    assert scan.status == "indexed"
+    assert scan.ocr_pages >= 1
     text = container.kb.page_text("firm-a", scan.document_id, 1)
     assert len(_tokens(text)) > 20
 
@@ -98,7 +99,10 @@ def test_governing_law_in_top3(batch) -> None:  # type: ignore[no-untyped-def]
     (doc,) = [r for r in results if Path(r.path).name == name]
     gold = "This Agreement shall be governed by the laws of the State of Delaware"
     hits = container.kb.search(
-        "firm-a", "governing law", k=3, mode="hybrid",
+        "firm-a",
+        "governing law",
+        k=3,
+        mode="hybrid",
         document_ids=[doc.document_id],
     )
     assert any(len(_tokens(gold) & _tokens(h.chunk.body)) >= 0.8 * len(_tokens(gold)) for h in hits)
@@ -114,9 +118,12 @@ def test_tenants_never_see_each_other(batch) -> None:  # type: ignore[no-untyped
     some = next(r for r in results if r.status == "indexed")
     for mode in ("hybrid", "dense", "bm25"):
         assert container.kb.search("firm-b", "agreement governing law", k=10, mode=mode) == []
-        assert container.kb.search(
-            "firm-b", "agreement", k=10, mode=mode, document_ids=[some.document_id]
-        ) == []
+        assert (
+            container.kb.search(
+                "firm-b", "agreement", k=10, mode=mode, document_ids=[some.document_id]
+            )
+            == []
+        )
     with pytest.raises(NotFoundError):
         container.kb.get_document("firm-b", some.document_id)
     with pytest.raises(NotFoundError):
@@ -150,7 +157,8 @@ def test_changed_file_same_name_is_a_new_version(make_container, tmp_path) -> No
     assert statuses[first.document_id] is DocumentStatus.SUPERSEDED
     assert statuses[second.document_id] is DocumentStatus.READY
     hits = container.kb.search("t", "which law governs", k=5)
-    assert hits and {h.chunk.document_id for h in hits} == {second.document_id}
+    assert hits
+    assert {h.chunk.document_id for h in hits} == {second.document_id}
 
 
 def _statuses(db: Path) -> list[tuple[str, str]]:
@@ -171,7 +179,10 @@ def test_kill_mid_ingest_leaves_nothing_half_visible(tmp_path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "DOSSIER_TENANT": "t"}
     proc = subprocess.Popen(
         [*DOSSIER, "ingest", str(big), str(CUAD_PDFS[3]), "--kb", str(kb)],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     deadline = time.time() + 240
@@ -187,8 +198,12 @@ def test_kill_mid_ingest_leaves_nothing_half_visible(tmp_path) -> None:
 
     def run(*args: str) -> object:
         done = subprocess.run(
-            [*DOSSIER, *args, "--kb", str(kb), "--json"], env=env, cwd=REPO,
-            capture_output=True, text=True, timeout=600,
+            [*DOSSIER, *args, "--kb", str(kb), "--json"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert done.returncode == 0, done.stderr[-2000:]
         return json.loads(done.stdout.strip().splitlines()[-1])
@@ -200,7 +215,8 @@ def test_kill_mid_ingest_leaves_nothing_half_visible(tmp_path) -> None:
     assert sorted(d["status"] for d in docs) == ["ready", "ready"]  # type: ignore[union-attr]
     assert len({d["name"] for d in docs}) == 2  # type: ignore[union-attr]
     hits = run("search", "amicus curiae brief", "--k", "3")
-    assert hits and all(h["document"] in {big.name, CUAD_PDFS[3].name} for h in hits)  # type: ignore[union-attr]
+    assert hits
+    assert all(h["document"] in {big.name, CUAD_PDFS[3].name} for h in hits)
     from api.container import Container
     from core.settings import load_settings
 
