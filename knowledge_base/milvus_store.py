@@ -208,17 +208,7 @@ class MilvusVectorStore:
                 ("dense", request.vector, self._dense_weight),
                 ("sparse", terms, self._bm25_weight),
             ):
-                with self._translate("search"):
-                    leg = self._client.search(
-                        self._collection,
-                        data=[data],
-                        anns_field=field,
-                        filter=expr,
-                        limit=candidates,
-                        search_params=self._params(field, candidates),
-                        output_fields=list(_SCALAR_FIELDS),
-                    )
-                for rank, row in enumerate(leg[0] if leg else [], 1):
+                for rank, row in enumerate(self._search_leg(field, data, expr, candidates), 1):
                     key = row.get("entity", row)["id"]
                     rows.setdefault(key, row)
                     fused[key] = fused.get(key, 0.0) + weight / (self._rrf_k + rank)
@@ -235,19 +225,9 @@ class MilvusVectorStore:
             )
             return hits
         field, data = ("sparse", terms) if mode == "bm25" else ("dense", request.vector)
-        with self._translate("search"):
-            response = self._client.search(
-                self._collection,
-                data=[data],
-                anns_field=field,
-                filter=expr,
-                limit=k,
-                search_params=self._params(field, k),
-                output_fields=list(_SCALAR_FIELDS),
-            )
+        results = self._search_leg(field, data, expr, k)
         # Milvus returns BM25 scores negated (smaller is better): flip them.
         sign = -1.0 if mode == "bm25" else 1.0
-        results = response[0] if response else []
         hits = [
             Hit(chunk=self._chunk(r), score=sign * float(r["distance"]), rank=n)
             for n, r in enumerate(results, 1)
@@ -261,6 +241,20 @@ class MilvusVectorStore:
             (time.perf_counter() - started) * 1000,
         )
         return hits
+
+    def _search_leg(self, field: str, data: Any, expr: str, limit: int) -> list[Any]:
+        """One ANN search (dense or sparse) with the tenant filter ``expr``."""
+        with self._translate("search"):
+            response = self._client.search(
+                self._collection,
+                data=[data],
+                anns_field=field,
+                filter=expr,
+                limit=limit,
+                search_params=self._params(field, limit),
+                output_fields=list(_SCALAR_FIELDS),
+            )
+        return list(response[0]) if response else []
 
     def delete_documents(self, tenant: str, document_ids: Sequence[str]) -> None:
         """Remove every chunk of ``document_ids`` for ``tenant``; missing ones are fine."""
