@@ -2,9 +2,7 @@
 
 Shared by ``scripts/train_clauses.py`` and ``evaluation/clauses.py`` so the
 model is trained and measured on the same units that a review sees at run time:
-chunks made by the project chunker (``ingest.chunking.Chunker``) when it can be
-built, else by :class:`ParagraphChunker` (a fallback with the same contract:
-chunks never span pages and ``page.text[start:end] == body``).
+chunks made by the project chunker (``ingest.chunking.Chunker``).
 
 Label format (one JSON object per line): ``{"file", "pdf", "category",
 "quotes": [...], "spans": [[start, end], ...] | null}``; ``quotes == []`` means
@@ -14,7 +12,6 @@ the clause is absent from the contract.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -23,20 +20,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.errors import DossierError
-from core.types import Chunk, Document, Page, chunk_id
+from core.types import Chunk, Document, Page
 from tools.clauses.taxonomy import canonical_category
 
 __all__ = [
     "ContractLabels",
     "DocumentChunker",
-    "ParagraphChunker",
     "chunk_labels",
     "load_contract",
     "load_labels",
     "make_chunker",
 ]
-
-log = logging.getLogger(__name__)
 
 
 class DocumentChunker(Protocol):
@@ -96,87 +90,15 @@ _PARA = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.;:])\s+(?=[A-Z(\"“0-9])")
 
 
-class ParagraphChunker:
-    """Fallback chunker: paragraphs merged up to ``target`` chars, long ones
-    split at sentence ends (hard split at ``limit``). Offsets are exact."""
-
-    def __init__(self, target_chars: int = 700, limit_chars: int = 1100) -> None:
-        self.target = target_chars
-        self.limit = limit_chars
-
-    def _pieces(self, text: str) -> list[tuple[int, int]]:
-        pieces: list[tuple[int, int]] = []
-        pos = 0
-        for m in [*_PARA.finditer(text), None]:
-            end = m.start() if m else len(text)
-            if text[pos:end].strip():
-                pieces.extend(self._split_long(text, pos, end))
-            pos = m.end() if m else len(text)
-        return pieces
-
-    def _split_long(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
-        out: list[tuple[int, int]] = []
-        while end - start > self.limit:
-            window = text[start : start + self.limit]
-            cuts = [
-                m.start() for m in _SENTENCE_END.finditer(window) if m.start() > self.target // 3
-            ]
-            cut = start + (cuts[-1] if cuts else self.limit)
-            out.append((start, cut))
-            start = cut
-            while start < end and text[start].isspace():
-                start += 1
-        if start < end:
-            out.append((start, end))
-        return out
-
-    def chunk(self, document: Document, document_id: str, tenant: str) -> list[Chunk]:
-        chunks: list[Chunk] = []
-        title = document.title or document.name
-        for page in document.pages:
-            merged: list[tuple[int, int]] = []
-            for s, e in self._pieces(page.text):
-                if merged and (e - merged[-1][0]) <= self.target:
-                    merged[-1] = (merged[-1][0], e)
-                else:
-                    merged.append((s, e))
-            for s, e in merged:
-                # Trim surrounding whitespace so the body is a clean quote.
-                while s < e and page.text[s].isspace():
-                    s += 1
-                while e > s and page.text[e - 1].isspace():
-                    e -= 1
-                body = page.text[s:e]
-                ordinal = len(chunks)
-                chunks.append(
-                    Chunk(
-                        id=chunk_id(document_id, ordinal),
-                        document_id=document_id,
-                        tenant=tenant,
-                        document_name=document.name,
-                        ordinal=ordinal,
-                        page=page.number,
-                        start=s,
-                        end=e,
-                        body=body,
-                        text=f"{title}\n{body}",
-                    )
-                )
-        return chunks
-
-
 def make_chunker() -> DocumentChunker:
-    """The project chunker with default ingest settings, else the fallback."""
-    try:
-        from core.settings import IngestSettings
-        from ingest.chunking import Chunker
-        from knowledge_base.tokens import TokenCounter
+    """The project chunker with default ingest settings: training, evaluation
+    and review must all see the same units."""
+    from core.settings import IngestSettings
+    from ingest.chunking import Chunker
+    from knowledge_base.tokens import TokenCounter
 
-        settings = IngestSettings()
-        return Chunker(TokenCounter(), settings.chunk_target_tokens, settings.chunk_max_tokens)
-    except ImportError as exc:  # the project chunker is not installed
-        log.info("clauses.fallback_chunker reason=%s", type(exc).__name__)
-        return ParagraphChunker()
+    settings = IngestSettings()
+    return Chunker(TokenCounter(), settings.chunk_target_tokens, settings.chunk_max_tokens)
 
 
 def chunk_labels(
