@@ -128,6 +128,16 @@ class ChatModel(Protocol):
     async def supports_tools(self) -> bool: ...
 
 
+async def _back_off(attempt: int, attempts: int, exc: Exception) -> None:
+    """Exponential pause (0.5 s, 1 s, 2 s, … at most 4 s) before retry ``attempt + 1``."""
+    delay = min(0.5 * 2**attempt, 4.0)
+    logger.warning(
+        "llm.retry attempt=%d/%d error=%s delay=%.1f",
+        attempt + 1, attempts, type(exc).__name__, delay,
+    )  # fmt: skip
+    await asyncio.sleep(delay)
+
+
 class OpenAIChatModel:
     """:class:`ChatModel` over an OpenAI-compatible HTTP server.
 
@@ -240,12 +250,7 @@ class OpenAIChatModel:
                 # APITimeoutError is an APIConnectionError.
                 if attempt + 1 >= attempts:
                     raise _translate(exc, self.base_url) from exc
-                delay = min(0.5 * 2**attempt, 4.0)
-                logger.warning(
-                    "llm.retry attempt=%d/%d error=%s delay=%.1f",
-                    attempt + 1, attempts, type(exc).__name__, delay,
-                )  # fmt: skip
-                await asyncio.sleep(delay)
+                await _back_off(attempt, attempts, exc)
             except openai.OpenAIError as exc:
                 raise _translate(exc, self.base_url) from exc
         raise AssertionError("unreachable")
@@ -275,12 +280,7 @@ class OpenAIChatModel:
             except (openai.APIConnectionError, openai.InternalServerError) as exc:
                 if started or attempt + 1 >= attempts:
                     raise _translate(exc, self.base_url) from exc
-                delay = min(0.5 * 2**attempt, 4.0)
-                logger.warning(
-                    "llm.retry attempt=%d/%d error=%s delay=%.1f",
-                    attempt + 1, attempts, type(exc).__name__, delay,
-                )  # fmt: skip
-                await asyncio.sleep(delay)
+                await _back_off(attempt, attempts, exc)
             except openai.OpenAIError as exc:
                 raise _translate(exc, self.base_url) from exc
             except (httpx.HTTPError, json.JSONDecodeError) as exc:
