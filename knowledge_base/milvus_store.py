@@ -93,6 +93,11 @@ def _redact(uri: str) -> str:
     return uri
 
 
+_LITE_GRPC_OPTIONS = {
+    "grpc.keepalive_time_ms": 2**31 - 1,
+    "grpc.keepalive_permit_without_calls": False,
+}
+
 class MilvusVectorStore:
     """Chunks in one Milvus collection, dense + BM25 + hybrid search.
 
@@ -125,7 +130,14 @@ class MilvusVectorStore:
         self._rrf_k = rrf_k
         self._bm25_weight = bm25_weight
         self._dense_weight = dense_weight
+        options: dict[str, object] = {}
         if uri.endswith(".db") and "://" not in uri:
+            # Milvus Lite serves gRPC in-process with gRPC's default ping policy
+            # (at most one ping per 5 minutes without data); pymilvus pings an
+            # idle channel every 10 s, so after ~30 s idle the server sends
+            # GOAWAY "too_many_pings" and the reconnect fails. Keep-alive is
+            # useless on loopback: turn it off for Lite.
+            options["grpc_options"] = _LITE_GRPC_OPTIONS
             try:
                 Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -134,7 +146,7 @@ class MilvusVectorStore:
                 ) from exc
             uri = str(Path(uri).expanduser())
         with self._translate("connect"):
-            self._client = MilvusClient(uri=uri, token=token or "")
+            self._client = MilvusClient(uri=uri, token=token or "", **options)
         self._ensure_collection()
 
     # ----------------------------------------------------------------- public

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from evaluation.bench import BenchContext, Section, _write, agent_section, run_command
+from evaluation.bench import BenchContext, Section, _hook_section, _render_json, _write, run_command
 
 
 def test_run_command_captures_json_time_and_peak_rss():
@@ -23,12 +23,11 @@ def test_run_command_kills_at_the_timeout():
     assert "timed out" in result.failure()
 
 
-def test_agent_hook_reports_not_yet_available_without_an_agent(monkeypatch):
-    import agent
-
-    monkeypatch.delattr(agent, "Agent", raising=False)
-    section = agent_section(BenchContext(quick=True, budget_s=60))
+def test_hook_section_reports_a_missing_eval_command():
+    ctx = BenchContext(quick=True, budget_s=120)
+    section = _hook_section(ctx, "Missing", "no-such-command", [], _render_json)
     assert any("Not yet available" in line for line in section.body)
+    assert not section.data
 
 
 def test_report_has_environment_and_commands(tmp_path: Path):
