@@ -102,6 +102,14 @@ def retrieval(
     baseline: Annotated[
         bool, typer.Option("--baseline", help="Also run the LegalBench-RAG naive baseline.")
     ] = False,
+    baseline_fp32: Annotated[
+        bool,
+        typer.Option(
+            "--baseline-fp32",
+            help="Encode the baseline with its own fp32 sentence-transformers model "
+            "(slower; by default it shares Dossier's MiniLM embedder, same weights).",
+        ),
+    ] = False,
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Only the first N queries.")
     ] = None,
@@ -227,7 +235,15 @@ def retrieval(
             if baseline:
                 progress.add_task("baseline (chunk, embed, query)", total=None)
                 t0 = time.perf_counter()
-                result["baseline"] = run_baseline(tests, text_files, k_values).to_json()
+                result["baseline"] = run_baseline(
+                    tests,
+                    text_files,
+                    k_values,
+                    embedder=None if baseline_fp32 else container.embedder,
+                ).to_json()
+                result["baseline"]["encoder"] = (
+                    "sentence-transformers fp32" if baseline_fp32 else "Dossier's MiniLM embedder"
+                )
                 result["baseline"]["seconds"] = round(time.perf_counter() - t0, 3)
     _print_table(result, to_stderr=json_out)
     if json_out:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from evaluation.metrics import FileSpan
+from knowledge_base.protocols import Embedder
 
 __all__ = [
     "NAIVE_SEPARATORS",
@@ -93,17 +94,32 @@ class NaiveRetriever:
     """
 
     def __init__(
-        self, model_path: Path | None = None, *, batch_size: int = 64, chunk_size: int = 500
+        self,
+        model_path: Path | None = None,
+        *,
+        batch_size: int = 64,
+        chunk_size: int = 500,
+        embedder: Embedder | None = None,
     ) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(str(model_path or default_model_path()), device="cpu")
+        """``embedder``: encode with this MiniLM instead of a fresh fp32
+        sentence-transformers model (the bench passes Dossier's, same weights
+        in bf16, so the comparison measures chunking and ranking, not encoder
+        speed)."""
         self.batch_size = batch_size
         self.chunk_size = chunk_size
         self.spans: list[FileSpan] = []
-        self._matrix = np.zeros((0, self.model.get_embedding_dimension() or 384), np.float32)
+        self._embedder = embedder
+        self.model: Any = None
+        if embedder is None:
+            from sentence_transformers import SentenceTransformer
+
+            self.model = SentenceTransformer(str(model_path or default_model_path()), device="cpu")
+        dimension = embedder.dimension if embedder else self.model.get_embedding_dimension()
+        self._matrix = np.zeros((0, dimension or 384), np.float32)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self._embedder is not None:
+            return np.asarray(self._embedder.embed_batch(list(texts)), dtype=np.float32)
         vectors = self.model.encode(
             list(texts),
             batch_size=self.batch_size,

@@ -44,6 +44,7 @@ from evaluation.metrics import (
     mean_precision_recall,
     span_precision_recall,
 )
+from knowledge_base.protocols import Embedder
 
 __all__ = [
     "DEFAULT_KS",
@@ -349,12 +350,17 @@ def run_baseline(
     ks: Sequence[int] = DEFAULT_KS,
     *,
     model_path: Path | None = None,
+    embedder: Embedder | None = None,
 ) -> RetrievalReport:
-    """The LegalBench-RAG naive baseline on the same queries and ``.txt`` corpus."""
+    """The LegalBench-RAG naive baseline on the same queries and ``.txt`` corpus.
+
+    ``embedder``: encode with it (Dossier's MiniLM) instead of loading an fp32
+    sentence-transformers copy; see :class:`evaluation.baseline.NaiveRetriever`.
+    """
     from evaluation.baseline import NaiveRetriever
 
     t0 = time.perf_counter()
-    retriever = NaiveRetriever(model_path)
+    retriever = NaiveRetriever(model_path, embedder=embedder)
     texts = {name: path.read_text(encoding="utf-8") for name, path in files.items()}
     chunks = retriever.add_documents(texts)
     ingest_s = time.perf_counter() - t0

@@ -98,6 +98,7 @@ _LITE_GRPC_OPTIONS = {
     "grpc.keepalive_permit_without_calls": False,
 }
 
+
 class MilvusVectorStore:
     """Chunks in one Milvus collection, dense + BM25 + hybrid search.
 
@@ -215,19 +216,20 @@ class MilvusVectorStore:
             # rank identically: score = sum_leg w_leg / (rrf_k + rank_leg).
             candidates = min(max(k * 4, 50), _MAX_LIMIT)
             fused: dict[str, float] = {}
-            rows: dict[str, Any] = {}
             for field, data, weight in (
                 ("dense", request.vector, self._dense_weight),
                 ("sparse", terms, self._bm25_weight),
             ):
-                for rank, row in enumerate(self._search_leg(field, data, expr, candidates), 1):
+                # Legs return ids only; the k winners' fields are fetched once.
+                legs = self._search_leg(field, data, expr, candidates, fields=("id",))
+                for rank, row in enumerate(legs, 1):
                     key = row.get("entity", row)["id"]
-                    rows.setdefault(key, row)
                     fused[key] = fused.get(key, 0.0) + weight / (self._rrf_k + rank)
             best = sorted(fused, key=lambda key: -fused[key])[:k]
+            rows = self._rows(best)
             hits = [
                 Hit(chunk=self._chunk(rows[key]), score=fused[key], rank=n)
-                for n, key in enumerate(best, 1)
+                for n, key in enumerate((key for key in best if key in rows), 1)
             ]
             logger.debug(
                 "milvus.search mode=hybrid k=%d hits=%d ms=%.1f",
@@ -254,7 +256,14 @@ class MilvusVectorStore:
         )
         return hits
 
-    def _search_leg(self, field: str, data: Any, expr: str, limit: int) -> list[Any]:
+    def _search_leg(
+        self,
+        field: str,
+        data: Any,
+        expr: str,
+        limit: int,
+        fields: Sequence[str] = _SCALAR_FIELDS,
+    ) -> list[Any]:
         """One ANN search (dense or sparse) with the tenant filter ``expr``."""
         with self._translate("search"):
             response = self._client.search(
@@ -264,9 +273,19 @@ class MilvusVectorStore:
                 filter=expr,
                 limit=limit,
                 search_params=self._params(field, limit),
-                output_fields=list(_SCALAR_FIELDS),
+                output_fields=list(fields),
             )
         return list(response[0]) if response else []
+
+    def _rows(self, ids: Sequence[str]) -> dict[str, Any]:
+        """Scalar fields of the chunks ``ids`` (a chunk deleted meanwhile is absent)."""
+        if not ids:
+            return {}
+        with self._translate("get"):
+            rows = self._client.get(
+                self._collection, ids=list(ids), output_fields=list(_SCALAR_FIELDS)
+            )
+        return {row["id"]: row for row in rows}
 
     def delete_documents(self, tenant: str, document_ids: Sequence[str]) -> None:
         """Remove every chunk of ``document_ids`` for ``tenant``; missing ones are fine."""
