@@ -191,6 +191,22 @@ def test_each_mode_finds_the_obvious_chunk(
     assert hits[0].chunk in chunks
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_smaller_k_is_a_prefix_of_larger_k(
+    indexed: tuple[MilvusVectorStore, list[Chunk]],
+    st_embedder: SentenceTransformerEmbedder,
+    mode: str,
+) -> None:
+    """Top-k is stable across k (up to 64): paging and the nested retrieval
+    eval rely on it, and the hybrid fusion pool does not depend on k."""
+    store, _ = indexed
+    query = "termination of the agreement and payment of fees"
+    full = [h.chunk.id for h in store.search(request(st_embedder, query, mode, k=64))]
+    assert len(full) > 8
+    for k in (1, 3, 8):
+        assert [h.chunk.id for h in store.search(request(st_embedder, query, mode, k=k))] == full[:k]
+
+
 def test_search_right_after_upsert_sees_the_rows(
     store: MilvusVectorStore, contract_sentences: list[str], sentence_vectors: np.ndarray
 ) -> None:
