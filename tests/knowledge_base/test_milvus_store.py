@@ -204,7 +204,8 @@ def test_smaller_k_is_a_prefix_of_larger_k(
     full = [h.chunk.id for h in store.search(request(st_embedder, query, mode, k=64))]
     assert len(full) > 8
     for k in (1, 3, 8):
-        assert [h.chunk.id for h in store.search(request(st_embedder, query, mode, k=k))] == full[:k]
+        hits = store.search(request(st_embedder, query, mode, k=k))
+        assert [h.chunk.id for h in hits] == full[:k]
 
 
 def test_search_right_after_upsert_sees_the_rows(
