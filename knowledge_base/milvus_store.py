@@ -307,22 +307,31 @@ class MilvusVectorStore:
 
     def document_chunks(self, tenant: str, document_id: str) -> list[Chunk]:
         """Every chunk of one document of ``tenant``, in ``ordinal`` order."""
+        return [chunk for chunk, _ in self._document_rows(tenant, document_id, vectors=False)]
+
+    def document_vectors(self, tenant: str, document_id: str) -> tuple[list[Chunk], np.ndarray]:
+        """:meth:`document_chunks` and their stored dense vectors (row i is chunk i)."""
+        rows = self._document_rows(tenant, document_id, vectors=True)
+        vectors = np.asarray([vector for _, vector in rows], dtype=np.float32)
+        return [chunk for chunk, _ in rows], vectors.reshape(len(rows), self._dimension)
+
+    def _document_rows(
+        self, tenant: str, document_id: str, *, vectors: bool
+    ) -> list[tuple[Chunk, Any]]:
         expr = self._filter(tenant, [document_id])
-        chunks: list[Chunk] = []
+        fields = [*_SCALAR_FIELDS, "dense"] if vectors else list(_SCALAR_FIELDS)
+        rows: list[tuple[Chunk, Any]] = []
         with self._translate("query"):
             iterator = self._client.query_iterator(
-                self._collection,
-                batch_size=_QUERY_BATCH,
-                filter=expr,
-                output_fields=list(_SCALAR_FIELDS),
+                self._collection, batch_size=_QUERY_BATCH, filter=expr, output_fields=fields
             )
             try:
                 while batch := iterator.next():
-                    chunks.extend(self._chunk(row) for row in batch)
+                    rows.extend((self._chunk(row), row.get("dense")) for row in batch)
             finally:
                 iterator.close()
-        chunks.sort(key=lambda c: c.ordinal)
-        return chunks
+        rows.sort(key=lambda pair: pair[0].ordinal)
+        return rows
 
     def close(self) -> None:
         """Release the connection (and, for Milvus Lite, the embedded server)."""

@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from core.errors import NotFoundError
 from core.types import Chunk, DocumentRecord, DocumentStatus, Hit, SearchMode
 from knowledge_base.catalog import Catalog
@@ -135,6 +137,13 @@ class KnowledgeBase:
         if record.status is not DocumentStatus.READY:
             raise NotFoundError(f"document {document_id} is not ready ({record.status})")
         return self.store.document_chunks(tenant, document_id)
+
+    def document_vectors(self, tenant: str, document_id: str) -> tuple[list[Chunk], np.ndarray]:
+        """:meth:`document_chunks` with their stored dense vectors (row i: chunk i)."""
+        record = self.catalog.get_document(tenant, document_id)
+        if record.status is not DocumentStatus.READY:
+            raise NotFoundError(f"document {document_id} is not ready ({record.status})")
+        return self.store.document_vectors(tenant, document_id)
 
     def delete_document(self, tenant: str, document_id: str) -> None:
         """Remove chunks first, then the catalog row: a crash in between leaves

@@ -41,3 +41,21 @@ def test_unreadable_model_names_the_file(tmp_path: Path) -> None:
     bad.write_bytes(b"not a zip")
     with pytest.raises(ConfigurationError, match=r"m\.npz: cannot load clause model"):
         ClauseModel.load(bad)
+
+
+def test_cue_prefilter_matches_plain_regex_search() -> None:
+    """The literal prefilter of ``cue_features`` never changes a feature."""
+    from tools.clauses.features import CUES, cue_features
+
+    texts = [
+        "THIS SUPPLY AGREEMENT is made by and between Acme Inc. and Beta LLC.",
+        "This Agreement shall be governed by the laws of the State of New York.",
+        "IN NO EVENT SHALL EITHER PARTY'S AGGREGATE LIABILITY EXCEED THE FEES PAID.",
+        "Licensee shall not, for two (2) years, compete with or solicit employees.",
+        "Either party may terminate this Agreement for convenience on 30 days' notice.",
+        "Straße, ſervice, KELVIN, café: unusual letters around ordinary words.",
+        "",
+    ]
+    expected = [[1.0 if pattern.search(t) else 0.0 for _, pattern in CUES] for t in texts]
+    assert cue_features(texts).tolist() == expected
+    assert cue_features(texts[:5]).sum() > 5  # the texts do hit cues

@@ -135,6 +135,12 @@ def test_document_chunks_in_ordinal_order_across_batches(store: MilvusVectorStor
     assert stored == chunks
     assert store.document_chunks("acme", "missing") == []
     assert store.document_chunks("other-tenant", "big") == []
+    same, stored_vectors = store.document_vectors("acme", "big")
+    assert same == chunks
+    np.testing.assert_allclose(stored_vectors, vectors, rtol=1e-6)  # row i belongs to chunk i
+    empty, none = store.document_vectors("other-tenant", "big")
+    assert empty == []
+    assert none.shape == (0, 384)
 
 
 def test_delete_documents_leaves_zero(

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from core.types import Chunk
@@ -172,10 +173,11 @@ def _scores(
     model: ClauseModel,
     embedder: Embedder,
     categories: Sequence[str] | None,
+    embeddings: np.ndarray | None = None,
 ) -> list[CategoryScore]:
     if any(b.ordinal < a.ordinal for a, b in pairwise(chunks)):
         raise ValueError("chunks must be in reading (ordinal) order")
-    return score_document(chunk_features(chunks, embedder), model, categories)
+    return score_document(chunk_features(chunks, embedder, embeddings), model, categories)
 
 
 def review_document(
@@ -186,14 +188,17 @@ def review_document(
     playbook: Playbook,
     *,
     categories: Sequence[str] | None = None,
+    embeddings: np.ndarray | None = None,
 ) -> ContractReview:
     """Review one document's chunks (reading order) against ``playbook``.
 
     Pure: reads nothing but its arguments. Values come from the rule-based
-    extractor. ``categories`` restricts the review (default: all).
+    extractor. ``categories`` restricts the review (default: all);
+    ``embeddings`` are the chunks' ``embedder`` vectors of ``chunk.text`` when
+    already known (e.g. stored in the index), else they are computed.
     """
     t0 = time.perf_counter()
-    scores = _scores(chunks, model, embedder, categories)
+    scores = _scores(chunks, model, embedder, categories, embeddings)
     rules = RuleValueExtractor()
     extractions = {
         s.category: [rules.extract_sync(s.category, chunks[i].body) for i, _ in s.passages]
@@ -211,11 +216,12 @@ async def areview_document(
     *,
     value_extractor: ValueExtractor,
     categories: Sequence[str] | None = None,
+    embeddings: np.ndarray | None = None,
 ) -> ContractReview:
     """:func:`review_document` with ``value_extractor`` verifying each candidate
     passage and reading values (scoring runs in a worker thread)."""
     t0 = time.perf_counter()
-    scores = await asyncio.to_thread(_scores, chunks, model, embedder, categories)
+    scores = await asyncio.to_thread(_scores, chunks, model, embedder, categories, embeddings)
     extractions: dict[str, list[Extraction]] = {}
     for s in scores:
         extractions[s.category] = [
