@@ -9,11 +9,14 @@ comparison is measured alone.
 
 Sections: ingestion (Dossier vs the LangChain-style baseline of
 :mod:`evaluation.baseline`), retrieval (LegalBench-RAG precision/recall, vs
-the paper's naive baseline), clause extraction (``dossier eval clauses``),
-agent latency and API latency under load. The last three are hooks: they run
-a command if it exists (``dossier eval clauses``, ``dossier eval
-agent-latency``, ``python -m api.bench_api`` or else ``dossier eval
-api-latency``, each with ``--json``) and otherwise say "not yet available".
+the paper's naive baseline), clause extraction (``dossier eval clauses --cv
+5`` and the time of ``dossier review`` on a 40-page contract), agent latency
+(``dossier eval agent-latency``) and API latency under load (``python -m
+api.bench_api``). The ingestion section builds the bench knowledge base
+(``.cache/bench/kb``) that the agent and API sections then query; those two
+share one local vLLM server, started once (or ``DOSSIER_LLM__BASE_URL``) and
+stopped at the end. A section whose command is missing says "not yet
+available"; a failing one reports its error and the others still run.
 
 Environment: ``BENCH_QUICK=1`` runs a small slice (10 PDFs, 100 queries);
 ``BENCH_OUT`` the report path (default ``BENCHMARKS.md``, or
@@ -30,6 +33,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -94,9 +98,15 @@ def _shorten(arg: str) -> str:
     return arg
 
 
-def run_command(argv: Sequence[str], *, timeout_s: float, cwd: Path = REPO) -> CommandResult:
+def run_command(
+    argv: Sequence[str],
+    *,
+    timeout_s: float,
+    cwd: Path = REPO,
+    env: dict[str, str] | None = None,
+) -> CommandResult:
     """Run one command; return its output, wall time and peak RSS (own tree)."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {**os.environ, **(env or {}), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
@@ -146,9 +156,16 @@ class Section:
 
 
 class BenchContext:
-    """Settings of one bench run and its clock."""
+    """Settings of one bench run, its clock, its knowledge base and LLM server.
 
-    def __init__(self, quick: bool, budget_s: float) -> None:
+    The ingestion section indexes the CUAD PDFs into ``kb`` (``.cache/bench/kb``,
+    emptied at the start of each run except its converted LLM under
+    ``models/``); the agent and API sections search that same index, and the
+    local vLLM server for that data dir is started once for both and stopped
+    at the end.
+    """
+
+    def __init__(self, quick: bool, budget_s: float, kb: Path | None = None) -> None:
         self.quick = quick
         self.started = time.perf_counter()
         self.budget_s = budget_s
@@ -159,18 +176,64 @@ class BenchContext:
         self.dossier = [str(dossier)] if dossier.exists() else [self.python, "-m", "api"]
         self.pdf_limit = 10 if quick else None
         self.query_limit = 100 if quick else None
+        self.kb = kb or REPO / ".cache" / ("bench-quick" if quick else "bench") / "kb"
+        self.llm_url: str | None = None
+        self._llm_started = False
+
+    def reset_kb(self) -> None:
+        """Empty the bench data dir, keeping a converted model (``models/``)."""
+        self.kb.mkdir(parents=True, exist_ok=True)
+        for entry in self.kb.iterdir():
+            if entry.name == "models":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
     def remaining_s(self) -> float:
         return self.budget_s - (time.perf_counter() - self.started)
 
-    def run(self, argv: Sequence[str], section: Section) -> CommandResult:
-        result = run_command(argv, timeout_s=self.remaining_s())
-        section.commands.append(result.display)
+    def run(
+        self, argv: Sequence[str], section: Section, env: dict[str, str] | None = None
+    ) -> CommandResult:
+        result = run_command(argv, timeout_s=self.remaining_s(), env=env)
+        prefix = "".join(f"{k}={v} " for k, v in (env or {}).items())
+        section.commands.append(prefix + result.display)
         return result
 
     def has_eval_command(self, name: str) -> bool:
         probe = run_command([*self.dossier, "eval", name, "--help"], timeout_s=120)
         return probe.returncode == 0
+
+    def ensure_llm(self, section: Section) -> str | None:
+        """The local vLLM server of ``kb`` (started once), or
+        ``DOSSIER_LLM__BASE_URL`` when set. Notes its start-up time in
+        ``section``; returns None (and says why) if it cannot start."""
+        if self.llm_url is None and os.environ.get("DOSSIER_LLM__BASE_URL"):
+            self.llm_url = os.environ["DOSSIER_LLM__BASE_URL"]
+            section.body += [f"- LLM: {self.llm_url} (DOSSIER_LLM__BASE_URL)", ""]
+        if self.llm_url is not None:
+            return self.llm_url
+        result = self.run([*self.dossier, "llm", "start", "--kb", str(self.kb), "--json"], section)
+        if result.returncode != 0:
+            section.body.append("LLM server did not start: " + result.failure())
+            return None
+        status = result.json
+        self._llm_started = True
+        self.llm_url = status.get("base_url") or f"http://127.0.0.1:{status['port']}/v1"
+        section.body.append(
+            f"- LLM: local vLLM CPU server ({status.get('model') or 'SmolLM2-135M-Instruct'}), "
+            f"start-up {_fmt(status.get('startup_s'), 1)} s (model preparation included "
+            "on a first run)"
+        )
+        section.body.append("")
+        return self.llm_url
+
+    def close(self) -> None:
+        if self._llm_started:
+            run_command([*self.dossier, "llm", "stop", "--kb", str(self.kb)], timeout_s=120)
+            self._llm_started = False
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -243,23 +306,12 @@ def ingestion_section(ctx: BenchContext) -> Section:
         inputs = [str(p) for p in pdfs]
         limit_args = ["--limit", str(ctx.pdf_limit)]
         section.title = f"Ingestion: first {len(pdfs)} CUAD contracts (PDF, quick slice)"
-    with tempfile.TemporaryDirectory(prefix="dossier-bench-") as tmp:
-        ours = ctx.run(
-            [*ctx.dossier, "ingest", *inputs, "--kb", str(Path(tmp) / "kb"), "--json"], section
-        )
-        base = ctx.run(
-            [
-                ctx.python,
-                "-m",
-                "evaluation.baseline",
-                "ingest",
-                str(pdf_dir),
-                *limit_args,
-                "--json",
-            ],
-            section,
-        )
-    section.commands = [c.replace(tmp, "$TMP") for c in section.commands]
+    ctx.reset_kb()
+    ours = ctx.run([*ctx.dossier, "ingest", *inputs, "--kb", str(ctx.kb), "--json"], section)
+    base = ctx.run(
+        [ctx.python, "-m", "evaluation.baseline", "ingest", str(pdf_dir), *limit_args, "--json"],
+        section,
+    )
     rows = []
     data: dict[str, Any] = {}
     for label, result in (("Dossier", ours), ("LangChain-style baseline", base)):
@@ -373,7 +425,7 @@ def retrieval_section(ctx: BenchContext) -> Section:
     section.body += [
         f"- Dossier: {data.get('documents')} documents, {data.get('chunks')} chunks, "
         f"ingest {_fmt(data.get('ingest_s'), 1)} s, search p50 {_fmt(data.get('query_ms_p50'), 1)} ms "
-        f"(mode {data.get('mode')}; one search call per query and k)",
+        f"(mode {data.get('mode')}; one search per query at the largest k, scored at every k: top-k is prefix-stable)",
         f"- baseline (LegalBench-RAG naive: RecursiveCharacterTextSplitter(500, 0), MiniLM, "
         f"exact cosine): {base.get('chunks')} chunks, chunk+embed {_fmt(base.get('ingest_s'), 1)} s, "
         f"search p50 {_fmt(base.get('query_ms_p50'), 1)} ms",
@@ -426,42 +478,205 @@ def _render_json(data: Any) -> list[str]:
     return ["```json", json.dumps(data, indent=1)[:20000], "```"]
 
 
+_CLAUSE_KEYS = ("presence_precision", "presence_recall", "presence_f1")
+_CLAUSE_KEYS += ("span_precision", "span_recall", "span_f1")
+
+
+def _render_clauses(data: dict[str, Any]) -> list[str]:
+    """Micro/macro table against the issue's targets, then every category."""
+    header = ["average", "presence P", "presence R", "presence F1", "span P", "span R", "span F1"]
+    rows = [
+        [name, *(_fmt(data.get(name, {}).get(key), 4) for key in _CLAUSE_KEYS)]
+        for name in ("micro", "macro")
+    ]
+    lines = _table(header, rows)
+    micro_f1 = data.get("micro", {}).get("span_f1")
+    lines += [
+        f"- {data.get('contracts')} contracts, {data.get('cv')}-fold cross-validation by "
+        f"contract (each fold's model, thresholds and calibration fitted on the other folds "
+        f"only); presence AUPR {_fmt(data.get('presence_aupr'), 4)}; "
+        f"{_fmt(data.get('seconds'), 0)} s",
+        f"- targets (issue): span micro-F1 >= 0.50 (here {_fmt(micro_f1, 3)}), presence "
+        f"AUPR >= 0.70 (here {_fmt(data.get('presence_aupr'), 3)})",
+        "- match rule: a predicted passage matches a gold quote of the same category when "
+        "they share at least half of the shorter one's normalised tokens",
+    ]
+    per = data.get("per_category", {})
+    rows = [
+        [name, _fmt(v.get("gold_contracts")), *(_fmt(v.get(key), 3) for key in _CLAUSE_KEYS)]
+        for name, v in per.items()
+    ]
+    lines += ["", "<details><summary>per category</summary>", ""]
+    lines += _table(["category", "gold contracts", *header[1:]], rows)
+    lines += ["</details>", ""]
+    return lines
+
+
 def clauses_section(ctx: BenchContext) -> Section:
     args = ["--labels", str(CUAD / "clause_spans.jsonl"), "--corpus", str(CUAD), "--cv", "5"]
+    args += ["--cache", str(REPO / ".cache" / "clauses" / "txt")]
     if ctx.quick:
         args += ["--limit", "20"]
     args += shlex.split(os.environ.get("BENCH_CLAUSES_ARGS", ""))
     title = "Clause extraction: CUAD dev, 5-fold cross-validation"
-    return _hook_section(ctx, title, "clauses", args, _render_json)
+    section = _hook_section(ctx, title, "clauses", args, _render_clauses)
+    if ctx.remaining_s() > 120:
+        section.body += _review_timing(ctx, section)
+    return section
+
+
+#: A 40-page CUAD contract for the review-time figure.
+REVIEW_PDF = (
+    "RangeResourcesLouisianaInc_20150417_8-K_EX-10.5_9045501_EX-10.5_Transportation Agreement.pdf"
+)
+
+
+def _review_timing(ctx: BenchContext, section: Section) -> list[str]:
+    """``dossier review`` of a 40-page contract into an empty knowledge base:
+    wall time (start-up, parse, embed, index, review) and the review alone."""
+    pdf = CUAD / "pdf" / REVIEW_PDF
+    with tempfile.TemporaryDirectory(prefix="dossier-review-") as tmp:
+        result = ctx.run([*ctx.dossier, "review", str(pdf), "--kb", tmp, "--json"], section)
+    lines = ["", "**Review of a 40-page contract** (`dossier review`, empty knowledge base)", ""]
+    if result.returncode != 0:
+        return [*lines, result.failure()]
+    report = result.json
+    findings = report.get("findings", [])
+    present = sum(1 for f in findings if f.get("verdict") != "absent")
+    rows = [
+        ["pages", "40"],
+        ["wall s (start-up + parse + embed + index + review)", _fmt(result.wall_s, 1)],
+        ["review s (retrieval + clause model + playbook)", _fmt(report.get("seconds"), 2)],
+        ["clauses found / categories", f"{present} / {len(findings)}"],
+        [
+            "risks high / medium / low",
+            " / ".join(str(v) for v in report.get("risk_counts", {}).values()),
+        ],
+        ["peak RSS MB", _fmt(result.peak_rss_mb, 0)],
+    ]
+    if isinstance(section.data, dict):
+        section.data["review_40_pages"] = {
+            "wall_s": result.wall_s,
+            "review_s": report.get("seconds"),
+            "findings": len(findings),
+        }
+    return lines + _table(["40-page review", "value"], rows)
+
+
+def _agent_rows(data: dict[str, Any]) -> list[str]:
+    rows = []
+    for key, label, scale, digits in (
+        ("retrieval_s", "retrieval ms", 1000, 0),
+        ("tools_s", "tools ms", 1000, 0),
+        ("ttft_s", "time to first token s", 1, 2),
+        ("tokens_per_s", "tokens/s (decode)", 1, 1),
+        ("total_s", "total s", 1, 2),
+    ):
+        p50, p95 = data.get(f"{key}_p50"), data.get(f"{key}_p95")
+        rows.append(
+            [
+                label,
+                _fmt(p50 * scale if p50 is not None else None, digits),
+                _fmt(p95 * scale if p95 is not None else None, digits),
+            ]
+        )
+    return _table(["per question", "p50", "p95"], rows)
+
+
+def _render_agent(data: dict[str, Any]) -> list[str]:
+    lines = _agent_rows(data)
+    lines.append(
+        f"- {data.get('questions')} questions (one warm-up not counted) over "
+        f"{data.get('documents')} indexed contracts ({data.get('chunks')} chunks); model "
+        f"{data.get('model')}; degraded answers: {data.get('degraded_answers')}"
+    )
+    rows = [
+        [
+            str(r["question"]),
+            _fmt(r.get("retrieval_s") and r["retrieval_s"] * 1000, 0),
+            _fmt(r.get("ttft_s"), 2),
+            _fmt(r.get("tokens_per_s"), 1),
+            _fmt(r.get("total_s"), 2),
+            _fmt(r.get("completion_tokens")),
+            _fmt(r.get("citations")),
+        ]
+        for r in data.get("rows", [])
+    ]
+    lines += ["", "<details><summary>per question</summary>", ""]
+    lines += _table(
+        ["question", "retrieval ms", "TTFT s", "tok/s", "total s", "tokens", "citations"], rows
+    )
+    lines += ["</details>", ""]
+    return lines
 
 
 def agent_section(ctx: BenchContext) -> Section:
-    """Hook for the agent engineer: ``dossier eval agent-latency --json``."""
-
-    args = ["--quick"] if ctx.quick else ["--pdfs", "101"]
-    return _hook_section(
-        ctx, "Agent latency (local vLLM CPU, SmolLM2-135M)", "agent-latency", args, _render_json
-    )
-
-
-def api_section(ctx: BenchContext) -> Section:
-    """API latency under load: ``python -m api.bench_api --json`` (the API
-    engineer's load test) when it exists, else the ``dossier eval api-latency``
-    hook."""
-    title = "API latency under load"
-    if not (REPO / "api" / "bench_api.py").exists():
-        args = ["--quick"] if ctx.quick else []
-        return _hook_section(ctx, title, "api-latency", args, _render_json)
-    section = Section(title)
-    argv = [ctx.python, "-m", "api.bench_api", "--json"]
-    if ctx.quick:
-        argv += ["--pdfs", "3", "--requests", "20"]
-    result = ctx.run(argv, section)
+    """``dossier eval agent-latency --json`` on the bench KB, local LLM warm."""
+    section = Section("Agent latency (local vLLM CPU, SmolLM2-135M)")
+    if ctx.ensure_llm(section) is None:
+        return section
+    args = ["--kb", str(ctx.kb)]
+    args += ["--quick"] if ctx.quick else ["--pdfs", "101"]
+    result = ctx.run([*ctx.dossier, "eval", "agent-latency", *args, "--json"], section)
     if result.returncode != 0:
         section.body.append(result.failure())
         return section
     section.data = result.json
-    section.body += _render_json(section.data)
+    section.body += _render_agent(section.data)
+    section.body.append(
+        f"- wall time of the command: {result.wall_s:.0f} s (re-ingesting the already indexed "
+        f"contracts is a no-op), peak RSS {result.peak_rss_mb:.0f} MB"
+    )
+    return section
+
+
+def _render_api(data: dict[str, Any]) -> list[str]:
+    alone, during = data.get("search_alone", {}), data.get("search_during_ingest", {})
+    lines = _table(
+        ["`/v1/search` (k=8)", "requests", "p50 ms", "p95 ms"],
+        [
+            ["alone", _fmt(alone.get("n")), _fmt(alone.get("p50_ms"), 1), _fmt(alone.get("p95_ms"), 1)],
+            [
+                f"while {during.get('pdfs')} PDFs are ingested ({_fmt(during.get('ingest_s'), 0)} s)",
+                _fmt(during.get("n")),
+                _fmt(during.get("p50_ms"), 1),
+                _fmt(during.get("p95_ms"), 1),
+            ],
+        ],
+    )  # fmt: skip
+    rows = [
+        [
+            clients,
+            _fmt(v.get("p50_ms") and v["p50_ms"] / 1000, 2),
+            _fmt(v.get("p95_ms") and v["p95_ms"] / 1000, 2),
+            _fmt(v.get("total_p50_ms") and v["total_p50_ms"] / 1000, 1),
+            _fmt(v.get("total_p95_ms") and v["total_p95_ms"] / 1000, 1),
+        ]
+        for clients, v in data.get("ask_ttft", {}).items()
+    ]
+    lines += _table(
+        ["`/v1/ask` concurrent clients", "TTFT p50 s", "TTFT p95 s", "total p50 s", "total p95 s"],
+        rows,
+    )
+    lines.append(
+        f"- {data.get('documents_searched')} documents searched; LLM: {data.get('llm')}; "
+        "TTFT = time to the first SSE event carrying answer text"
+    )
+    return lines
+
+
+def api_section(ctx: BenchContext) -> Section:
+    """API latency under load: ``python -m api.bench_api --json`` on the bench KB."""
+    section = Section("API latency under load")
+    url = ctx.ensure_llm(section)
+    argv = [ctx.python, "-m", "api.bench_api", "--json", "--kb", str(ctx.kb)]
+    argv += ["--pdfs", "10", "--requests", "20"] if ctx.quick else ["--pdfs", "101"]
+    result = ctx.run(argv, section, env={"DOSSIER_LLM__BASE_URL": url} if url else None)
+    if result.returncode != 0:
+        section.body.append(result.failure())
+        return section
+    section.data = result.json
+    section.body += _render_api(section.data)
     section.body.append(
         f"- wall time of the command: {result.wall_s:.0f} s, peak RSS {result.peak_rss_mb:.0f} MB"
     )
@@ -484,6 +699,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = BenchContext(quick, float(os.environ.get("BENCH_BUDGET_S", "2700")))
     only = set(argv if argv is not None else sys.argv[1:])
     sections: list[Section] = []
+    try:
+        _run_sections(ctx, only, sections, out_path)
+    finally:
+        ctx.close()
+    _write(out_path, ctx, sections)
+    print(f"bench: wrote {out_path}", file=sys.stderr)
+    return 0
+
+
+def _run_sections(
+    ctx: BenchContext, only: set[str], sections: list[Section], out_path: Path
+) -> None:
     for build in SECTIONS:
         name = build.__name__.removesuffix("_section")
         if only and name not in only:
@@ -500,9 +727,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: {name} done in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
         sections.append(section)
         _write(out_path, ctx, sections)  # keep what is done if a later section dies
-    _write(out_path, ctx, sections)
-    print(f"bench: wrote {out_path}", file=sys.stderr)
-    return 0
 
 
 def _write(path: Path, ctx: BenchContext, sections: Sequence[Section]) -> None:
