@@ -27,8 +27,11 @@ The model is loaded lazily, on the first call that needs it (``embed_batch``,
 cheap and never touches torch. ``dimension`` is read from the model folder's
 pooling config without loading the weights when the folder allows it.
 
-Calls are serialised by a lock: the model is CPU-bound and already uses every
-configured thread, so concurrent calls would only contend.
+Forward passes are serialised (the model is CPU-bound and already uses every
+configured thread, so concurrent passes would only contend), one length-sorted
+batch at a time: a small call such as a search query waits for the batch in
+flight, not for a whole ingestion call, because it is served before the large
+call's next batch.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -63,6 +67,8 @@ logger = logging.getLogger(__name__)
 _TOKENS_PER_BATCH_UNIT = 256
 #: Upper bound on rows per batch, however short the texts.
 _MAX_ROWS = 512
+#: Calls of at most this many texts (search queries) jump the forward-pass queue.
+_URGENT_TEXTS = 8
 _BF16_CPU_FLAGS = frozenset({"amx_bf16", "amx_tile", "avx512_bf16"})
 
 
@@ -116,7 +122,12 @@ class SentenceTransformerEmbedder:
         self._model_path = Path(settings.model_path or default_model_path())
         self._cache_size = max(0, cache_size)
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # cache and model loading
+        # One forward pass at a time; small calls (queries) go before the next
+        # batch of a large one (ingestion) instead of after all of it.
+        self._forward = threading.Condition()
+        self._forward_busy = False
+        self._urgent_waiting = 0
         self._model: SentenceTransformer | None = None
         self._dimension: int | None = None
         self._use_bf16 = self._resolve_dtype(settings.dtype) == "bf16"
@@ -160,34 +171,35 @@ class SentenceTransformerEmbedder:
         out = np.empty((len(texts), dim), dtype=np.float32)
         if not texts:
             return out
+        keys = [_text_key(t) for t in texts]
+        # key -> first index holding that text; rows still to compute.
+        todo: dict[bytes, int] = {}
         with self._lock:
-            keys = [_text_key(t) for t in texts]
-            # key -> first index holding that text; rows still to compute.
-            todo: dict[bytes, int] = {}
             for i, key in enumerate(keys):
                 cached = self._cache_get(key)
                 if cached is not None:
                     out[i] = cached
                 elif key not in todo:
                     todo[key] = i
-            if todo:
-                started = time.perf_counter()
-                fresh = self._encode([texts[i] for i in todo.values()])
+        if todo:
+            started = time.perf_counter()
+            fresh = self._encode([texts[i] for i in todo.values()])
+            with self._lock:
                 for row, (key, i) in zip(fresh, todo.items(), strict=True):
                     out[i] = row
                     self._cache_put(key, row)
-                logger.debug(
-                    "embedding.batch texts=%d computed=%d ms=%.1f",
-                    len(texts),
-                    len(todo),
-                    (time.perf_counter() - started) * 1000,
-                )
-            # Fill duplicates within this call (and anything evicted meanwhile).
-            first = {key: i for i, key in reversed(list(enumerate(keys)))}
-            for i, key in enumerate(keys):
-                j = first[key]
-                if j != i:
-                    out[i] = out[j]
+            logger.debug(
+                "embedding.batch texts=%d computed=%d ms=%.1f",
+                len(texts),
+                len(todo),
+                (time.perf_counter() - started) * 1000,
+            )
+        # Fill duplicates within this call.
+        first = {key: i for i, key in reversed(list(enumerate(keys)))}
+        for i, key in enumerate(keys):
+            j = first[key]
+            if j != i:
+                out[i] = out[j]
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -291,6 +303,7 @@ class SentenceTransformerEmbedder:
             torch.inference_mode(),
             torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._use_bf16),
         ):
+            urgent = len(texts) <= _URGENT_TEXTS
             for batch in self._batches(lengths):
                 width = lengths[batch[-1]]
                 input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
@@ -303,10 +316,32 @@ class SentenceTransformerEmbedder:
                     "attention_mask": attention,
                     "token_type_ids": torch.zeros_like(input_ids),
                 }
-                vectors = model(features)["sentence_embedding"].float()
+                with self._forward_turn(urgent):
+                    vectors = model(features)["sentence_embedding"].float()
                 vectors = torch.nn.functional.normalize(vectors, p=2.0, dim=1)
                 out[batch] = vectors.numpy()
         return out
+
+    @contextmanager
+    def _forward_turn(self, urgent: bool) -> Iterator[None]:
+        """Hold the model for one forward pass; an ``urgent`` (small) call is
+        served before a waiting large one's next batch."""
+        with self._forward:
+            if urgent:
+                self._urgent_waiting += 1
+            try:
+                while self._forward_busy or (not urgent and self._urgent_waiting):
+                    self._forward.wait()
+            finally:
+                if urgent:
+                    self._urgent_waiting -= 1
+            self._forward_busy = True
+        try:
+            yield
+        finally:
+            with self._forward:
+                self._forward_busy = False
+                self._forward.notify_all()
 
     def _cache_get(self, key: bytes) -> np.ndarray | None:
         row = self._cache.get(key)
