@@ -31,8 +31,8 @@ test: setup  ## the whole test suite on real backends
 test-fast: setup  ## tests not marked slow
 	$(PY) -m pytest -q -m "not slow and not llm"
 
-bench: setup  ## benchmarks -> BENCHMARKS.md (BENCH_QUICK=1 for a small slice)
-	$(PY) -m evaluation.bench
+bench: setup  ## benchmarks -> BENCHMARKS.md (BENCH_QUICK=1: small slice; SECTIONS="agent api": re-run those only)
+	$(PY) -m evaluation.bench $(SECTIONS)
 
 lint: setup  ## ruff + import-linter
 	$(VENV)/bin/ruff check .

@@ -144,8 +144,14 @@ class Section:
     commands: list[str] = field(default_factory=list)
     body: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    #: The whole Markdown block, for a section kept from an earlier report.
+    raw: str | None = None
+    #: The section's name (``ingestion``, ``retrieval``, ...), once it has run.
+    name: str = ""
 
     def markdown(self) -> str:
+        if self.raw is not None:
+            return self.raw
         lines = [f"## {self.title}", ""]
         if self.commands:
             lines += ["Commands (from the repository root):", "", "```sh"]
@@ -179,6 +185,10 @@ class BenchContext:
         self.kb = kb or REPO / ".cache" / ("bench-quick" if quick else "bench") / "kb"
         self.llm_url: str | None = None
         self._llm_started = False
+        #: A partial run (``only`` the named sections) keeps the others from
+        #: the existing report (``kept``).
+        self.only: set[str] = set()
+        self.kept: dict[str, Section] = {}
 
     def reset_kb(self) -> None:
         """Empty the bench data dir, keeping a converted model (``models/``)."""
@@ -692,12 +702,47 @@ SECTIONS: tuple[Callable[[BenchContext], Section], ...] = (
 )
 
 
+#: Title prefix of each section's heading (finds it in an earlier report).
+TITLE_PREFIX = {
+    "ingestion": "Ingestion",
+    "retrieval": "Retrieval",
+    "clauses": "Clause extraction",
+    "agent": "Agent latency",
+    "api": "API latency",
+}
+
+
+def previous_sections(path: Path) -> dict[str, Section]:
+    """The sections of the report at ``path`` by name (for a partial re-run)."""
+    if not path.is_file():
+        return {}
+    json_path = path.with_suffix(".json")
+    data = json.loads(json_path.read_text(encoding="utf-8")) if json_path.is_file() else {}
+    out: dict[str, Section] = {}
+    for block in path.read_text(encoding="utf-8").split("\n## ")[1:]:
+        title = block.split("\n", 1)[0].strip()
+        for name, prefix in TITLE_PREFIX.items():
+            if title == name or title.startswith(prefix):
+                raw = "## " + block.rstrip() + "\n"
+                out[name] = Section(title, data=data.get(title) or {}, raw=raw)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m evaluation.bench [SECTION...]``: every section, or only the
+    named ones (``ingestion retrieval clauses agent api``), keeping the other
+    sections of the existing report."""
     quick = os.environ.get("BENCH_QUICK", "") not in ("", "0", "false")
     default_out = "BENCHMARKS.quick.md" if quick else "BENCHMARKS.md"
     out_path = Path(os.environ.get("BENCH_OUT", REPO / default_out))
     ctx = BenchContext(quick, float(os.environ.get("BENCH_BUDGET_S", "2700")))
     only = set(argv if argv is not None else sys.argv[1:])
+    unknown = only - set(TITLE_PREFIX)
+    if unknown:
+        print(f"bench: unknown section(s) {sorted(unknown)}; known: {list(TITLE_PREFIX)}")
+        return 2
+    ctx.kept = previous_sections(out_path) if only else {}
+    ctx.only = only
     sections: list[Section] = []
     try:
         _run_sections(ctx, only, sections, out_path)
@@ -725,6 +770,7 @@ def _run_sections(
         except Exception as exc:  # one broken section must not lose the others
             section = Section(name, body=[f"Failed: {type(exc).__name__}: {exc}"])
         print(f"bench: {name} done in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+        section.name = name
         sections.append(section)
         _write(out_path, ctx, sections)  # keep what is done if a later section dies
 
@@ -742,6 +788,18 @@ def _write(path: Path, ctx: BenchContext, sections: Sequence[Section]) -> None:
         _environment(),
         "",
     ]
+    kept = ctx.kept
+    if kept:
+        rerun = " ".join(n for n in TITLE_PREFIX if n in ctx.only)
+        head += [
+            f"This run re-ran only `python -m evaluation.bench {rerun}`; the other sections "
+            "are kept from the previous report (their commands and environment lines "
+            "are as they were then).",
+            "",
+        ]
+        fresh = {s.name or s.title: s for s in sections}
+        names = [n for n in TITLE_PREFIX if n in fresh or n in kept]
+        sections = [fresh.get(n) or kept[n] for n in names]
     text = "\n".join(head) + "\n" + "\n".join(s.markdown() for s in sections)
     path.write_text(text, encoding="utf-8")
     path.with_suffix(".json").write_text(

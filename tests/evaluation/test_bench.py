@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
-from evaluation.bench import BenchContext, Section, _hook_section, _render_json, _write, run_command
+from evaluation.bench import (
+    BenchContext,
+    Section,
+    _hook_section,
+    _render_json,
+    _write,
+    previous_sections,
+    run_command,
+)
 
 
 def test_run_command_captures_json_time_and_peak_rss():
@@ -40,3 +49,33 @@ def test_report_has_environment_and_commands(tmp_path: Path):
     assert "versions:" in text
     assert "dossier eval retrieval --json" in text
     assert out.with_suffix(".json").exists()
+
+
+def test_partial_rerun_keeps_the_other_sections(tmp_path: Path):
+    out = tmp_path / "BENCH.md"
+    first = BenchContext(quick=True, budget_s=60)
+    old = [
+        Section("Ingestion: 101 CUAD contracts (PDF)", body=["ingest table"], name="ingestion"),
+        Section("agent", body=["Skipped: the time budget was spent."], name="agent"),
+        Section("API latency under load", body=["old api"], name="api"),
+    ]
+    old[0].data = {"Dossier": {"pages": 2002}}
+    _write(out, first, old)
+    kept = previous_sections(out)
+    assert set(kept) == {"ingestion", "agent", "api"}
+    assert kept["ingestion"].data == {"Dossier": {"pages": 2002}}
+
+    second = BenchContext(quick=True, budget_s=60)
+    second.only, second.kept = {"agent", "api"}, kept
+    fresh = [
+        Section("Agent latency (local vLLM CPU, SmolLM2-135M)", body=["new agent"], name="agent"),
+        Section("API latency under load", body=["new api"], name="api"),
+    ]
+    _write(out, second, fresh)
+    text = out.read_text()
+    assert text.index("ingest table") < text.index("new agent") < text.index("new api")
+    assert "Skipped" not in text
+    assert "old api" not in text
+    assert "re-ran only `python -m evaluation.bench agent api`" in text
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert data["Ingestion: 101 CUAD contracts (PDF)"] == {"Dossier": {"pages": 2002}}
