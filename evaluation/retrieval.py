@@ -308,6 +308,8 @@ def knowledge_base_search(
 class _Ingester(Protocol):
     def ingest_file(self, path: Path, tenant: str, *, name: str | None = None) -> Any: ...
 
+    def flush(self) -> None: ...
+
 
 def ingest_corpus(
     pipeline: _Ingester,
@@ -336,6 +338,8 @@ def ingest_corpus(
             failures.append(str(result.error or path.name))
         if on_progress is not None:
             on_progress(i + 1, len(files))
+    if counts["indexed"]:
+        pipeline.flush()  # index what was written: searched brute force otherwise
     seconds = time.perf_counter() - t0
     if failures:
         raise EvaluationInputError(

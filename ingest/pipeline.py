@@ -218,7 +218,13 @@ class IngestPipeline:
             results.append(result)
             if on_result is not None:
                 on_result(result)
+        if any(r.status == "indexed" for r in results):
+            self.flush()
         return results
+
+    def flush(self) -> None:
+        """Index what this pipeline has written (call after a batch)."""
+        self.kb.flush()
 
     def _dense_input(self, chunk: Chunk) -> str:
         if self.heading_path_in_vector:

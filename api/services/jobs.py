@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 JOB_KINDS = ("ingest", "review", "summary")
 HEARTBEAT_S = 15.0
+#: Flush the index after this many ingest jobs even if the queue is not empty.
+FLUSH_EVERY = 10
 
 
 class JobExecutor:
@@ -205,6 +207,7 @@ def work_loop(
     catalog = container.catalog
     kinds = list(kinds) if kinds is not None else None
     ran = 0
+    unflushed = 0  # ingest jobs since the last flush
     log.info("jobs.worker_started worker=%s kinds=%s", worker_id, kinds or "all")
     while not stop_event.is_set():
         try:
@@ -213,6 +216,9 @@ def work_loop(
             log.warning("jobs.claim_failed worker=%s error=%s", worker_id, type(exc).__name__)
             job = None
         if job is None:
+            if unflushed:
+                container.kb.flush()  # the queue is drained: index what was written
+                unflushed = 0
             if once:
                 break
             if wake is not None:
@@ -233,5 +239,10 @@ def work_loop(
             beat_stop.set()
             beat.join(timeout=5)
         ran += 1
+        if job.kind == "ingest":
+            unflushed += 1
+            if unflushed >= FLUSH_EVERY:  # a long queue: do not wait for it to drain
+                container.kb.flush()
+                unflushed = 0
     log.info("jobs.worker_stopped worker=%s ran=%d", worker_id, ran)
     return ran

@@ -214,6 +214,17 @@ def test_smaller_k_is_a_prefix_of_larger_k(
         assert [h.chunk.id for h in hits] == full[:k]
 
 
+def test_flush_keeps_rows_and_search_results(
+    indexed: tuple[MilvusVectorStore, list[Chunk]], st_embedder: SentenceTransformerEmbedder
+) -> None:
+    store, chunks = indexed
+    before = [h.chunk.id for h in store.search(request(st_embedder, "annual fee", "hybrid", k=10))]
+    store.flush()
+    after = [h.chunk.id for h in store.search(request(st_embedder, "annual fee", "hybrid", k=10))]
+    assert after == before
+    assert store.count("acme") == len(chunks)
+
+
 def test_search_right_after_upsert_sees_the_rows(
     store: MilvusVectorStore, contract_sentences: list[str], sentence_vectors: np.ndarray
 ) -> None:
