@@ -52,7 +52,7 @@ ToolFactory = Callable[[str, EvidenceLedger, Sequence[str] | None], ToolRegistry
 _PROMPTS = Path(__file__).parent / "prompts"
 #: Planner mode: passages in the answer prompt, their size, and the answer length.
 PROMPT_EVIDENCE = 3
-PROMPT_EVIDENCE_CHARS = 900
+PROMPT_EVIDENCE_CHARS = 500
 PLANNER_MAX_TOKENS = 160
 #: Earlier turns replayed to the model in native mode.
 HISTORY_TURNS = 3

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 #: Longest tool output (characters) passed back to the model.
 MAX_TOOL_CONTENT = 12_000
 #: Longest tool output (characters) quoted in the planner-mode answer prompt.
-NOTE_CHARS = 1500
+NOTE_CHARS = 600
 
 
 def fence_tool_output(name: str, result: ToolResult, max_chars: int = MAX_TOOL_CONTENT) -> str:

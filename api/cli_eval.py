@@ -284,7 +284,7 @@ def eval_agent_latency(
     from agent.llm import OpenAIChatModel
     from agent.local_vllm import LocalVLLMServer, ensure_local_llm
     from api.container import Container
-    from evaluation.agent_latency import QUESTIONS, measure_agent_latency
+    from evaluation.agent_latency import QUESTIONS, WARM_UP_QUESTION, measure_agent_latency
 
     kb_dir = kb or ctx.find_root().params.get("kb")
     with tempfile.TemporaryDirectory(prefix="dossier-agent-") as tmp:
@@ -310,7 +310,7 @@ def eval_agent_latency(
             async def run() -> dict[str, Any]:
                 try:
                     await measure_agent_latency(  # warm-up, not counted
-                        container.kb, chat_model, settings, settings.tenant, questions[:1]
+                        container.kb, chat_model, settings, settings.tenant, [WARM_UP_QUESTION]
                     )
                     return await measure_agent_latency(
                         container.kb, chat_model, settings, settings.tenant, questions

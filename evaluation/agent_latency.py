@@ -18,7 +18,11 @@ from agent.loop import Agent
 from core.settings import Settings
 from knowledge_base.service import KnowledgeBase
 
-__all__ = ["QUESTIONS", "measure_agent_latency"]
+__all__ = ["QUESTIONS", "WARM_UP_QUESTION", "measure_agent_latency"]
+
+#: Warms the server and the models before measuring; not one of ``QUESTIONS``,
+#: so no measured prompt is already in the server's prefix cache.
+WARM_UP_QUESTION = "What is the purpose of this agreement?"
 
 #: A fixed mix: clause lookups (retrieval + clause tool), a date/arithmetic
 #: question (run_python), and open questions naming a contract.

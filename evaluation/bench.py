@@ -596,7 +596,7 @@ def _agent_rows(data: dict[str, Any]) -> list[str]:
 def _render_agent(data: dict[str, Any]) -> list[str]:
     lines = _agent_rows(data)
     lines.append(
-        f"- {data.get('questions')} questions (one warm-up not counted) over "
+        f"- {data.get('questions')} questions (after one warm-up question not in the set) over "
         f"{data.get('documents')} indexed contracts ({data.get('chunks')} chunks); model "
         f"{data.get('model')}; degraded answers: {data.get('degraded_answers')}"
     )
@@ -778,6 +778,8 @@ def _run_sections(
 def _write(path: Path, ctx: BenchContext, sections: Sequence[Section]) -> None:
     mode = "quick slice (BENCH_QUICK=1)" if ctx.quick else "full"
     command = ("BENCH_QUICK=1 " if ctx.quick else "") + "make bench"
+    if ctx.only:
+        command += ' SECTIONS="' + " ".join(n for n in TITLE_PREFIX if n in ctx.only) + '"'
     head = [
         "# Dossier benchmarks",
         "",
