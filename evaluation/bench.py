@@ -447,6 +447,30 @@ def retrieval_section(ctx: BenchContext) -> Section:
     return section
 
 
+def _run_json(
+    ctx: BenchContext,
+    section: Section,
+    argv: Sequence[str],
+    render: Callable[[Any], list[str]],
+    *,
+    env: dict[str, str] | None = None,
+    note: str = "",
+) -> Section:
+    """Run a ``--json`` command into ``section``: its rendered result and wall
+    time, or its failure."""
+    result = ctx.run(argv, section, env=env)
+    if result.returncode != 0:
+        section.body.append(result.failure())
+        return section
+    section.data = result.json
+    section.body += render(section.data)
+    section.body.append(
+        f"- wall time of the command: {result.wall_s:.0f} s{note}, "
+        f"peak RSS {result.peak_rss_mb:.0f} MB"
+    )
+    return section
+
+
 def _hook_section(
     ctx: BenchContext,
     title: str,
@@ -463,16 +487,7 @@ def _hook_section(
     if missing is not None:
         section.body.append(f"Not yet available: {missing}.")
         return section
-    result = ctx.run([*ctx.dossier, "eval", command, *args, "--json"], section)
-    if result.returncode != 0:
-        section.body.append(result.failure())
-        return section
-    section.data = result.json
-    section.body += render(section.data)
-    section.body.append(
-        f"- wall time of the command: {result.wall_s:.0f} s, peak RSS {result.peak_rss_mb:.0f} MB"
-    )
-    return section
+    return _run_json(ctx, section, [*ctx.dossier, "eval", command, *args, "--json"], render)
 
 
 def _render_json(data: Any) -> list[str]:
@@ -627,17 +642,9 @@ def agent_section(ctx: BenchContext) -> Section:
         return section
     args = ["--kb", str(ctx.kb)]
     args += ["--quick"] if ctx.quick else ["--pdfs", "101"]
-    result = ctx.run([*ctx.dossier, "eval", "agent-latency", *args, "--json"], section)
-    if result.returncode != 0:
-        section.body.append(result.failure())
-        return section
-    section.data = result.json
-    section.body += _render_agent(section.data)
-    section.body.append(
-        f"- wall time of the command: {result.wall_s:.0f} s (re-ingesting the already indexed "
-        f"contracts is a no-op), peak RSS {result.peak_rss_mb:.0f} MB"
-    )
-    return section
+    argv = [*ctx.dossier, "eval", "agent-latency", *args, "--json"]
+    note = " (re-ingesting the already indexed contracts is a no-op)"
+    return _run_json(ctx, section, argv, _render_agent, note=note)
 
 
 def _render_api(data: dict[str, Any]) -> list[str]:
@@ -681,16 +688,8 @@ def api_section(ctx: BenchContext) -> Section:
     url = ctx.ensure_llm(section)
     argv = [ctx.python, "-m", "api.bench_api", "--json", "--kb", str(ctx.kb)]
     argv += ["--pdfs", "10", "--requests", "20"] if ctx.quick else ["--pdfs", "101"]
-    result = ctx.run(argv, section, env={"DOSSIER_LLM__BASE_URL": url} if url else None)
-    if result.returncode != 0:
-        section.body.append(result.failure())
-        return section
-    section.data = result.json
-    section.body += _render_api(section.data)
-    section.body.append(
-        f"- wall time of the command: {result.wall_s:.0f} s, peak RSS {result.peak_rss_mb:.0f} MB"
-    )
-    return section
+    env = {"DOSSIER_LLM__BASE_URL": url} if url else None
+    return _run_json(ctx, section, argv, _render_api, env=env)
 
 
 SECTIONS: tuple[Callable[[BenchContext], Section], ...] = (
