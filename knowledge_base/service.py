@@ -133,17 +133,18 @@ class KnowledgeBase:
         return self.catalog.page_text(tenant, document_id, page)
 
     def document_chunks(self, tenant: str, document_id: str) -> list[Chunk]:
-        record = self.catalog.get_document(tenant, document_id)
-        if record.status is not DocumentStatus.READY:
-            raise NotFoundError(f"document {document_id} is not ready ({record.status})")
+        self._require_ready(tenant, document_id)
         return self.store.document_chunks(tenant, document_id)
 
     def document_vectors(self, tenant: str, document_id: str) -> tuple[list[Chunk], np.ndarray]:
         """:meth:`document_chunks` with their stored dense vectors (row i: chunk i)."""
+        self._require_ready(tenant, document_id)
+        return self.store.document_vectors(tenant, document_id)
+
+    def _require_ready(self, tenant: str, document_id: str) -> None:
         record = self.catalog.get_document(tenant, document_id)
         if record.status is not DocumentStatus.READY:
             raise NotFoundError(f"document {document_id} is not ready ({record.status})")
-        return self.store.document_vectors(tenant, document_id)
 
     def delete_document(self, tenant: str, document_id: str) -> None:
         """Remove chunks first, then the catalog row: a crash in between leaves
