@@ -34,3 +34,26 @@ def test_query_overtakes_a_long_embedding_call() -> None:
     assert big_done, "the large call finished"
     assert query_done < big_done[0], "the query waited for the whole ingestion call"
     np.testing.assert_allclose(vector, expected, atol=1e-6)
+
+
+def test_small_calls_run_on_one_thread_large_ones_on_all() -> None:
+    """A query's forward pass uses one torch thread (no OpenMP spin-waiting
+    against other processes); a large call keeps the configured threads, and
+    the process setting is restored afterwards."""
+    import torch
+
+    embedder = SentenceTransformerEmbedder(EmbeddingSettings(threads=2), cache_size=0)
+    model = embedder.load()
+    seen: list[int] = []
+    handle = model[0].register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    try:
+        before = torch.get_num_threads()
+        query = embedder.embed_batch(["Which law governs this agreement?"])[0]
+        embedder.embed_batch(
+            [f"Clause {i}. The supplier shall deliver lot {i}." for i in range(40)]
+        )
+    finally:
+        handle.remove()
+    assert seen == [1, before]
+    assert torch.get_num_threads() == before == 2
+    np.testing.assert_allclose(np.linalg.norm(query), 1.0, atol=1e-5)
