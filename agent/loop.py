@@ -52,7 +52,7 @@ ToolFactory = Callable[[str, EvidenceLedger, Sequence[str] | None], ToolRegistry
 _PROMPTS = Path(__file__).parent / "prompts"
 #: Planner mode: passages in the answer prompt, their size, and the answer length.
 PROMPT_EVIDENCE = 3
-PROMPT_EVIDENCE_CHARS = 500
+PROMPT_EVIDENCE_CHARS = 320
 PLANNER_MAX_TOKENS = 160
 #: Earlier turns replayed to the model in native mode.
 HISTORY_TURNS = 3
@@ -253,7 +253,9 @@ class Agent:
                 else ""
             )
             user = _prompt("answer_user").format(
-                evidence=format_evidence(top, max_chars=PROMPT_EVIDENCE_CHARS) + extra,
+                evidence=format_evidence(
+                    top, max_chars=PROMPT_EVIDENCE_CHARS, focus=f"{state['question']} {state['query']}"
+                ) + extra,
                 context=context, question=state["question"],
             )  # fmt: skip
             messages = [{"role": "system", "content": _prompt("answer_system")},

@@ -29,7 +29,7 @@ from agent.llm import Message, UsageReport
 from core.types import Citation
 from tools.base import ToolResult, call_tool
 from tools.registry import ToolRegistry
-from tools.retrieval import Evidence, EvidenceLedger
+from tools.retrieval import Evidence, EvidenceLedger, excerpt
 
 __all__ = ["TurnContext", "fence_tool_output"]
 
@@ -38,19 +38,22 @@ logger = logging.getLogger(__name__)
 #: Longest tool output (characters) passed back to the model.
 MAX_TOOL_CONTENT = 12_000
 #: Longest tool output (characters) quoted in the planner-mode answer prompt.
-NOTE_CHARS = 600
+NOTE_CHARS = 400
 
 
-def fence_tool_output(name: str, result: ToolResult, max_chars: int = MAX_TOOL_CONTENT) -> str:
+def fence_tool_output(
+    name: str, result: ToolResult, max_chars: int = MAX_TOOL_CONTENT, focus: str | None = None
+) -> str:
     """The text the model sees for a tool result.
 
     ``search_documents`` output is already fenced and escaped evidence; every
     other tool's text is escaped and wrapped in ``<tool_output>``, so nothing a
-    tool returns (e.g. clause text) can close the fence.
+    tool returns (e.g. clause text) can close the fence. A long text is cut to
+    the sentences closest to ``focus`` (:func:`tools.retrieval.excerpt`).
     """
     content = result.content
     if len(content) > max_chars:
-        content = content[:max_chars] + " …"
+        content = excerpt(content, max_chars, focus)
     if name == "search_documents" and not result.is_error:
         return content
     status = "error" if result.is_error else "ok"
@@ -128,7 +131,9 @@ class TurnContext:
              "seconds": round(seconds, 3)}
         )  # fmt: skip
         if name != "search_documents" and not result.is_error:
-            self.fenced[call_id] = fence_tool_output(name, result, max_chars=NOTE_CHARS)
+            self.fenced[call_id] = fence_tool_output(
+                name, result, max_chars=NOTE_CHARS, focus=self.question
+            )
         first_line = (result.content.strip().splitlines() or [""])[0]
         summary = first_line[:200] if result.is_error else _summary(name, result)
         self.emit(

@@ -80,6 +80,7 @@ async def measure_agent_latency(
                 "tools_s": done.timings.tools_s if done else None,
                 "ttft_s": first_token,
                 "total_s": round(total, 4),
+                "prompt_tokens": (done.usage.get("prompt_tokens") if done else None),
                 "completion_tokens": completion,
                 "tokens_per_s": round(completion / decode_s, 2) if decode_s > 0 else None,
                 "citations": len(done.citations) if done else 0,
@@ -88,7 +89,7 @@ async def measure_agent_latency(
             }
         )
     summary: dict[str, Any] = {"questions": len(rows)}
-    for key in ("retrieval_s", "tools_s", "ttft_s", "total_s", "tokens_per_s"):
+    for key in ("retrieval_s", "tools_s", "ttft_s", "total_s", "tokens_per_s", "prompt_tokens"):
         values = [r[key] for r in rows if r[key] is not None]
         summary[f"{key}_p50"] = round(statistics.median(values), 4) if values else None
         summary[f"{key}_p95"] = _pct(values, 0.95)

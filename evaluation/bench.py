@@ -594,6 +594,7 @@ def _agent_rows(data: dict[str, Any]) -> list[str]:
         ("retrieval_s", "retrieval ms", 1000, 0),
         ("tools_s", "tools ms", 1000, 0),
         ("ttft_s", "time to first token s", 1, 2),
+        ("prompt_tokens", "prompt tokens", 1, 0),
         ("tokens_per_s", "tokens/s (decode)", 1, 1),
         ("total_s", "total s", 1, 2),
     ):
@@ -619,6 +620,8 @@ def _render_agent(data: dict[str, Any]) -> list[str]:
         [
             str(r["question"]),
             _fmt(r.get("retrieval_s") and r["retrieval_s"] * 1000, 0),
+            _fmt(r.get("tools_s") and r["tools_s"] * 1000, 0),
+            _fmt(r.get("prompt_tokens")),
             _fmt(r.get("ttft_s"), 2),
             _fmt(r.get("tokens_per_s"), 1),
             _fmt(r.get("total_s"), 2),
@@ -629,7 +632,18 @@ def _render_agent(data: dict[str, Any]) -> list[str]:
     ]
     lines += ["", "<details><summary>per question</summary>", ""]
     lines += _table(
-        ["question", "retrieval ms", "TTFT s", "tok/s", "total s", "tokens", "citations"], rows
+        [
+            "question",
+            "retrieval ms",
+            "tools ms",
+            "prompt tokens",
+            "TTFT s",
+            "tok/s",
+            "total s",
+            "tokens",
+            "citations",
+        ],
+        rows,
     )
     lines += ["</details>", ""]
     return lines

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from core.errors import KnowledgeBaseError, ToolError
 from core.types import Chunk, Hit, SearchMode
+from knowledge_base.lexical import bm25_terms
 from knowledge_base.service import KnowledgeBase
 from tools.base import ToolResult
 
@@ -34,6 +35,7 @@ __all__ = [
     "EvidenceLedger",
     "SearchDocumentsInput",
     "SearchDocumentsTool",
+    "excerpt",
     "format_evidence",
     "neutralise_instructions",
 ]
@@ -144,13 +146,64 @@ class EvidenceLedger:
         return len(self._items)
 
 
-def format_evidence(items: Sequence[Evidence], *, max_chars: int | None = None) -> str:
-    """The fenced, escaped text of ``items`` as the model sees it."""
+def excerpt(text: str, max_chars: int, focus: str | None = None) -> str:
+    """At most ``max_chars`` of ``text`` (plus the "…" marks): whole sentences
+    around the ones that share most terms (stemmed, stop words dropped) with
+    ``focus``, widened with their neighbours while they fit.
+
+    Without ``focus``, or when no sentence shares a term, the start of the text.
+    A cut is marked with "…" at either end.
+    """
+    if len(text) <= max_chars:
+        return text
+    spans = [m.span() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+    wanted = set(bm25_terms(focus).split()) if focus else set()
+    best: tuple[int, int, int] | None = None  # (-score, first, last) of the best window
+    if wanted and spans:
+        terms = [set(bm25_terms(text[a:b]).split()) & wanted for a, b in spans]
+        for first in range(len(spans)):
+            if not terms[first]:
+                continue  # a window starts at a matching sentence
+            union: set[str] = set()
+            for last in range(first, len(spans)):
+                if spans[last][1] - spans[first][0] > max_chars and last > first:
+                    break
+                union |= terms[last]
+                candidate = (-len(union), first, last)
+                if best is None or candidate < best:
+                    best = candidate
+    if best is None:
+        return text[:max_chars].rsplit(" ", 1)[0] + " …"
+    first, last = best[1], best[2]
+    while True:  # fill the budget with the neighbouring sentences, following first
+        if last + 1 < len(spans) and spans[last + 1][1] - spans[first][0] <= max_chars:
+            last += 1
+        elif first > 0 and spans[last][1] - spans[first - 1][0] <= max_chars:
+            first -= 1
+        else:
+            break
+    start, end = spans[first][0], spans[last][1]
+    if end - start > max_chars:  # one sentence longer than the budget
+        end = start + len(text[start : start + max_chars].rsplit(" ", 1)[0])
+    prefix = "… " if text[:start].strip() else ""
+    suffix = " …" if text[end:].strip() else ""
+    return prefix + text[start:end].strip() + suffix
+
+
+def format_evidence(
+    items: Sequence[Evidence], *, max_chars: int | None = None, focus: str | None = None
+) -> str:
+    """The fenced, escaped text of ``items`` as the model sees it.
+
+    With ``max_chars`` each body is cut to an :func:`excerpt` around the
+    sentences closest to ``focus`` (the question), so a short prompt still
+    carries the words that answer it.
+    """
     blocks = []
     for item in items:
         body, _ = neutralise_instructions(item.quote)
-        if max_chars is not None and len(body) > max_chars:
-            body = body[:max_chars].rsplit(" ", 1)[0] + " …"
+        if max_chars is not None:
+            body = excerpt(body, max_chars, focus)
         attrs = {
             "n": str(item.n),
             "document": item.document,
