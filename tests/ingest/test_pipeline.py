@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -22,6 +23,17 @@ pytestmark = pytest.mark.slow
 
 CUAD_PDFS = sorted((CUAD / "pdf").iterdir())[:10]
 EXPECTED_FAILURES = {"word-doc.doc", "word-perfect.wpd", "empty.pdf"}
+#: One agreement from each DOCX folder not ingested whole (named by their path
+#: under docx/: every file there is called template.docx).
+DOCX_SINGLES = [
+    "openagreements-cc-by-4.0/openagreements-restrictive-covenant-new-york/template.docx",
+    "yc-cc-by-nd-4.0/yc-safe-mfn/template.docx",
+]
+DOCX_FOLDERS = [
+    "bonterms-cc0-1.0",
+    "common-paper-cc-by-4.0",
+    *(n.split("/")[0] for n in DOCX_SINGLES),
+]
 DOSSIER = [sys.executable, "-m", "api"]
 
 
@@ -34,10 +46,17 @@ def batch(tmp_path_factory, st_embedder):  # type: ignore[no-untyped-def]
     """One knowledge base with 10 CUAD PDFs, the DOCX agreements and the court folder."""
     from api.container import Container
     from core.settings import load_settings
+    from ingest.pipeline import InputFile
 
     settings = load_settings(data_dir=tmp_path_factory.mktemp("batch"), tenant="firm-a")
     container = Container(settings, embedder=st_embedder)
-    inputs = [*CUAD_PDFS, DOCX_DIR / "bonterms-cc0-1.0", DOCX_DIR / "common-paper-cc-by-4.0", COURT]
+    inputs = [
+        *CUAD_PDFS,
+        DOCX_DIR / "bonterms-cc0-1.0",
+        DOCX_DIR / "common-paper-cc-by-4.0",
+        *(InputFile(DOCX_DIR / name, name) for name in DOCX_SINGLES),
+        COURT,
+    ]
     results = container.pipeline.ingest_paths(inputs, "firm-a")
     yield container, results
     container.close()
@@ -54,6 +73,25 @@ def test_bad_files_fail_alone_with_reasons(batch) -> None:  # type: ignore[no-un
     indexed = [r for r in results if r.status == "indexed"]
     assert len(indexed) == len(results) - len(EXPECTED_FAILURES)
     assert all(r.chunks > 0 and r.pages > 0 for r in indexed)
+
+
+def test_a_docx_from_every_folder_lands(batch) -> None:  # type: ignore[no-untyped-def]
+    container, results = batch
+    assert sorted(DOCX_FOLDERS) == sorted(p.name for p in DOCX_DIR.iterdir() if p.is_dir())
+    for folder in DOCX_FOLDERS:
+        docs = [r for r in results if str(DOCX_DIR / folder) in r.path]
+        assert docs, folder
+        assert all(r.status == "indexed" and r.pages > 0 and r.chunks > 0 for r in docs), folder
+    # the two explicit template.docx files stay two documents, not two versions
+    names = {r.name: r for r in results if r.name in DOCX_SINGLES}
+    assert len(names) == 2
+    assert {r.version for r in names.values()} == {1}
+    covenant = names[DOCX_SINGLES[0]]
+    hits = container.kb.search(
+        "firm-a", "non-compete restricted period", k=5, document_ids=[covenant.document_id]
+    )
+    assert hits
+    assert all(h.chunk.document_name == DOCX_SINGLES[0] for h in hits)
 
 
 def test_scanned_pdf_is_ocrd(batch) -> None:  # type: ignore[no-untyped-def]
@@ -223,5 +261,155 @@ def test_kill_mid_ingest_leaves_nothing_half_visible(tmp_path) -> None:
     container = Container(load_settings(data_dir=kb, tenant="t"))
     try:
         assert container.kb.store.count("t") == sum(d["chunks"] for d in docs)  # type: ignore[union-attr]
+    finally:
+        container.close()
+
+
+CRASH_DRIVER = '''
+"""Usage: crash_driver.py KB VICTIM_NAME FILE...: ingest the files, SIGKILLed at
+the worst moment: VICTIM's chunks upserted and flushed, its row still INDEXING."""
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from api.container import Container
+from core.settings import load_settings
+
+kb, victim, files = Path(sys.argv[1]), sys.argv[2], [Path(f) for f in sys.argv[3:]]
+container = Container(load_settings(data_dir=kb, tenant="t"))
+catalog, store = container.catalog, container.store
+real_mark_ready = catalog.mark_ready
+
+
+def mark_ready(tenant, document_id, pages, chunks):
+    if catalog.get_document(tenant, document_id).name != victim:
+        return real_mark_ready(tenant, document_id, pages, chunks)
+    store.flush()  # the upserted rows are durable in Milvus ...
+    (kb / "crash.json").write_text(json.dumps({"id": document_id, "chunks": chunks}))
+    os.kill(os.getpid(), signal.SIGKILL)  # ... and the process dies before READY
+
+
+catalog.mark_ready = mark_ready
+container.pipeline.ingest_paths(files, "t")
+sys.exit("not killed")
+'''
+
+
+def _release_milvus_lite(kb: Path) -> None:
+    """Closing a MilvusClient leaves milvus-lite's in-process server (and its
+    lock on ``milvus.db``) running until this process exits; stop it so a
+    ``dossier`` subprocess can open the same knowledge base."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(str(kb / "milvus.db"))
+
+
+def test_kill_between_upsert_and_ready_hides_the_flushed_chunks(tmp_path, st_embedder) -> None:  # type: ignore[no-untyped-def]
+    """The worst moment for kill -9: every chunk of a document is upserted
+    and flushed to Milvus, the catalog row is still INDEXING. Search (every
+    mode) must not see those chunks; the next ingest completes the document
+    without duplicates."""
+    from api.container import Container
+    from core.settings import load_settings
+
+    kb = tmp_path / "kb"
+    first, victim = CUAD_PDFS[9], CUAD_PDFS[2]  # 2 and 4 pages
+    driver = tmp_path / "crash_driver.py"
+    driver.write_text(CRASH_DRIVER)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "DOSSIER_TENANT": "t",
+        "PYTHONPATH": str(REPO),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(driver), str(kb), victim.name, str(first), str(victim)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = proc.communicate(timeout=600)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # reap what the driver left behind
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL, stderr[-2000:]
+    crash = json.loads((kb / "crash.json").read_text())
+    crashed_id, crashed_chunks = crash["id"], crash["chunks"]
+    assert crashed_chunks > 0
+
+    # What a crash left: the chunks are physically in Milvus, the row INDEXING.
+    queries = [
+        "consulting agreement consultant services",
+        "fees payable for services under this agreement",
+    ]
+    container = Container(load_settings(data_dir=kb, tenant="t"), embedder=st_embedder)
+    try:
+        kb_ = container.kb
+        assert kb_.get_document("t", crashed_id).status is DocumentStatus.INDEXING
+        assert kb_.store.count("t", crashed_id) == crashed_chunks
+        stored = kb_.store.document_chunks("t", crashed_id)
+        assert len(stored) == crashed_chunks
+        with pytest.raises(NotFoundError, match="not ready"):
+            kb_.document_chunks("t", crashed_id)
+        (landed,) = [d for d in kb_.list_documents("t") if d.name == first.name]
+        assert landed.status is DocumentStatus.READY
+        for mode in ("dense", "bm25", "hybrid"):
+            for query in queries:
+                hits = kb_.search("t", query, k=50, mode=mode)
+                assert hits, (mode, query)  # the READY document still answers
+                assert crashed_id not in {h.chunk.document_id for h in hits}, (mode, query)
+            # naming the document explicitly does not reveal it either
+            assert kb_.search("t", queries[0], k=10, mode=mode, document_ids=[crashed_id]) == []
+    finally:
+        container.close()
+        _release_milvus_lite(kb)
+
+    def run(*args: str) -> object:
+        done = subprocess.run(
+            [*DOSSIER, *args, "--kb", str(kb), "--json"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    docs = {d["id"]: d for d in run("documents")}  # type: ignore[union-attr]
+    assert docs[crashed_id]["status"] == "indexing"
+    assert [d["status"] for d in docs.values()].count("ready") == 1
+
+    # Re-ingesting the file: recover() completes the crashed document from
+    # its stored original (same id, no new version), so the file itself is
+    # then "unchanged".
+    report = run("ingest", str(victim))
+    assert report["failed"] == 0  # type: ignore[index]
+    (result,) = report["results"]  # type: ignore[index]
+    assert result["document_id"] == crashed_id
+    assert result["status"] in {"indexed", "unchanged"}
+    docs = {d["id"]: d for d in run("documents")}  # type: ignore[union-attr]
+    assert len(docs) == 2
+    assert docs[crashed_id]["status"] == "ready"
+    assert docs[crashed_id]["version"] == 1
+    assert docs[crashed_id]["chunks"] == crashed_chunks
+
+    container = Container(load_settings(data_dir=kb, tenant="t"), embedder=st_embedder)
+    try:
+        kb_ = container.kb
+        chunks = kb_.document_chunks("t", crashed_id)
+        assert kb_.store.count("t", crashed_id) == len(chunks) == crashed_chunks  # no duplicates
+        assert len({c.id for c in chunks}) == len(chunks)
+        assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+        assert kb_.store.count("t") == sum(d["chunks"] for d in docs.values())
+        for mode in ("dense", "bm25", "hybrid"):
+            hits = kb_.search("t", queries[0], k=10, mode=mode)
+            assert crashed_id in {h.chunk.document_id for h in hits}, mode
     finally:
         container.close()
