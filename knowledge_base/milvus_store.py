@@ -332,14 +332,22 @@ class MilvusVectorStore:
         fields = [*_SCALAR_FIELDS, "dense"] if vectors else list(_SCALAR_FIELDS)
         rows: list[tuple[Chunk, Any]] = []
         with self._translate("query"):
-            iterator = self._client.query_iterator(
-                self._collection, batch_size=_QUERY_BATCH, filter=expr, output_fields=fields
+            # One query serves any document of up to _MAX_LIMIT chunks (the
+            # iterator costs a scan per page: 100-300 ms vs ~40 ms for 11k rows).
+            batch = self._client.query(
+                self._collection, filter=expr, output_fields=fields, limit=_MAX_LIMIT
             )
-            try:
-                while batch := iterator.next():
-                    rows.extend((self._chunk(row), row.get("dense")) for row in batch)
-            finally:
-                iterator.close()
+            if len(batch) < _MAX_LIMIT:
+                rows = [(self._chunk(row), row.get("dense")) for row in batch]
+            else:
+                iterator = self._client.query_iterator(
+                    self._collection, batch_size=_QUERY_BATCH, filter=expr, output_fields=fields
+                )
+                try:
+                    while batch := iterator.next():
+                        rows.extend((self._chunk(row), row.get("dense")) for row in batch)
+                finally:
+                    iterator.close()
         rows.sort(key=lambda pair: pair[0].ordinal)
         return rows
 
