@@ -254,7 +254,8 @@ class Agent:
             )
             user = _prompt("answer_user").format(
                 evidence=format_evidence(
-                    top, max_chars=PROMPT_EVIDENCE_CHARS, focus=f"{state['question']} {state['query']}"
+                    top, max_chars=PROMPT_EVIDENCE_CHARS, brief=True,
+                    focus=f"{state['question']} {state['query']}",
                 ) + extra,
                 context=context, question=state["question"],
             )  # fmt: skip

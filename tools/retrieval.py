@@ -191,24 +191,31 @@ def excerpt(text: str, max_chars: int, focus: str | None = None) -> str:
 
 
 def format_evidence(
-    items: Sequence[Evidence], *, max_chars: int | None = None, focus: str | None = None
+    items: Sequence[Evidence],
+    *,
+    max_chars: int | None = None,
+    focus: str | None = None,
+    brief: bool = False,
 ) -> str:
     """The fenced, escaped text of ``items`` as the model sees it.
 
     With ``max_chars`` each body is cut to an :func:`excerpt` around the
     sentences closest to ``focus`` (the question), so a short prompt still
-    carries the words that answer it.
+    carries the words that answer it. ``brief`` headers name the document
+    without its file extension and only the innermost section heading (a
+    CUAD header shrinks from ~60 tokens to ~25).
     """
     blocks = []
     for item in items:
         body, _ = neutralise_instructions(item.quote)
         if max_chars is not None:
             body = excerpt(body, max_chars, focus)
+        path = item.heading_path[-1:] if brief else item.heading_path
         attrs = {
             "n": str(item.n),
-            "document": item.document,
+            "document": item.document.rsplit(".", 1)[0] if brief else item.document,
             "page": str(item.page),
-            "section": " > ".join(item.heading_path),
+            "section": " > ".join(path),
         }
         rendered = " ".join(f'{k}="{html.escape(v, quote=True)}"' for k, v in attrs.items() if v)
         blocks.append(f"<evidence {rendered}>\n{html.escape(body, quote=False)}\n</evidence>")

@@ -35,7 +35,8 @@ def test_excerpt_without_focus_or_match_is_the_start() -> None:
     body = _passage("governed by")
     for focus in (None, "zebra xylophone"):
         cut = excerpt(body, 320, focus)
-        assert cut.endswith(" …") and body.startswith(_core(cut))
+        assert cut.endswith(" …")
+        assert body.startswith(_core(cut))
     assert excerpt("Short text.", 320, "law") == "Short text."
 
 
@@ -46,5 +47,21 @@ def test_format_evidence_cuts_each_passage_around_the_focus() -> None:
         start=0, end=len(body),
     )  # fmt: skip
     short = format_evidence([item], max_chars=320, focus="governing law")
-    assert "governed by" in short and len(short) < len(format_evidence([item]))
+    assert "governed by" in short
+    assert len(short) < len(format_evidence([item]))
     assert short.startswith('<evidence n="1" document="Accuray.pdf" page="7">')
+
+
+def test_brief_headers_keep_the_innermost_section_and_the_document_stem() -> None:
+    item = Evidence(
+        n=2, chunk_id="c2", document_id="d2", document="MetLife - Remarketing Agreement.PDF",
+        page=31, heading_path=["15. MISCELLANEOUS", "15.3 Governing Law"],
+        quote="This Agreement is governed by the laws of New York.", start=0, end=52,
+    )  # fmt: skip
+    full = format_evidence([item])
+    brief = format_evidence([item], brief=True)
+    assert 'section="15. MISCELLANEOUS &gt; 15.3 Governing Law"' in full
+    assert brief.startswith(
+        '<evidence n="2" document="MetLife - Remarketing Agreement" page="31" '
+        'section="15.3 Governing Law">'
+    )
