@@ -201,9 +201,9 @@ def format_evidence(
 
     With ``max_chars`` each body is cut to an :func:`excerpt` around the
     sentences closest to ``focus`` (the question), so a short prompt still
-    carries the words that answer it. ``brief`` headers name the document
-    without its file extension and only the innermost section heading (a
-    CUAD header shrinks from ~60 tokens to ~25).
+    carries the words that answer it. ``brief`` headers carry the number, the
+    page and the innermost section heading only: a CUAD file name alone is
+    30-50 tokens, and the citations name the document anyway.
     """
     blocks = []
     for item in items:
@@ -213,7 +213,7 @@ def format_evidence(
         path = item.heading_path[-1:] if brief else item.heading_path
         attrs = {
             "n": str(item.n),
-            "document": item.document.rsplit(".", 1)[0] if brief else item.document,
+            "document": "" if brief else item.document,
             "page": str(item.page),
             "section": " > ".join(path),
         }
