@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,6 +68,10 @@ _ANALYZER = {
     "filter": ["lowercase", {"type": "stop", "stop_words": sorted(STOP_WORDS)}],
 }
 _UPSERT_BATCH = 500
+#: Open stores per Milvus Lite path in this process (the embedded server is
+#: shared by path and stopped when the last one closes).
+_LITE_USERS: Counter[str] = Counter()
+_LITE_LOCK = threading.Lock()
 _QUERY_BATCH = 1000
 _DELETE_BATCH = 500
 _MAX_LIMIT = 16_384  # Milvus's topk / limit ceiling
@@ -146,8 +153,14 @@ class MilvusVectorStore:
                     f"{uri}: cannot create the Milvus Lite folder: {exc}"
                 ) from exc
             uri = str(Path(uri).expanduser())
+            self._lite_path: str | None = os.path.abspath(uri)
+        else:
+            self._lite_path = None
         with self._translate("connect"):
             self._client = MilvusClient(uri=uri, token=token or "", **options)
+        if self._lite_path is not None:
+            with _LITE_LOCK:
+                _LITE_USERS[self._lite_path] += 1
         self._ensure_collection()
 
     # ----------------------------------------------------------------- public
@@ -352,11 +365,28 @@ class MilvusVectorStore:
         return rows
 
     def close(self) -> None:
-        """Release the connection (and, for Milvus Lite, the embedded server)."""
+        """Release the connection; for Milvus Lite, the last store of a path in
+        this process also stops the embedded server, which frees the ``.db``
+        lock for another process (idempotent)."""
         try:
             self._client.close()
         except Exception as exc:  # closing must not fail a shutdown path
             logger.warning("milvus.close_failed collection=%s error=%s", self._collection, exc)
+        path, self._lite_path = self._lite_path, None
+        if path is None:
+            return
+        with _LITE_LOCK:
+            _LITE_USERS[path] -= 1
+            last = _LITE_USERS[path] <= 0
+            if last:
+                del _LITE_USERS[path]
+        if last:
+            try:
+                from milvus_lite.server_manager import server_manager_instance
+
+                server_manager_instance.release_server(path)
+            except Exception as exc:  # an old milvus-lite: freed at exit instead
+                logger.warning("milvus.lite_release_failed error=%s", type(exc).__name__)
 
     def __enter__(self) -> MilvusVectorStore:
         return self

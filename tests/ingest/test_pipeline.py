@@ -297,15 +297,6 @@ sys.exit("not killed")
 '''
 
 
-def _release_milvus_lite(kb: Path) -> None:
-    """Closing a MilvusClient leaves milvus-lite's in-process server (and its
-    lock on ``milvus.db``) running until this process exits; stop it so a
-    ``dossier`` subprocess can open the same knowledge base."""
-    from milvus_lite.server_manager import server_manager_instance
-
-    server_manager_instance.release_server(str(kb / "milvus.db"))
-
-
 def test_kill_between_upsert_and_ready_hides_the_flushed_chunks(tmp_path, st_embedder) -> None:  # type: ignore[no-untyped-def]
     """The worst moment for kill -9: every chunk of a document is upserted
     and flushed to Milvus, the catalog row is still INDEXING. Search (every
@@ -367,8 +358,7 @@ def test_kill_between_upsert_and_ready_hides_the_flushed_chunks(tmp_path, st_emb
             # naming the document explicitly does not reveal it either
             assert kb_.search("t", queries[0], k=10, mode=mode, document_ids=[crashed_id]) == []
     finally:
-        container.close()
-        _release_milvus_lite(kb)
+        container.close()  # frees milvus.db for the dossier subprocesses below
 
     def run(*args: str) -> object:
         done = subprocess.run(

@@ -343,6 +343,32 @@ def test_reopen_keeps_data_and_checks_the_dimension(
         make_store("reopen", dimension=768)
 
 
+def test_closing_the_last_lite_store_frees_the_db_for_another_process(
+    tmp_path: Path, contract_sentences: list[str], sentence_vectors: np.ndarray
+) -> None:
+    """Two stores on one path share the embedded server: closing one keeps the
+    other working; closing the last frees the lock, so a second process can
+    open the knowledge base while this one lives on."""
+    uri = str(tmp_path / "shared" / "milvus.db")
+    first, second = MilvusVectorStore(uri), MilvusVectorStore(uri)
+    first.upsert(make_chunks(contract_sentences), sentence_vectors)
+    first.flush()
+    first.close()
+    assert second.count("acme") == 35
+    second.close()
+    second.close()  # idempotent
+    repo = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys; from knowledge_base.milvus_store import MilvusVectorStore; "
+        "s = MilvusVectorStore(sys.argv[1]); print(s.count('acme')); s.close()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, uri], cwd=repo, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "35"
+
+
 def test_bad_uri_is_a_knowledge_base_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
