@@ -10,6 +10,7 @@ Third-party exceptions are translated at the adapter that meets them
     DossierError
     ├── ConfigurationError
     ├── NotFoundError                  (document, job, session of *this* tenant)
+    │   └── JobLostError               (the job was re-claimed by another worker)
     ├── IngestError                    (always names the file: ``.path``)
     │   ├── UnsupportedFormatError     (.doc, .wpd, images, ... with a hint)
     │   ├── FileTooLargeError
@@ -40,6 +41,7 @@ __all__ = [
     "EncryptedDocumentError",
     "FileTooLargeError",
     "IngestError",
+    "JobLostError",
     "KnowledgeBaseError",
     "LLMError",
     "LLMResponseError",
@@ -63,6 +65,11 @@ class ConfigurationError(DossierError):
 
 class NotFoundError(DossierError):
     """The object does not exist *for this tenant* (never reveals other tenants)."""
+
+
+class JobLostError(NotFoundError):
+    """This worker no longer owns the job (its heartbeat went stale and another
+    worker claimed it, or it was requeued): stop working on it, write nothing."""
 
 
 class IngestError(DossierError):

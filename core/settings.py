@@ -23,6 +23,7 @@ __all__ = [
     "MilvusSettings",
     "RetrievalSettings",
     "Settings",
+    "WorkerSettings",
     "load_settings",
 ]
 
@@ -101,6 +102,21 @@ class ApiSettings(BaseModel):
     workers: int = 1
 
 
+class WorkerSettings(BaseModel):
+    """Job workers (``dossier worker`` and the API's own worker thread)."""
+
+    #: A RUNNING job whose heartbeat is older than this is re-claimed by another
+    #: worker (its worker is presumed dead). ``dossier worker --stale-after``.
+    stale_after_s: float = Field(600.0, gt=0)
+    #: How often a running job's heartbeat is written; never more than a quarter
+    #: of ``stale_after_s`` (a slow beat must not make a live job look dead).
+    heartbeat_s: float = Field(15.0, gt=0)
+
+    @property
+    def effective_heartbeat_s(self) -> float:
+        return min(self.heartbeat_s, self.stale_after_s / 4)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DOSSIER_",
@@ -119,6 +135,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @property
     def milvus_uri(self) -> str:

@@ -6,7 +6,9 @@ Crash safety, step by step (each step is idempotent, so re-running is safe):
 1. hash the file; identical bytes already READY for this tenant → ``unchanged``;
 2. parse (a bad file fails here, alone, before anything is written);
 3. catalog row in status INDEXING (invisible to search), original file stored,
-   page texts saved;
+   page texts saved; the row is created at most once per tenant and bytes
+   (``create_or_get_document``): a concurrent ingest of the same bytes on
+   another worker returns that document as ``unchanged``;
 4. chunks embedded and upserted (deterministic chunk ids);
 5. catalog row → READY: only now can search see the document. A previous
    version with the same name is then superseded and its chunks removed.
@@ -28,7 +30,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from core.errors import DossierError, IngestError
+from core.errors import DossierError, IngestError, JobLostError
 from core.settings import IngestSettings
 from core.types import Chunk, Document, DocumentRecord, DocumentStatus
 from ingest.chunking import Chunker
@@ -266,7 +268,17 @@ class IngestPipeline:
         else:
             previous = catalog.latest_by_name(tenant, name)
             version = previous.version + 1 if previous is not None else 1
-            record = catalog.create_document(tenant, name, sha, document.mime, version)
+            record, created = catalog.create_or_get_document(
+                tenant, name, sha, document.mime, version
+            )
+            if not created:
+                # Another ingest of these bytes (a concurrent job on another
+                # worker) got there first: its document is the one; index nothing.
+                log.info("ingest.same_bytes_in_progress file=%s doc=%s", name, record.id)
+                return IngestResult(
+                    str(path), name, "unchanged", record.id, record.pages, record.chunks,
+                    version=record.version,
+                )  # fmt: skip
         try:
             catalog.store_file(tenant, record.id, path)
             catalog.save_pages(tenant, record.id, document.pages)
@@ -279,9 +291,11 @@ class IngestPipeline:
             store.upsert(chunks, vectors)
             catalog.mark_ready(tenant, record.id, len(document.pages), len(chunks))
         except BaseException as exc:
-            # Leave nothing half-visible. On KeyboardInterrupt/kill the row
-            # stays INDEXING and recover() finishes the job next time.
-            if isinstance(exc, Exception):
+            # Leave nothing half-visible. On KeyboardInterrupt/kill, or when
+            # the worker lost its job to another one (JobLostError, raised by
+            # on_event), the row stays INDEXING and whoever runs the job next
+            # (or recover()) finishes it.
+            if isinstance(exc, Exception) and not isinstance(exc, JobLostError):
                 # The failure is reported in the result (and the job); the
                 # catalog keeps no failed row that would block a retry.
                 store.delete_documents(tenant, [record.id])

@@ -32,18 +32,18 @@ import secrets
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, case, delete, func, insert, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import ConfigurationError, KnowledgeBaseError, NotFoundError
-from core.types import DocumentRecord, DocumentStatus, JobRecord, JobStatus, Page
+from core.types import DocumentRecord, DocumentStatus, Page
+from knowledge_base.catalog_jobs import JobQueue
 from knowledge_base.catalog_models import (
-    JOB_UPDATABLE,
     KEY_PREFIX,
     ROLES,
     SCHEMA_VERSION,
@@ -59,7 +59,6 @@ from knowledge_base.catalog_models import (
     create_catalog_engine,
     documents,
     fsync_dir,
-    jobs,
     json_object,
     metadata,
     schema_version,
@@ -71,8 +70,6 @@ __all__ = ["ROLES", "ApiKeyRecord", "AuditEntry", "Catalog"]
 
 logger = logging.getLogger(__name__)
 
-_JOB_COLUMNS = [jobs.c[name] for name in JobRecord.model_fields if name in jobs.c]
-
 _PEPPER_KEY = "api_key_pepper"
 _SCHEMA_LOCK = 0x0D0551E2  # PostgreSQL advisory lock id for table creation
 
@@ -81,11 +78,7 @@ def _document(row: Row[Any]) -> DocumentRecord:
     return DocumentRecord.model_validate(dict(row._mapping))
 
 
-def _job(row: Row[Any]) -> JobRecord:
-    return JobRecord.model_validate(dict(row._mapping))
-
-
-class Catalog:
+class Catalog(JobQueue):
     """The SQL side of the knowledge base (see the module docstring for the
     guarantees). ``url`` is a SQLAlchemy URL (``sqlite:///…/catalog.db`` or
     ``postgresql://…``); ``files_dir`` holds the stored originals. Tables are
@@ -173,10 +166,10 @@ class Catalog:
 
     # ------------------------------------------------------------------ documents
 
-    def find_by_sha(self, tenant: str, sha256: str) -> DocumentRecord | None:
-        """The tenant's READY (preferred) or INDEXING document with these bytes, else None."""
+    @staticmethod
+    def _by_sha(tenant: str, sha256: str) -> Any:
         ready_first = case((documents.c.status == DocumentStatus.READY.value, 0), else_=1)
-        stmt = (
+        return (
             select(documents)
             .where(
                 documents.c.tenant == tenant,
@@ -186,8 +179,11 @@ class Catalog:
             .order_by(ready_first, documents.c.version.desc(), documents.c.created_at.desc())
             .limit(1)
         )
+
+    def find_by_sha(self, tenant: str, sha256: str) -> DocumentRecord | None:
+        """The tenant's READY (preferred) or INDEXING document with these bytes, else None."""
         with self._tx("look up a document by hash") as conn:
-            row = conn.execute(stmt).first()
+            row = conn.execute(self._by_sha(tenant, sha256)).first()
         return None if row is None else _document(row)
 
     def latest_by_name(self, tenant: str, name: str) -> DocumentRecord | None:
@@ -206,16 +202,16 @@ class Catalog:
             row = conn.execute(stmt).first()
         return None if row is None else _document(row)
 
-    def create_document(
-        self, tenant: str, name: str, sha256: str, mime: str, version: int = 1
+    @staticmethod
+    def _new_document(
+        tenant: str, name: str, sha256: str, mime: str, version: int
     ) -> DocumentRecord:
-        """A new INDEXING document (id: uuid4 hex). ``sha256`` is lower-case hex."""
         check_tenant(tenant)
         check_sha256(sha256, name)
         if not name or version < 1:
             raise ValueError(f"invalid document name {name!r} or version {version}")
         now = utcnow()
-        record = DocumentRecord(
+        return DocumentRecord(
             id=uuid.uuid4().hex,
             tenant=tenant,
             name=name,
@@ -226,10 +222,39 @@ class Catalog:
             created_at=now,
             updated_at=now,
         )
+
+    def create_document(
+        self, tenant: str, name: str, sha256: str, mime: str, version: int = 1
+    ) -> DocumentRecord:
+        """A new INDEXING document (id: uuid4 hex). ``sha256`` is lower-case hex."""
+        record = self._new_document(tenant, name, sha256, mime, version)
         with self._tx(f"create document {name!r}", write=True) as conn:
             conn.execute(insert(documents).values(**record.model_dump()))
         logger.debug("catalog.document_created doc=%s tenant=%s", record.id, tenant)
         return record
+
+    def create_or_get_document(
+        self, tenant: str, name: str, sha256: str, mime: str, version: int = 1
+    ) -> tuple[DocumentRecord, bool]:
+        """Like :meth:`create_document`, unless the tenant already has a READY or
+        INDEXING document with these bytes: then that one and ``False`` (nothing
+        is written). Check and insert are one transaction serialised per
+        (tenant, sha256) — SQLite's write lock, a PostgreSQL advisory lock — so
+        two workers ingesting the same bytes at once create one document."""
+        record = self._new_document(tenant, name, sha256, mime, version)
+        with self._tx(f"create document {name!r}", write=True) as conn:
+            self._lock_file(conn, tenant, sha256)
+            row = conn.execute(self._by_sha(tenant, sha256)).first()
+            if row is not None:
+                existing = _document(row)
+                logger.info(
+                    "catalog.document_exists doc=%s tenant=%s status=%s",
+                    existing.id, tenant, existing.status.value,
+                )  # fmt: skip
+                return existing, False
+            conn.execute(insert(documents).values(**record.model_dump()))
+        logger.debug("catalog.document_created doc=%s tenant=%s", record.id, tenant)
+        return record, True
 
     def _file_target(self, tenant: str, sha256: str) -> Path:
         check_tenant(tenant)
@@ -411,203 +436,6 @@ class Catalog:
             if sharing == 0:
                 self._file_target(tenant, record.sha256).unlink(missing_ok=True)
         logger.info("catalog.document_deleted doc=%s tenant=%s", document_id, tenant)
-
-    # ------------------------------------------------------------------ jobs
-
-    def create_job(
-        self, tenant: str, kind: str, payload: dict[str, Any], file_name: str | None = None
-    ) -> JobRecord:
-        """A QUEUED job of ``kind`` ("ingest", "review", "summary", ...) carrying
-        the JSON ``payload`` the worker needs (see :meth:`job_payload`)."""
-        check_tenant(tenant)
-        if not kind or len(kind) > 32:
-            raise ValueError(f"invalid job kind {kind!r}")
-        now = utcnow()
-        job_id = uuid.uuid4().hex
-        values = {
-            "id": job_id,
-            "tenant": tenant,
-            "kind": kind,
-            "status": JobStatus.QUEUED.value,
-            "file_name": file_name,
-            "payload": json_object(payload, "job payload"),
-            "attempts": 0,
-            "pages": 0,
-            "chunks": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        with self._tx(f"create a {kind} job", write=True) as conn:
-            conn.execute(insert(jobs).values(**values))
-            row = conn.execute(select(*_JOB_COLUMNS).where(jobs.c.id == job_id)).one()
-        logger.info("catalog.job_created job=%s kind=%s tenant=%s", job_id, kind, tenant)
-        return _job(row)
-
-    def get_job(self, tenant: str, job_id: str) -> JobRecord:
-        stmt = select(*_JOB_COLUMNS).where(jobs.c.tenant == tenant, jobs.c.id == job_id)
-        with self._tx(f"read job {job_id}") as conn:
-            row = conn.execute(stmt).first()
-        if row is None:
-            raise NotFoundError(f"job {job_id} not found")
-        return _job(row)
-
-    def job_payload(self, job_id: str) -> dict[str, Any]:
-        """The payload given to :meth:`create_job` (for the worker; not tenant-scoped)."""
-        with self._tx(f"read job {job_id}") as conn:
-            row = conn.execute(select(jobs.c.payload).where(jobs.c.id == job_id)).first()
-        if row is None:
-            raise NotFoundError(f"job {job_id} not found")
-        return dict(row.payload)
-
-    def update_job(self, job_id: str, **fields: Any) -> JobRecord:
-        """Change ``status``, ``document_id``, ``pages``, ``chunks``, ``error`` or
-        ``result`` (a JSON object) and return the job. DONE/FAILED stamp
-        ``finished_at``. Other field names: TypeError. Unknown job: NotFoundError."""
-        unknown = set(fields) - JOB_UPDATABLE
-        if unknown:
-            raise TypeError(
-                f"update_job cannot set {sorted(unknown)}; allowed: {sorted(JOB_UPDATABLE)}"
-            )
-        now = utcnow()
-        values: dict[str, Any] = {**fields, "updated_at": now}
-        if "status" in fields:
-            status = JobStatus(fields["status"])
-            values["status"] = status.value
-            if status in (JobStatus.DONE, JobStatus.FAILED):
-                values["finished_at"] = now
-        if fields.get("error") is not None:
-            values["error"] = clip_error(str(fields["error"]))
-        if fields.get("result") is not None:
-            json_object(fields["result"], "job result")
-        with self._tx(f"update job {job_id}", write=True) as conn:
-            if conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values)).rowcount == 0:
-                raise NotFoundError(f"job {job_id} not found")
-            row = conn.execute(select(*_JOB_COLUMNS).where(jobs.c.id == job_id)).one()
-        return _job(row)
-
-    def list_jobs(
-        self, tenant: str | None = None, statuses: Collection[JobStatus] | None = None
-    ) -> list[JobRecord]:
-        """Jobs (of one tenant, or all), newest first, optionally only these statuses."""
-        stmt = select(*_JOB_COLUMNS)
-        if tenant is not None:
-            stmt = stmt.where(jobs.c.tenant == tenant)
-        if statuses is not None:
-            stmt = stmt.where(jobs.c.status.in_([JobStatus(s).value for s in statuses]))
-        with self._tx("list jobs") as conn:
-            rows = conn.execute(stmt.order_by(jobs.c.created_at.desc(), jobs.c.id)).all()
-        return [_job(r) for r in rows]
-
-    def claim_job(
-        self,
-        worker_id: str,
-        kinds: Collection[str] | None = None,
-        stale_after_s: float = 600,
-        max_attempts: int = 3,
-    ) -> JobRecord | None:
-        """Atomically give ``worker_id`` the oldest claimable job, now RUNNING, or None.
-
-        Claimable: QUEUED, or RUNNING with a heartbeat older than
-        ``stale_after_s`` (its worker died). A stale job already claimed
-        ``max_attempts`` times is marked FAILED instead (it keeps killing
-        workers). No job is ever handed to two live claimers: PostgreSQL locks
-        the row with ``FOR UPDATE SKIP LOCKED``; SQLite holds the write lock
-        (``BEGIN IMMEDIATE``) across the select and the conditional update.
-        """
-        now = utcnow()
-        stale = and_(
-            jobs.c.status == JobStatus.RUNNING.value,
-            or_(
-                jobs.c.heartbeat_at.is_(None),
-                jobs.c.heartbeat_at < now - timedelta(seconds=stale_after_s),
-            ),
-        )
-        claimable = or_(jobs.c.status == JobStatus.QUEUED.value, stale)
-        if kinds is not None:
-            claimable = and_(claimable, jobs.c.kind.in_(list(kinds)))
-        pick = (
-            select(jobs.c.id, jobs.c.status, jobs.c.attempts)
-            .where(claimable)
-            .order_by(jobs.c.created_at, jobs.c.id)
-            .limit(1)
-        )
-        if self._dialect == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
-        with self._tx("claim a job", write=True) as conn:
-            while (candidate := conn.execute(pick).first()) is not None:
-                if (
-                    candidate.status == JobStatus.RUNNING.value
-                    and candidate.attempts >= max_attempts
-                ):
-                    conn.execute(
-                        update(jobs)
-                        .where(jobs.c.id == candidate.id)
-                        .values(
-                            status=JobStatus.FAILED.value,
-                            finished_at=now,
-                            updated_at=now,
-                            error=f"abandoned: its worker stopped responding {candidate.attempts} times",
-                        )
-                    )
-                    logger.warning(
-                        "catalog.job_abandoned job=%s attempts=%d", candidate.id, candidate.attempts
-                    )
-                    continue
-                claimed = conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id == candidate.id, claimable)
-                    .values(
-                        status=JobStatus.RUNNING.value,
-                        worker_id=worker_id,
-                        attempts=jobs.c.attempts + 1,
-                        heartbeat_at=now,
-                        started_at=now,
-                        updated_at=now,
-                    )
-                )
-                if claimed.rowcount != 1:  # cannot happen under the lock; be safe
-                    return None
-                row = conn.execute(select(*_JOB_COLUMNS).where(jobs.c.id == candidate.id)).one()
-                job = _job(row)
-                break
-            else:
-                return None
-        if candidate.status == JobStatus.RUNNING.value:
-            logger.warning("catalog.job_reclaimed job=%s worker=%s", job.id, worker_id)
-        logger.info("catalog.job_claimed job=%s kind=%s worker=%s", job.id, job.kind, worker_id)
-        return job
-
-    def heartbeat(self, job_id: str, worker_id: str | None = None) -> None:
-        """Record that the job's worker is alive. NotFoundError if the job is not
-        RUNNING (or, with ``worker_id``, no longer this worker's): stop working on it."""
-        stmt = update(jobs).where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value)
-        if worker_id is not None:
-            stmt = stmt.where(jobs.c.worker_id == worker_id)
-        with self._tx(f"heartbeat job {job_id}", write=True) as conn:
-            if conn.execute(stmt.values(heartbeat_at=utcnow())).rowcount == 0:
-                raise NotFoundError(
-                    f"job {job_id} is not running"
-                    + (f" for worker {worker_id}" if worker_id else "")
-                )
-
-    def requeue_running_jobs(self) -> int:
-        """RUNNING -> QUEUED for every job (single-process start-up after a crash).
-        Returns how many. Do not call while other workers share the catalog."""
-        stmt = (
-            update(jobs)
-            .where(jobs.c.status == JobStatus.RUNNING.value)
-            .values(
-                status=JobStatus.QUEUED.value,
-                worker_id=None,
-                heartbeat_at=None,
-                updated_at=utcnow(),
-            )
-        )
-        with self._tx("requeue running jobs", write=True) as conn:
-            count = conn.execute(stmt).rowcount
-        if count:
-            logger.warning("catalog.jobs_requeued count=%d", count)
-        return count
 
     # ------------------------------------------------------------------ API keys
 

@@ -14,6 +14,17 @@ heartbeats while a job runs and hands it to :meth:`JobExecutor.run`:
   ``{"documents": {id: summary}, "failed": {...}, "progress": {...}, "digest": ...}``;
   each finished document is saved into ``result`` at once, so a job resumed
   after a crash does not redo it.
+
+Timing comes from ``settings.worker``: a job whose heartbeat is older than
+``stale_after_s`` is re-claimed by another worker; heartbeats are written every
+``heartbeat_s`` (at most a quarter of ``stale_after_s``).
+
+Fencing: every write a worker makes to its job goes through a :class:`JobFence`
+(``update_job(..., worker_id=...)``), which writes only while the job is still
+RUNNING for that worker. A worker that stalled, lost its job to another worker
+and wakes up again learns it from the heartbeat or from its next write
+(:class:`~core.errors.JobLostError`): it stops at the next step, logs
+``jobs.abandoned``, and neither marks the job done nor removes its upload.
 """
 
 from __future__ import annotations
@@ -26,17 +37,61 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-from core.errors import DossierError, NotFoundError
+from core.errors import DossierError, JobLostError, NotFoundError
 from core.types import JobRecord, JobStatus
 
-__all__ = ["JOB_KINDS", "JobExecutor", "work_loop"]
+__all__ = ["JOB_KINDS", "JobExecutor", "JobFence", "LoopBeat", "work_loop"]
 
 log = logging.getLogger(__name__)
 
 JOB_KINDS = ("ingest", "review", "summary")
-HEARTBEAT_S = 15.0
 #: Flush the index after this many ingest jobs even if the queue is not empty.
 FLUSH_EVERY = 10
+
+
+class LoopBeat:
+    """When the worker loop last showed it is alive: each idle poll, each
+    claim, and each successful job heartbeat while a job runs (for ``/readyz``)."""
+
+    def __init__(self) -> None:
+        self._at: float | None = None
+
+    def beat(self) -> None:
+        self._at = time.monotonic()
+
+    def age(self) -> float | None:
+        """Seconds since the last beat; None before the first."""
+        return None if self._at is None else time.monotonic() - self._at
+
+
+class JobFence:
+    """A worker's hold on one claimed job: every write is conditional on the job
+    still being RUNNING for ``job.worker_id``; ``lost`` is set by the heartbeat
+    thread (or by a refused write) when another worker has taken the job over;
+    ``finished`` once this worker wrote DONE or FAILED."""
+
+    def __init__(self, catalog: Any, job: JobRecord) -> None:
+        self.catalog = catalog
+        self.job_id = job.id
+        self.worker_id = job.worker_id
+        self.lost = threading.Event()
+        self.finished = threading.Event()
+
+    def check(self) -> None:
+        """Raise JobLostError if the job was taken over: stop working on it."""
+        if self.lost.is_set():
+            raise JobLostError(f"job {self.job_id} was claimed by another worker")
+
+    def update(self, **fields: Any) -> JobRecord:
+        self.check()
+        try:
+            done = self.catalog.update_job(self.job_id, worker_id=self.worker_id, **fields)
+        except JobLostError:
+            self.lost.set()
+            raise
+        if done.status in (JobStatus.DONE, JobStatus.FAILED):
+            self.finished.set()
+        return done
 
 
 class JobExecutor:
@@ -61,29 +116,44 @@ class JobExecutor:
     def catalog(self) -> Any:
         return self.container.catalog
 
-    def run(self, job: JobRecord) -> JobRecord:
+    def run(self, job: JobRecord, fence: JobFence | None = None) -> JobRecord | None:
+        """Run a job claimed by ``job.worker_id``. None if it was lost to another
+        worker on the way (``fence.lost`` set by the heartbeat thread, or a write
+        refused): abandoned, the new owner's row untouched."""
         t0 = time.perf_counter()
+        fence = fence or JobFence(self.catalog, job)
+        try:
+            done = self._run(job, fence)
+        except JobLostError as exc:
+            log.warning("jobs.abandoned job=%s kind=%s worker=%s reason=%s",
+                        job.id, job.kind, job.worker_id, exc)  # fmt: skip
+            return None
+        log.info("jobs.finished job=%s kind=%s status=%s s=%.2f", job.id, job.kind, done.status,
+                 time.perf_counter() - t0)  # fmt: skip
+        return done
+
+    def _run(self, job: JobRecord, fence: JobFence) -> JobRecord:
         handler = {"ingest": self._ingest, "review": self._review, "summary": self._summary}.get(
             job.kind
         )
         try:
             if handler is None:
                 raise DossierError(f"unknown job kind {job.kind!r}")
-            done = handler(job, self.catalog.job_payload(job.id))
+            fence.check()
+            return handler(job, self.catalog.job_payload(job.id), fence)
+        except JobLostError:
+            raise
         except DossierError as exc:
             log.info("jobs.failed job=%s kind=%s error=%s", job.id, job.kind, type(exc).__name__)
-            done = self.catalog.update_job(job.id, status=JobStatus.FAILED, error=str(exc))
+            return fence.update(status=JobStatus.FAILED, error=str(exc))
         except Exception as exc:
             log.exception("jobs.crashed job=%s kind=%s", job.id, job.kind)
-            done = self.catalog.update_job(
-                job.id, status=JobStatus.FAILED, error=f"internal error: {type(exc).__name__}"
+            return fence.update(
+                status=JobStatus.FAILED, error=f"internal error: {type(exc).__name__}"
             )
-        log.info("jobs.finished job=%s kind=%s status=%s s=%.2f", job.id, job.kind, done.status,
-                 time.perf_counter() - t0)  # fmt: skip
-        return done
 
     # -- kinds -----------------------------------------------------------------
-    def _ingest(self, job: JobRecord, payload: dict[str, Any]) -> JobRecord:
+    def _ingest(self, job: JobRecord, payload: dict[str, Any], fence: JobFence) -> JobRecord:
         from ingest.pipeline import IngestEvent
 
         upload = Path(payload["upload"])
@@ -91,27 +161,27 @@ class JobExecutor:
 
         def on_event(event: IngestEvent) -> None:
             if event.stage in ("parsed", "embedded"):
-                self.catalog.update_job(job.id, pages=event.pages, chunks=event.chunks)
+                # Raises JobLostError if the job was taken over: the pipeline
+                # stops here and leaves its INDEXING row to the new owner.
+                fence.update(pages=event.pages, chunks=event.chunks)
 
         if not upload.is_file():
             # Already processed before a crash? The document with these bytes
             # may exist; without the file we cannot tell which: fail clearly.
-            return self.catalog.update_job(
-                job.id, status=JobStatus.FAILED,
+            return fence.update(
+                status=JobStatus.FAILED,
                 error=f"{name}: the uploaded file is gone from {upload.parent}",
-            )  # fmt: skip
+            )
         result = self.container.pipeline.ingest_file(
             upload, job.tenant, name=name, on_event=on_event
         )
         if self.metrics is not None:
             self.metrics.observe_ingest(result.status, result.pages, result.chunks)
         if result.status == "failed":
-            done = self.catalog.update_job(
-                job.id, status=JobStatus.FAILED, error=result.error or "ingest failed"
-            )
+            done = fence.update(status=JobStatus.FAILED, error=result.error or "ingest failed")
         else:
-            done = self.catalog.update_job(
-                job.id, status=JobStatus.DONE, document_id=result.document_id,
+            done = fence.update(
+                status=JobStatus.DONE, document_id=result.document_id,
                 pages=result.pages, chunks=result.chunks,
             )  # fmt: skip
         from api.services.uploads import UploadService
@@ -143,13 +213,13 @@ class JobExecutor:
         report.seconds = round(time.perf_counter() - t0, 3)
         return dict(report.to_json())
 
-    def _review(self, job: JobRecord, payload: dict[str, Any]) -> JobRecord:
+    def _review(self, job: JobRecord, payload: dict[str, Any], fence: JobFence) -> JobRecord:
         document_id = payload["document_id"]
-        self.catalog.update_job(job.id, document_id=document_id)
+        fence.update(document_id=document_id)
         result = self.review(job.tenant, document_id, payload.get("playbook"))
-        return self.catalog.update_job(job.id, status=JobStatus.DONE, result=result)
+        return fence.update(status=JobStatus.DONE, result=result)
 
-    def _summary(self, job: JobRecord, payload: dict[str, Any]) -> JobRecord:
+    def _summary(self, job: JobRecord, payload: dict[str, Any], fence: JobFence) -> JobRecord:
         from api.services.summaries import SummaryService
 
         service = SummaryService(self.container.kb, llm_base_url=self.llm_base_url(),
@@ -162,6 +232,7 @@ class JobExecutor:
         for doc_id in ids:
             if doc_id in result["documents"]:
                 continue  # finished before a restart: not redone
+            fence.check()
             try:
                 result["documents"][doc_id] = service.summarize_document(
                     job.tenant, doc_id, method=method
@@ -171,22 +242,30 @@ class JobExecutor:
                 result["failed"][doc_id] = f"document {doc_id} not found or not ready"
             done_n = len(result["documents"]) + len(result["failed"])
             result["progress"] = {"done": done_n, "total": len(ids)}
-            self.catalog.update_job(job.id, result=result)
+            fence.update(result=result)
         ordered = [result["documents"][i] for i in ids if i in result["documents"]]
         result["digest"] = service.digest(ordered)
         result["progress"] = {"done": len(ids), "total": len(ids)}
-        return self.catalog.update_job(job.id, status=JobStatus.DONE, result=result)
+        return fence.update(status=JobStatus.DONE, result=result)
 
 
-def _heartbeat_loop(catalog: Any, job_id: str, worker_id: str, stop: threading.Event) -> None:
-    while not stop.wait(HEARTBEAT_S):
+def _heartbeat_loop(
+    catalog: Any, fence: JobFence, period_s: float, stop: threading.Event, beat: LoopBeat
+) -> None:
+    while not stop.wait(period_s):
         try:
-            catalog.heartbeat(job_id, worker_id)
-        except NotFoundError:
-            log.warning("jobs.lost job=%s worker=%s", job_id, worker_id)
+            catalog.heartbeat(fence.job_id, fence.worker_id)
+        except NotFoundError:  # JobLostError: not RUNNING for this worker any more
+            if fence.finished.is_set() or stop.is_set():
+                return  # it just finished here: nothing was lost
+            log.warning("jobs.lost job=%s worker=%s: abandoning it at the next step",
+                        fence.job_id, fence.worker_id)  # fmt: skip
+            fence.lost.set()
             return
         except DossierError:
-            log.warning("jobs.heartbeat_failed job=%s", job_id)
+            log.warning("jobs.heartbeat_failed job=%s", fence.job_id)
+        else:
+            beat.beat()
 
 
 def work_loop(
@@ -199,19 +278,27 @@ def work_loop(
     executor: JobExecutor | None = None,
     wake: threading.Event | None = None,
     once: bool = False,
+    beat: LoopBeat | None = None,
 ) -> int:
     """Claim and run jobs until ``stop_event`` is set (or, with ``once``, until
     the queue is empty). ``wake`` (set by the API after queueing a job) cuts the
-    idle wait short. Returns the number of jobs run."""
+    idle wait short; ``beat`` records that the loop is alive (worker /readyz).
+    Stale timeout and heartbeat period: ``container.settings.worker``.
+    Returns the number of jobs run."""
     executor = executor or JobExecutor(container)
     catalog = container.catalog
+    timing = container.settings.worker
+    beat = beat or LoopBeat()
     kinds = list(kinds) if kinds is not None else None
     ran = 0
     unflushed = 0  # ingest jobs since the last flush
-    log.info("jobs.worker_started worker=%s kinds=%s", worker_id, kinds or "all")
+    log.info("jobs.worker_started worker=%s kinds=%s stale_after_s=%s heartbeat_s=%s",
+             worker_id, kinds or "all", timing.stale_after_s,
+             timing.effective_heartbeat_s)  # fmt: skip
     while not stop_event.is_set():
+        beat.beat()
         try:
-            job = catalog.claim_job(worker_id, kinds)
+            job = catalog.claim_job(worker_id, kinds, stale_after_s=timing.stale_after_s)
         except DossierError as exc:
             log.warning("jobs.claim_failed worker=%s error=%s", worker_id, type(exc).__name__)
             job = None
@@ -227,17 +314,18 @@ def work_loop(
             else:
                 stop_event.wait(poll_s)
             continue
-        beat_stop = threading.Event()
-        beat = threading.Thread(
-            target=_heartbeat_loop, args=(catalog, job.id, worker_id, beat_stop),
+        fence, beat_stop = JobFence(catalog, job), threading.Event()
+        heart = threading.Thread(
+            target=_heartbeat_loop,
+            args=(catalog, fence, timing.effective_heartbeat_s, beat_stop, beat),
             name=f"heartbeat-{job.id[:8]}", daemon=True,
         )  # fmt: skip
-        beat.start()
+        heart.start()
         try:
-            executor.run(job)
+            executor.run(job, fence)
         finally:
             beat_stop.set()
-            beat.join(timeout=5)
+            heart.join(timeout=5)
         ran += 1
         if job.kind == "ingest":
             unflushed += 1

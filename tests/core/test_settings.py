@@ -96,3 +96,17 @@ def test_relative_data_dir_is_made_absolute(
     monkeypatch.setenv("DOSSIER_DATA_DIR", "rel/kb")
     assert load_settings().data_dir == tmp_path / "rel" / "kb"
     assert load_settings(data_dir=Path("~")).data_dir == Path.home().resolve()
+
+
+def test_worker_timing(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = load_settings()
+    assert (s.worker.stale_after_s, s.worker.heartbeat_s) == (600.0, 15.0)
+    assert s.worker.effective_heartbeat_s == 15.0
+    monkeypatch.setenv("DOSSIER_WORKER__STALE_AFTER_S", "20")
+    monkeypatch.setenv("DOSSIER_WORKER__HEARTBEAT_S", "10")
+    s = load_settings()
+    assert s.worker.stale_after_s == 20.0
+    assert s.worker.effective_heartbeat_s == 5.0  # at most a quarter of the stale timeout
+    monkeypatch.setenv("DOSSIER_WORKER__STALE_AFTER_S", "0")
+    with pytest.raises(ValueError, match="stale_after_s"):
+        load_settings()

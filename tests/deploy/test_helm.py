@@ -79,7 +79,27 @@ def test_probes_and_gpu_resources_in_templates() -> None:
     assert "--tool-call-parser={{ .Values.vllm.toolCallParser }}" in vllm
     worker = (TEMPLATES / "worker.yaml").read_text(encoding="utf-8")
     assert '"dossier", "worker"' in worker
-    assert "livenessProbe" in worker
+    assert re.search(r"readinessProbe:\s*\n\s*httpGet: \{path: /readyz, port: health\}", worker)
+    assert re.search(r"livenessProbe:\s*\n\s*httpGet: \{path: /healthz, port: health\}", worker)
+
+
+def test_worker_serves_its_probes_on_the_health_port(values: dict[str, Any]) -> None:
+    """The probes hit a port the worker really listens on, on the pod address."""
+    worker = (TEMPLATES / "worker.yaml").read_text(encoding="utf-8")
+    args = re.search(r"args: \[(.*?)\]\n", worker, re.S)
+    assert args is not None
+    flat = " ".join(args.group(1).split())
+    assert '"--health-port", {{ .Values.worker.healthPort | quote }}' in flat
+    assert '"--health-host", "0.0.0.0"' in flat  # probes come from the kubelet, not localhost
+    assert '"--stale-after", {{ .Values.worker.staleAfterSeconds | quote }}' in flat
+    assert re.search(
+        r"- name: health\s*\n\s*containerPort: \{\{ \.Values\.worker\.healthPort \}\}", worker
+    )
+    assert isinstance(values["worker"]["healthPort"], int)
+    assert values["worker"]["healthPort"] != values["api"]["port"]
+    assert values["worker"]["staleAfterSeconds"] > 0
+    policy = (TEMPLATES / "networkpolicy.yaml").read_text(encoding="utf-8")
+    assert "app.kubernetes.io/component: worker" in policy  # workers accept no traffic
 
 
 def test_templates_reference_only_existing_values(values: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from core.errors import ConfigurationError, KnowledgeBaseError, NotFoundError
+from core.errors import ConfigurationError, JobLostError, KnowledgeBaseError, NotFoundError
 from core.types import DocumentStatus, JobStatus, Page
 from knowledge_base.catalog import ROLES, Catalog
 
@@ -51,11 +51,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _pg_version(path: Path) -> tuple[int, ...]:
+    """(15,) for /usr/lib/postgresql/15/bin/initdb; () if the folder is not a version."""
+    try:
+        return tuple(int(part) for part in path.parents[1].name.split("."))
+    except ValueError:
+        return ()
+
+
 def _pg_bin(name: str) -> Path | None:
+    """``name`` on PATH, else the newest Debian one (/usr/lib/postgresql/<ver>/bin,
+    which Debian's ``postgresql`` package does not put on PATH)."""
     found = shutil.which(name)
     if found:
         return Path(found)
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=_pg_version)
     return candidates[-1] if candidates else None
 
 
@@ -65,7 +75,8 @@ def postgres_server() -> Iterator[tuple[str, int]]:
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     if initdb is None or pg_ctl is None:
         pytest.skip(
-            "PostgreSQL tests skipped: initdb/pg_ctl not installed (apt-get install postgresql)"
+            "PostgreSQL tests skipped: initdb/pg_ctl not installed"
+            " (scripts/setup.sh installs them: apt-get install postgresql)"
         )
     try:
         import psycopg  # noqa: F401
@@ -249,6 +260,55 @@ def test_find_by_sha_and_versions(catalog: Catalog, contract: tuple[Path, Path])
     assert [d.id for d in listed] == [v3.id, v2.id, v1.id]  # newest first
     only = catalog.list_documents("acme", statuses=[DocumentStatus.READY])
     assert [d.id for d in only] == [v3.id]
+
+
+def test_create_or_get_document_creates_once_per_bytes(catalog: Catalog) -> None:
+    """Two jobs ingesting the same bytes at once (the (tenant, sha256) race):
+    one document, the other callers get it back and write nothing."""
+    sha = "c" * 64
+    first, created = catalog.create_or_get_document("acme", "a.pdf", sha, "application/pdf")
+    assert created
+    again, created = catalog.create_or_get_document("acme", "copy.pdf", sha, "application/pdf")
+    assert (again.id, again.name, created) == (first.id, "a.pdf", False)
+    other, created = catalog.create_or_get_document("beta", "a.pdf", sha, "application/pdf")
+    assert created
+    assert other.id != first.id
+    catalog.mark_superseded("acme", first.id)  # only READY/INDEXING rows count
+    newer, created = catalog.create_or_get_document("acme", "a.pdf", sha, "application/pdf", 2)
+    assert created
+    assert newer.id != first.id
+
+    # Many rounds of racers released together: without the per-(tenant, sha256)
+    # serialisation some round ends with two documents.
+    rounds, racers = 12, 6
+    barrier = threading.Barrier(racers)
+    results: list[tuple[int, str, bool]] = []
+    errors: list[BaseException] = []
+
+    def racer(i: int) -> None:
+        try:
+            for r in range(rounds):
+                barrier.wait(timeout=60)
+                record, made = catalog.create_or_get_document(
+                    "acme", f"dup-{i}.pdf", f"{r:064x}", "application/pdf"
+                )
+                results.append((r, record.id, made))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(racers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert errors == []
+    assert len(results) == rounds * racers
+    for r in range(rounds):
+        mine = [(doc_id, made) for n, doc_id, made in results if n == r]
+        assert sum(made for _, made in mine) == 1, f"round {r}: {mine}"
+        assert len({doc_id for doc_id, _ in mine}) == 1
+        same = [d for d in catalog.list_documents("acme") if d.sha256 == f"{r:064x}"]
+        assert len(same) == 1
 
 
 def test_create_document_validates(catalog: Catalog) -> None:
@@ -553,6 +613,42 @@ def test_stale_running_job_is_reclaimed(catalog: Catalog) -> None:
     gone = catalog.get_job("acme", job.id)
     assert gone.status is JobStatus.FAILED
     assert "stopped responding" in (gone.error or "")
+
+
+def test_updates_are_fenced_by_the_claiming_worker(catalog: Catalog) -> None:
+    """A worker that lost its job (stale heartbeat, re-claimed) can no longer
+    write progress, a result or a final status over the new owner's."""
+    job = catalog.create_job("acme", "summary", {"document_ids": []})
+    assert catalog.claim_job("slow").id == job.id  # type: ignore[union-attr]
+    catalog.update_job(job.id, worker_id="slow", pages=1, result={"documents": {"a": 1}})
+    time.sleep(0.05)
+    assert catalog.claim_job("fast", stale_after_s=0.01).id == job.id  # type: ignore[union-attr]
+    catalog.update_job(job.id, worker_id="fast", pages=2, result={"documents": {"b": 2}})
+
+    for fields in (
+        {"pages": 99},
+        {"result": {"documents": {"stale": 0}}},
+        {"status": JobStatus.DONE},
+        {"status": JobStatus.FAILED, "error": "stale worker"},
+    ):
+        with pytest.raises(JobLostError, match="claimed by fast"):
+            catalog.update_job(job.id, worker_id="slow", **fields)
+    with pytest.raises(JobLostError):
+        catalog.heartbeat(job.id, "slow")
+    current = catalog.get_job("acme", job.id)
+    assert (current.status, current.pages, current.worker_id) == (JobStatus.RUNNING, 2, "fast")
+    assert current.result == {"documents": {"b": 2}}
+    assert current.error is None
+
+    done = catalog.update_job(job.id, worker_id="fast", status=JobStatus.DONE)
+    assert done.status is JobStatus.DONE
+    with pytest.raises(JobLostError, match="not running"):  # finished: no more writes
+        catalog.update_job(job.id, worker_id="fast", pages=3)
+    with pytest.raises(NotFoundError) as missing:
+        catalog.update_job(uuid.uuid4().hex, worker_id="fast", pages=1)
+    assert not isinstance(missing.value, JobLostError)
+    # Without worker_id (administrative writes) the row is not fenced.
+    assert catalog.update_job(job.id, error="note").error == "note"
 
 
 def test_requeue_running_jobs(catalog: Catalog) -> None:
