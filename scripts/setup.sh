@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Idempotent set-up of a fresh machine: Debian tools, the venv, torch (CPU
-# wheel), every pinned Python package, the project itself. Re-running it does
-# nothing once the stamp matches requirements.lock and pyproject.toml.
+# Idempotent set-up of a fresh machine: Debian tools (tesseract, docker-compose,
+# PostgreSQL), the venv, torch (CPU wheel), every pinned Python package, the
+# project itself. Re-running it does nothing once the stamp matches
+# requirements.lock and pyproject.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -12,6 +13,9 @@ need_apt=()
 command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr tesseract-ocr-eng)
 [ -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ] || ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1 || need_apt+=(tesseract-ocr-eng)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+# PostgreSQL server binaries (initdb, pg_ctl under /usr/lib/postgresql/<ver>/bin):
+# the catalog and multi-worker tests start a throw-away cluster of their own.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

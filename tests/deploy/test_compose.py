@@ -157,6 +157,43 @@ def test_vllm_carries_the_tool_call_parser(case: tuple[dict[str, Any], str]) -> 
     assert command[command.index("--tool-call-parser") + 1] == "hermes"
 
 
+TOOL_CALLING = {"gpu-defaults": "auto", "gpu-env": "native", "cpu-defaults": "planner",
+                "cpu-env": "planner"}  # fmt: skip
+
+
+def test_dossier_asks_for_the_model_the_server_serves() -> None:
+    """Without an env file too: the CPU overlay must not leave the API asking
+    vllm-cpu (SmolLM2) for compose.yaml's GPU default model, with native tools."""
+    for name, (files, env_file, llm) in sorted(CASES.items()):
+        config = compose_config(files, env_file)
+        command = _llm_command(config, llm)
+        served = command[command.index("--served-model-name") + 1]
+        for service in ("api", "worker"):
+            env = config["services"][service]["environment"]
+            assert env["DOSSIER_LLM__MODEL"] == served, (name, service)
+            assert env["DOSSIER_LLM__TOOL_CALLING"] == TOOL_CALLING[name], (name, service)
+    # One variable renames the served model everywhere, on the CPU overlay too.
+    config = compose_config(CPU, LLM_SERVED_NAME="qwen2.5-1.5b-instruct")
+    command = _llm_command(config, "vllm-cpu")
+    assert command[command.index("--served-model-name") + 1] == "qwen2.5-1.5b-instruct"
+    for service in ("api", "worker"):
+        env = config["services"][service]["environment"]
+        assert env["DOSSIER_LLM__MODEL"] == "qwen2.5-1.5b-instruct"
+
+
+def test_worker_health_check_is_its_readyz(case: tuple[dict[str, Any], str]) -> None:
+    config, _ = case
+    worker = config["services"]["worker"]
+    command = worker["command"]
+    port = command[command.index("--health-port") + 1]
+    assert "--health-host" not in command, "inside the container only (127.0.0.1)"
+    assert not worker.get("ports")
+    assert not worker.get("expose")
+    test = " ".join(worker["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/readyz" in test
+    assert worker["environment"]["DOSSIER_WORKER__STALE_AFTER_S"] == "600"
+
+
 @pytest.mark.parametrize(("files", "llm"), [(GPU, "vllm"), (CPU, "vllm-cpu")], ids=["gpu", "cpu"])
 def test_tool_call_parser_and_model_are_variables(files: list[Path], llm: str) -> None:
     config = compose_config(
