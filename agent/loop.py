@@ -8,7 +8,9 @@ One graph, two planners:
   have run (then it must answer without tools).
 - **planner**: for models that cannot call tools (SmolLM2): the deterministic
   plan of :mod:`agent.planner` runs, then the model answers from the top
-  evidence.
+  evidence. The answer prompt starts with that evidence, so while the plan's
+  other tools run a one-token request prefills it into the server's prefix
+  cache; the answer's own prefill then covers only tool notes and question.
 
 Graph: ``START -> plan -> (model <-> tools | run_plan -> answer) -> finish -> END``.
 ``settings.llm.tool_calling``: "native", "planner", or "auto" (probe the server).
@@ -18,6 +20,7 @@ When the model is missing or unreachable the answer is evidence-only
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import operator
 import time
@@ -233,9 +236,40 @@ class Agent:
                     if top_doc is None:
                         continue
                     args["document_id"] = top_doc
+                if i > 0 and not c.warm_ups and state["mode"] == "planner" and ledger.items:
+                    # The answer prompt starts with the evidence: prefill it
+                    # while the other tools run (vLLM prefix cache).
+                    messages = answer_messages(state, "", prefix_only=True)
+                    c.warm_ups.append(asyncio.create_task(self._warm_up(messages)))
                 await c.dispatch(call.tool, args, f"plan_{i}")
             top = ledger.items[:PROMPT_EVIDENCE]
             return {"prompt_evidence": [e.n for e in top]}
+
+        def answer_messages(
+            state: AgentState, tool_notes: str, *, prefix_only: bool = False
+        ) -> list[dict[str, Any]]:
+            """The planner-mode answer prompt. ``prefix_only``: just the
+            evidence, a token prefix of the full prompt (for the warm-up)."""
+            chosen = set(state.get("prompt_evidence") or [])
+            top = [e for e in ledger.items if e.n in chosen] or ledger.items[:PROMPT_EVIDENCE]
+            evidence = format_evidence(
+                top, max_chars=PROMPT_EVIDENCE_CHARS, brief=True,
+                focus=f"{state['question']} {state['query']}",
+            )  # fmt: skip
+            if prefix_only:
+                user = evidence
+            else:
+                turns = state.get("turns") or []
+                context = (
+                    f"(Follow-up to: {turns[-1]['question']})\n"
+                    if turns and state["query"] != state["question"]
+                    else ""
+                )
+                user = _prompt("answer_user").format(
+                    evidence=evidence + tool_notes, context=context, question=state["question"]
+                )
+            return [{"role": "system", "content": _prompt("answer_system")},
+                    {"role": "user", "content": user}]  # fmt: skip
 
         async def answer(state: AgentState) -> dict[str, Any]:
             c = ctx()
@@ -245,22 +279,7 @@ class Agent:
             if not top:
                 c.token("I found no passage in your documents that answers this question.")
                 return {}
-            extra = self._tool_notes(c)
-            turns = state.get("turns") or []
-            context = (
-                f"(Follow-up to: {turns[-1]['question']})\n"
-                if turns and state["query"] != state["question"]
-                else ""
-            )
-            user = _prompt("answer_user").format(
-                evidence=format_evidence(
-                    top, max_chars=PROMPT_EVIDENCE_CHARS, brief=True,
-                    focus=f"{state['question']} {state['query']}",
-                ) + extra,
-                context=context, question=state["question"],
-            )  # fmt: skip
-            messages = [{"role": "system", "content": _prompt("answer_system")},
-                        {"role": "user", "content": user}]  # fmt: skip
+            messages = answer_messages(state, self._tool_notes(c))
             c.emit(StatusEvent(stage="generating", message="writing the answer"))
             try:
                 await self._stream_text(
@@ -384,6 +403,16 @@ class Agent:
         except LLMError:
             raise
         return calls
+
+    async def _warm_up(self, messages: list[dict[str, Any]]) -> None:
+        """Best effort: a one-token request that leaves the prompt's prefix in
+        the server's prefix cache (the answer's prefill then starts after it)."""
+        if self.chat_model is None:
+            return
+        try:
+            await self.chat_model.complete(messages, max_tokens=1)
+        except Exception as exc:  # never fails the answer; the answer reports errors
+            logger.info("agent.warm_up_failed error=%s", type(exc).__name__)
 
     @staticmethod
     def _tool_notes(c: TurnContext) -> str:

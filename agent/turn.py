@@ -86,6 +86,8 @@ class TurnContext:
     pending: list[Any] = field(default_factory=list)
     #: Fenced output of each successful non-retrieval tool call, by call id.
     fenced: dict[str, str] = field(default_factory=dict)
+    #: Prompt warm-up requests in flight (held so they are not collected).
+    warm_ups: list[Any] = field(default_factory=list)
 
     # -- tools -----------------------------------------------------------------
 

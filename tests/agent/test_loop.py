@@ -180,6 +180,51 @@ async def test_governing_law_answer_cites_the_contract(cuad_container, llm_base_
     assert {c.document_id for c in done.citations} == {contract.id}
 
 
+class RecordingChatModel(OpenAIChatModel):
+    """The real client; keeps the messages of every request it sends."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.completed: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
+        self.streamed: list[list[dict[str, Any]]] = []
+
+    async def complete(self, messages, tools=None, **options):  # type: ignore[no-untyped-def]
+        self.completed.append(([dict(m) for m in messages], options))
+        return await super().complete(messages, tools, **options)
+
+    def stream(self, messages, tools=None, **options):  # type: ignore[no-untyped-def]
+        self.streamed.append([dict(m) for m in messages])
+        return super().stream(messages, tools, **options)
+
+
+@pytest.mark.llm
+async def test_evidence_prefix_is_prefilled_while_the_tools_run(
+    cuad_container, llm_base_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    """A question with a tool after the search: one 1-token request carries the
+    answer prompt's evidence, a prefix of the real prompt (vLLM prefix cache);
+    a search-only question sends none."""
+    settings = cuad_container.settings.model_copy(deep=True)
+    settings.llm.base_url = llm_base_url
+    model = RecordingChatModel(settings.llm)
+    agent = Agent(cuad_container.kb, model, None, settings)
+    _events, done = await collect(agent, "Is there a cap on liability in this agreement?")
+    assert [c["name"] for c in done.tool_calls][:2] == ["search_documents", "extract_clauses"]
+    warm_ups = [(m, o) for m, o in model.completed if m[0]["role"] == "system"]  # not the probe
+    assert len(warm_ups) == 1
+    warm, options = warm_ups[0]
+    assert options == {"max_tokens": 1}
+    final = model.streamed[-1]
+    assert warm[0] == final[0], "same system prompt"
+    assert warm[1]["role"] == final[1]["role"] == "user"
+    assert final[1]["content"].startswith(warm[1]["content"])
+    assert "<evidence n=" in warm[1]["content"]
+    assert "Question:" not in warm[1]["content"]
+    model.completed.clear()
+    await collect(agent, GOVERNING)
+    assert not [m for m, _ in model.completed if m[0]["role"] == "system"]
+
+
 @pytest.mark.llm
 async def test_follow_up_uses_the_earlier_turn(cuad_container, llm_base_url: str) -> None:  # type: ignore[no-untyped-def]
     settings = cuad_container.settings.model_copy(deep=True)
