@@ -89,6 +89,7 @@ class Container:
             chunker,
             s,
             heading_path_in_vector=self.settings.embedding.heading_path_in_vector,
+            live_job_window_s=self.settings.worker.stale_after_s,
         )
 
     def close(self) -> None:

@@ -132,8 +132,11 @@ class IngestPipeline:
         loader: Callable[..., Document] = load_document,
         *,
         heading_path_in_vector: bool = True,
+        live_job_window_s: float = 600.0,
     ) -> None:
         self.heading_path_in_vector = heading_path_in_vector
+        #: A RUNNING ingest job beating within this window is live (recover()).
+        self.live_job_window_s = live_job_window_s
         self.kb = kb
         self.chunker = chunker
         self.settings = settings
@@ -142,9 +145,18 @@ class IngestPipeline:
     # -- recovery -------------------------------------------------------------
     def recover(self, tenant: str | None = None) -> list[IngestResult]:
         """Clean up documents left INDEXING by a crash and complete them from
-        their stored originals (or drop the row if the original never got stored)."""
+        their stored originals (or drop the row if the original never got stored).
+
+        A tenant with a live ingest job (a worker heartbeat within
+        ``live_job_window_s``, the workers' stale timeout) is skipped: its INDEXING documents
+        may be in a worker's hands right now, and a crashed worker's job is
+        re-claimed and redone anyway."""
         results = []
+        live = self.kb.catalog.live_job_tenants(self.live_job_window_s)
         for record in self.kb.catalog.incomplete_documents(tenant):
+            if record.tenant in live:
+                log.info("ingest.recover_deferred doc=%s tenant=%s", record.id, record.tenant)
+                continue
             log.warning("ingest.recovering doc=%s tenant=%s", record.id, record.tenant)
             self.kb.store.delete_documents(record.tenant, [record.id])
             try:

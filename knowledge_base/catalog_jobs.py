@@ -252,6 +252,22 @@ class JobQueue:
             if conn.execute(stmt.values(heartbeat_at=utcnow())).rowcount == 0:
                 self._raise_missing_or_lost(conn, job_id, worker_id)
 
+    def live_job_tenants(self, fresh_within_s: float, kind: str = "ingest") -> set[str]:
+        """Tenants with a RUNNING ``kind`` job whose heartbeat is at most
+        ``fresh_within_s`` old: a live worker may be indexing for them now."""
+        since = utcnow() - timedelta(seconds=fresh_within_s)
+        stmt = (
+            select(jobs.c.tenant)
+            .distinct()
+            .where(
+                jobs.c.status == JobStatus.RUNNING.value,
+                jobs.c.kind == kind,
+                jobs.c.heartbeat_at >= since,
+            )
+        )
+        with self._tx("list live jobs") as conn:
+            return set(conn.execute(stmt).scalars())
+
     def requeue_running_jobs(self) -> int:
         """RUNNING -> QUEUED for every job (single-process start-up after a crash).
         Returns how many. Do not call while other workers share the catalog."""

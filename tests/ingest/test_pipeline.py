@@ -403,3 +403,38 @@ def test_kill_between_upsert_and_ready_hides_the_flushed_chunks(tmp_path, st_emb
             assert crashed_id in {h.chunk.document_id for h in hits}, mode
     finally:
         container.close()
+
+
+def test_recover_leaves_a_tenant_with_a_live_ingest_job_alone(tmp_path, st_embedder) -> None:  # type: ignore[no-untyped-def]
+    """`dossier ingest` (recover) while a worker indexes the same tenant must not
+    touch that worker's INDEXING document; once the job's heartbeat is stale
+    it is cleaned up like any crash leftover."""
+    from api.container import Container
+    from core.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "kb", tenant="t")
+    settings.worker.stale_after_s = 30
+    container = Container(settings, embedder=st_embedder)
+    try:
+        catalog = container.catalog
+        assert container.pipeline.live_job_window_s == 30
+        in_flight = catalog.create_document("t", "in-flight.pdf", "ab" * 32, "application/pdf")
+        other = catalog.create_document("u", "crashed.pdf", "cd" * 32, "application/pdf")
+        job = catalog.create_job("t", "ingest", {})
+        assert catalog.claim_job("worker-1").id == job.id  # type: ignore[union-attr]
+        catalog.heartbeat(job.id, "worker-1")
+        assert catalog.live_job_tenants(30) == {"t"}
+
+        container.pipeline.recover()
+        assert catalog.get_document("t", in_flight.id).status.value == "indexing"
+        assert not [d for d in catalog.list_documents("u") if d.id == other.id], (
+            "another tenant's leftover is still recovered"
+        )
+
+        time.sleep(0.05)
+        container.pipeline.live_job_window_s = 0.01  # the worker stopped beating
+        assert catalog.live_job_tenants(0.01) == set()
+        container.pipeline.recover()
+        assert not catalog.list_documents("t")  # never stored: the row is dropped
+    finally:
+        container.close()
