@@ -15,8 +15,10 @@ Pipeline, per document:
    of a page whose text (digits normalised to "#") recurs at about the same
    height on at least 30% of the pages (and 3 or more), plus lone page-number
    lines ("Page 3 of 10", "- 3 -", "iv", "B-2") at the top or bottom.
-4. Lines are joined into paragraphs (line-end hyphenation removed:
-   "termi-" + "nation" -> "termination"), split at vertical gaps, first-line
+4. Lines are joined into paragraphs (a line-end hyphen is dropped where the
+   typesetter broke a word, "termi-" + "nation" -> "termination", and kept in
+   a compound, "non-" + "compete" -> "non-compete": see
+   :mod:`ingest.loaders.hyphenation`), split at vertical gaps, first-line
    indents, short last lines, bullets and clause numbers. Headings come from
    font size / bold relative to the document's body font plus the numbering
    patterns of :mod:`ingest.structure`.
@@ -44,6 +46,7 @@ from core.errors import (
 )
 from core.settings import IngestSettings
 from core.types import BlockKind, Page
+from ingest.loaders.hyphenation import Lexicon, join_lines
 from ingest.loaders.ocr import needs_ocr, ocr_textpage
 from ingest.structure import Para, assemble_page, classify_paragraph, match_clause_number
 
@@ -278,15 +281,12 @@ def _is_bare_number(text: str) -> bool:
     return found is not None and not text[found[1] :].strip(" .:-–—")
 
 
-def _join(prev: str, nxt: str) -> str:
-    """Join two wrapped lines, removing line-end hyphenation."""
-    if len(prev) >= 2 and prev[-1] in "-\u00ad" and prev[-2].isalpha() and nxt[:1].islower():
-        return prev[:-1] + nxt
-    return f"{prev} {nxt}"
-
-
 def _paragraphs(
-    items: list[_Line | _Table], body_size: float, page_width: float, use_fonts: bool
+    items: list[_Line | _Table],
+    body_size: float,
+    page_width: float,
+    use_fonts: bool,
+    lexicon: Lexicon,
 ) -> list[Para]:
     lines = [it for it in items if isinstance(it, _Line)]
     if lines:
@@ -315,7 +315,7 @@ def _paragraphs(
             return
         text = cur[0].text
         for ln in cur[1:]:
-            text = _join(text, ln.text)
+            text = join_lines(text, ln.text, lexicon)
         bbox = cur[0].bbox
         for ln in cur[1:]:
             bbox = _union(bbox, ln.bbox)
@@ -458,11 +458,14 @@ def _load(
                 sizes[ln.size] += len(ln.text)
     body_size = sizes.most_common(1)[0][0] if sizes else 10.0
     _strip_headers_footers(page_lines)
+    lexicon = Lexicon([ln.text for ln in lines] for lines in page_lines)
 
     pages: list[Page] = []
     for i, lines in enumerate(page_lines):
         items = _place_tables(lines, page_tables[i])
-        paras = _paragraphs(items, body_size, dims[i][0], use_fonts=i not in ocr_pages)
+        paras = _paragraphs(
+            items, body_size, dims[i][0], use_fonts=i not in ocr_pages, lexicon=lexicon
+        )
         pages.append(
             assemble_page(
                 i + 1,
