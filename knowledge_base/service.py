@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.errors import DossierError, NotFoundError
-from core.types import Chunk, DocumentRecord, DocumentStatus, Hit, SearchMode
+from core.types import Chunk, DocumentRecord, DocumentStatus, Hit, Page, SearchMode
 from knowledge_base.catalog import Catalog
 from knowledge_base.protocols import Embedder, SearchRequest, VectorStore
 from knowledge_base.routing import HEADER_CHARS, DocumentRouter, split_reference
@@ -131,6 +131,10 @@ class KnowledgeBase:
 
     def page_text(self, tenant: str, document_id: str, page: int) -> str:
         return self.catalog.page_text(tenant, document_id, page)
+
+    def pages(self, tenant: str, document_id: str) -> list[Page]:
+        """Every stored page of the document, in order (one catalog query)."""
+        return self.catalog.pages(tenant, document_id)
 
     def document_chunks(self, tenant: str, document_id: str) -> list[Chunk]:
         self._require_ready(tenant, document_id)

@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from core.errors import DossierError, NotFoundError, PlaybookError, ToolError
-from core.types import Chunk
+from core.types import Chunk, DocumentRecord
 from knowledge_base.protocols import Embedder
 from knowledge_base.service import KnowledgeBase
 from tools.base import ToolResult
@@ -44,12 +44,9 @@ async def review_stored_document(
     value_extractor: ValueExtractor | None = None,
 ) -> ContractReview:
     """Review a READY document of ``tenant`` (NotFoundError otherwise)."""
-    record = await asyncio.to_thread(kb.get_document, tenant, document_id)
-    chunks, vectors = await asyncio.to_thread(kb.document_vectors, tenant, document_id)
-    embeddings = await asyncio.to_thread(_reusable, chunks, vectors, kb.embedder)
-    pages: dict[int, str] = {}
-    for n in sorted({c.page for c in chunks}):
-        pages[n] = await asyncio.to_thread(kb.page_text, tenant, document_id, n)
+    record, chunks, embeddings, pages = await asyncio.to_thread(
+        _stored_inputs, kb, tenant, document_id
+    )
     if value_extractor is None:
         review = await asyncio.to_thread(
             review_document, chunks, pages, model, kb.embedder, playbook,
@@ -63,6 +60,19 @@ async def review_stored_document(
     review.document_name = record.name
     review.document_id = record.id
     return review
+
+
+def _stored_inputs(
+    kb: KnowledgeBase, tenant: str, document_id: str
+) -> tuple[DocumentRecord, list[Chunk], np.ndarray | None, dict[int, str]]:
+    """The document's record, chunks, reusable vectors and cited pages' text,
+    read in one worker thread (one query each)."""
+    record = kb.get_document(tenant, document_id)
+    chunks, vectors = kb.document_vectors(tenant, document_id)
+    embeddings = _reusable(chunks, vectors, kb.embedder)
+    wanted = {c.page for c in chunks}
+    pages = {p.number: p.text for p in kb.pages(tenant, document_id) if p.number in wanted}
+    return record, chunks, embeddings, pages
 
 
 def _reusable(chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder) -> np.ndarray | None:
