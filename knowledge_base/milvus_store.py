@@ -100,6 +100,7 @@ def _redact(uri: str) -> str:
     return uri
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _LITE_GRPC_OPTIONS = {
     "grpc.keepalive_time_ms": 2**31 - 1,
     "grpc.keepalive_permit_without_calls": False,
@@ -144,7 +145,8 @@ class MilvusVectorStore:
             # (at most one ping per 5 minutes without data); pymilvus pings an
             # idle channel every 10 s, so after ~30 s idle the server sends
             # GOAWAY "too_many_pings" and the reconnect fails. Keep-alive is
-            # useless on loopback: turn it off for Lite.
+            # useless on loopback: turn it off for Lite (and below for any
+            # loopback server, e.g. `milvus-lite server`, same policy).
             options["grpc_options"] = _LITE_GRPC_OPTIONS
             try:
                 Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -156,6 +158,8 @@ class MilvusVectorStore:
             self._lite_path: str | None = os.path.abspath(uri)
         else:
             self._lite_path = None
+            if urlsplit(uri).hostname in _LOOPBACK:
+                options["grpc_options"] = _LITE_GRPC_OPTIONS
         with self._translate("connect"):
             self._client = MilvusClient(uri=uri, token=token or "", **options)
         if self._lite_path is not None:

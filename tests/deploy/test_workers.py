@@ -217,7 +217,8 @@ def _open_store(uri: str, collection: str) -> MilvusVectorStore:
     """pymilvus shares one gRPC connection per address in this process; idle
     since the previous test, it was sent GOAWAY "too_many_pings" by the
     milvus-lite server and its in-place recovery failed once in CI
-    ("connection refused"). The next attempt gets a fresh channel."""
+    ("connection refused"). Loopback URIs now connect without keep-alive
+    pings (MilvusVectorStore); the retry stays as a guard."""
     for attempt in range(3):
         try:
             return MilvusVectorStore(uri, collection=collection)
