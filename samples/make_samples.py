@@ -3,14 +3,18 @@
     python samples/make_samples.py [OUT_DIR]     (default: samples/)
 
 The PDF has running headers and "Page N of M" footers (the loader must strip
-them); the DOCX uses real Word auto-numbering (numbering.xml, ``w:numPr``) for
+them) and draws the fee table with ruling lines, as typeset contracts do (the
+HTML renderer draws no cell borders, so the grid is drawn afterwards where the
+cells were placed); the DOCX uses real Word auto-numbering (numbering.xml, ``w:numPr``) for
 its "1." / "1.1" clause numbers, exactly like law-firm templates do.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import docx
@@ -24,6 +28,7 @@ from contract import ARTICLES, FEE_TABLE, PREAMBLE, SIGNATURES, TITLE
 
 HEADER = "Northwind Analytics / Harbor & Vale Logistics — Master Services Agreement — Confidential"
 FEE_ARTICLE = 3  # the fee table follows Article 3
+CELL_PADDING = 3  # points
 
 
 def _html() -> str:
@@ -34,11 +39,15 @@ def _html() -> str:
             parts.append(f"<p><b>{a}.{c}</b> {html.escape(text)}</p>")
         if a == FEE_ARTICLE:
             rows = "".join(
-                "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
-                for row in FEE_TABLE
+                "<tr>"
+                + "".join(
+                    f"<td id='fee-{r}-{c}'>{html.escape(cell)}</td>" for c, cell in enumerate(row)
+                )
+                + "</tr>"
+                for r, row in enumerate(FEE_TABLE)
             )
-            parts.append(f"<table border='1' cellpadding='3'>{rows}</table>")
-    parts.append("<p>" + "<br/>".join(html.escape(s) for s in SIGNATURES.split("\n")) + "</p>")
+            parts.append(f"<table cellpadding='{CELL_PADDING}'>{rows}</table>")
+    parts.extend(f"<p>{html.escape(line)}</p>" for line in SIGNATURES.split("\n"))
     return "\n".join(parts)
 
 
@@ -51,20 +60,62 @@ td { font-size: 10pt; }
 """
 
 
+def _draw_grid(page: pymupdf.Page, cells: list[tuple[int, int, pymupdf.Rect]]) -> None:
+    """Rule the table whose cell text boxes are ``cells`` ((row, column, rect)
+    on this page): an outer frame and a line between every two rows and
+    every two columns, each midway between the neighbouring cells."""
+    if not cells:
+        return
+    pad = CELL_PADDING
+    rows: dict[int, pymupdf.Rect] = {}
+    cols: dict[int, pymupdf.Rect] = {}
+    for r, c, rect in cells:
+        rows[r] = rows[r] | rect if r in rows else pymupdf.Rect(rect)
+        cols[c] = cols[c] | rect if c in cols else pymupdf.Rect(rect)
+    row_rects = [rows[r] for r in sorted(rows)]
+    col_rects = [cols[c] for c in sorted(cols)]
+    ys = [row_rects[0].y0 - pad]
+    ys += [(a.y1 + b.y0) / 2 for a, b in itertools.pairwise(row_rects)]
+    ys.append(row_rects[-1].y1 + pad)
+    xs = [col_rects[0].x0 - pad]
+    xs += [(a.x1 + b.x0) / 2 for a, b in itertools.pairwise(col_rects)]
+    xs.append(col_rects[-1].x1 + pad)
+    shape = page.new_shape()
+    for y in ys:
+        shape.draw_line((xs[0], y), (xs[-1], y))
+    for x in xs:
+        shape.draw_line((x, ys[0]), (x, ys[-1]))
+    shape.finish(color=(0, 0, 0), width=0.5)
+    shape.commit()
+
+
 def make_pdf(path: Path) -> None:
     story = pymupdf.Story(html=_html(), user_css=CSS)
     mediabox = pymupdf.paper_rect("letter")
-    where = (*mediabox, 72, 90, -72, -80)
+    # Margins 72/90/72/80 pt. Not ``(*mediabox, 72, ...)`` (ruff's RUF005
+    # "fix" of ``mediabox + (...)``): an 8-tuple places nothing, and the PDF
+    # came out as one blank page.
+    where = pymupdf.Rect(mediabox.x0 + 72, mediabox.y0 + 90, mediabox.x1 - 72, mediabox.y1 - 80)
+    cells: dict[int, list[tuple[int, int, pymupdf.Rect]]] = defaultdict(list)
+
+    def record(pos: pymupdf.ElementPosition) -> None:
+        if (pos.id or "").startswith("fee-") and pos.open_close & 1:  # each cell once
+            _, r, c = pos.id.split("-")
+            cells[pos.page].append((int(r), int(c), pymupdf.Rect(pos.rect)))
+
     writer = pymupdf.DocumentWriter(str(path) + ".tmp")
-    more = True
+    more, page_no = True, 0
     while more:
         device = writer.begin_page(mediabox)
         more, _ = story.place(where)
+        story.element_positions(record, {"page": page_no})
         story.draw(device)
         writer.end_page()
+        page_no += 1
     writer.close()
     doc = pymupdf.open(str(path) + ".tmp")
     for page in doc:
+        _draw_grid(page, cells.get(page.number, []))
         page.insert_text((72, 50), HEADER, fontsize=8, fontname="helv")
         page.insert_text(
             (mediabox.width / 2 - 30, mediabox.height - 40),

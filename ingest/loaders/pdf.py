@@ -10,7 +10,8 @@ Pipeline, per document:
    (:mod:`ingest.loaders.ocr`) and marked ``Page.ocr``. Pages with enough
    ruling lines (drawings) are searched for tables with ``find_tables`` (it
    costs about a second a page, so only where line art suggests a table);
-   each table becomes one TABLE block (cells " | ", rows "\\n").
+   each table becomes one TABLE block (cells " | ", rows "\\n"; see
+   :mod:`ingest.loaders.pdf_tables`).
 3. Running headers and footers are removed: lines among the first/last three
    of a page whose text (digits normalised to "#") recurs at about the same
    height on at least 30% of the pages (and 3 or more), plus lone page-number
@@ -48,6 +49,8 @@ from core.settings import IngestSettings
 from core.types import BlockKind, Page
 from ingest.loaders.hyphenation import Lexicon, join_lines
 from ingest.loaders.ocr import needs_ocr, ocr_textpage
+from ingest.loaders.pdf_tables import Table as _Table
+from ingest.loaders.pdf_tables import find_tables as _find_tables
 from ingest.structure import Para, assemble_page, classify_paragraph, match_clause_number
 
 __all__ = ["load_pdf_pages"]
@@ -64,6 +67,8 @@ _PAGE_NUMBER = re.compile(
 )
 _BULLET = re.compile(r"^[•●▪◦·■□\-–*]\s")
 _SENTENCE_END = re.compile(r"[.:;!?][\"'”’)]*$")
+_OPEN_END = re.compile(r"(?:[^\W\d_]|,)$")
+_LIST_END = re.compile(r"[;:]\s*(?:and|or)$", re.IGNORECASE)
 _HF_SHARE = 0.3  # share of pages a header/footer line must recur on
 _HF_Y_TOLERANCE = 24.0  # points
 #: Table search stops for the rest of a document after this much time.
@@ -76,12 +81,6 @@ class _Line:
     bbox: tuple[float, float, float, float]
     size: float
     bold: bool
-
-
-@dataclass
-class _Table:
-    text: str
-    bbox: tuple[float, float, float, float]
 
 
 def _norm(text: str) -> str:
@@ -146,69 +145,6 @@ def _same_baseline(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
 
 def _union(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float, float, float]:
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-
-
-def _table_region(page: pymupdf.Page) -> pymupdf.Rect | None:
-    """The region of line art that could be a ruled table, or None: at least
-    three horizontal rules and three vertical rules at distinct x (two
-    columns), or four boxes (cells). A page border or a signature line is
-    not a table."""
-    horizontal: list[pymupdf.Rect] = []
-    vertical: list[pymupdf.Rect] = []
-    boxes: list[pymupdf.Rect] = []
-    page_area = abs(page.rect) or 1.0
-    for path in page.get_drawings():
-        for item in path["items"]:
-            if item[0] == "l":
-                r = pymupdf.Rect(item[1], item[2]).normalize()
-            elif item[0] == "re":
-                r = pymupdf.Rect(item[1]).normalize()
-            else:
-                continue
-            if r.height < 3 and r.width > 5:
-                horizontal.append(r)
-            elif r.width < 3 and r.height > 5:
-                vertical.append(r)
-            elif r.width > 5 and r.height > 5 and abs(r) < 0.5 * page_area:
-                boxes.append(r)
-    xs = {round(r.x0) for r in vertical}
-    if (len(horizontal) >= 3 and len(xs) >= 3) or len(boxes) >= 4:
-        region = pymupdf.Rect()
-        for r in vertical + boxes + horizontal:
-            region |= r
-        return pymupdf.Rect(region.x0 - 3, region.y0 - 3, region.x1 + 3, region.y1 + 3)
-    return None
-
-
-def _find_tables(page: pymupdf.Page) -> list[_Table]:
-    """Ruled tables, searched only on pages whose line art suggests one.
-
-    ``find_tables`` costs ~0.25 s a page with ``use_layout=False`` (over 1 s
-    with PyMuPDF 2.0's default ONNX layout model) against ~10 ms for
-    ``get_drawings``, so pages without rules are never searched. Vertically
-    adjacent pieces with the same column count (one table drawn row by row)
-    are merged so a table is never cut.
-    """
-    region = _table_region(page)
-    if region is None:
-        return []
-    found = [t for t in page.find_tables(clip=region, use_layout=False).tables if t.col_count >= 2]
-    merged: list[tuple[list[list[str]], tuple[float, float, float, float], int]] = []
-    for tab in found:
-        rows = [[_norm(c or "") for c in row] for row in tab.extract()]
-        rows = [r for r in rows if any(r)]
-        bbox = tuple(tab.bbox)
-        if merged:
-            prev_rows, prev_bbox, prev_cols = merged[-1]
-            if prev_cols == tab.col_count and 0 <= bbox[1] - prev_bbox[3] < 6:
-                merged[-1] = (prev_rows + rows, _union(prev_bbox, bbox), prev_cols)
-                continue
-        merged.append((rows, bbox, tab.col_count))  # type: ignore[arg-type]
-    return [
-        _Table("\n".join(" | ".join(r) for r in rows), bbox)
-        for rows, bbox, _ in merged
-        if len(rows) >= 2
-    ]
 
 
 def _place_tables(lines: list[_Line], tables: list[_Table]) -> list[_Line | _Table]:
@@ -281,6 +217,18 @@ def _is_bare_number(text: str) -> bool:
     return found is not None and not text[found[1] :].strip(" .:-–—")
 
 
+def _wraps_into(prev: _Line, right: float, left: float) -> bool:
+    """Whether a line starting with a clause number only continues the
+    sentence of ``prev``: a full line ending in a word or comma ("... set out
+    in" + "Schedule A.", "... a term of three" + "(3) years"), not in a
+    list's "; and" / "; or"."""
+    return (
+        prev.bbox[2] >= right - 0.15 * (right - left)
+        and _OPEN_END.search(prev.text) is not None
+        and _LIST_END.search(prev.text) is None
+    )
+
+
 def _paragraphs(
     items: list[_Line | _Table],
     body_size: float,
@@ -350,7 +298,7 @@ def _paragraphs(
             or hinted(ln) != hinted(prev)
             or (hinted(prev) and abs(ln.size - prev.size) > 0.5)
             or abs(ln.size - prev.size) > 1.5
-            or match_clause_number(ln.text) is not None
+            or (match_clause_number(ln.text) is not None and not _wraps_into(prev, right, left))
             or _BULLET.match(ln.text) is not None
             or (
                 ln.bbox[0] > prev.bbox[0] + 1.5 * size
