@@ -5,6 +5,8 @@
 #   3. ask a question: the local vLLM CPU server is started if needed, the
 #      answer streams with verified citations (document, page, quote)
 #   4. a playbook risk review of the first document
+# DEMO_NO_LLM=1 runs every step without starting the LLM: `ask --no-start`
+# answers from the retrieved evidence only (tests/e2e/test_demo.py uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KB=${1:-dossier-data}; shift || true
@@ -29,8 +31,15 @@ step "dossier search \"Which law governs the agreement?\" --k 3"
 $D search "Which law governs the agreement?" --k 3 --kb "$KB"
 
 if $D ask --help >/dev/null 2>&1; then
-  step "dossier ask (starts the local vLLM server on first use: ~2-5 min cold)"
-  $D ask "Which law governs the agreement, and can the customer terminate for convenience?" --kb "$KB"
+  ASK_FLAGS=()
+  if [ "${DEMO_NO_LLM:-0}" = 1 ]; then
+    ASK_FLAGS=(--no-start)
+    step "dossier ask --no-start (DEMO_NO_LLM=1: evidence only, no LLM started)"
+  else
+    step "dossier ask (starts the local vLLM server on first use: ~2-5 min cold)"
+  fi
+  $D ask "Which law governs the agreement, and can the customer terminate for convenience?" \
+    --kb "$KB" "${ASK_FLAGS[@]}"
 fi
 
 if $D review --help >/dev/null 2>&1; then
