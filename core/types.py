@@ -137,7 +137,9 @@ class Chunk(BaseModel):
     """A retrievable unit of one page.
 
     ``body`` is verbatim page text (``page.text[start:end]``); ``text`` is what
-    is embedded and indexed: the document title and heading path, then the body.
+    is embedded and indexed: the document title and heading path, then the body
+    (with, at a page break that cuts a sentence, the sentence's part on the other
+    page joined by " … " before or after the body; see ``ingest.page_breaks``).
     """
 
     id: str

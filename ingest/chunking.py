@@ -22,7 +22,11 @@ Rules, in order of precedence:
    Tables are never packed with text, and split only between rows.
 
 ``chunk.text`` is ``"{title}\\n{heading path}\\n{body}"`` (empty parts omitted),
-the header truncated to :data:`HEADER_MAX_TOKENS`. ``heading_path`` holds the
+the header truncated to :data:`HEADER_MAX_TOKENS`. Where a sentence runs across
+a page break, ``text`` (never ``body``) of the chunk ending page N also gets the
+sentence's rest from page N+1 (``"{body} … {rest}"``) and the chunk starting page
+N+1 its beginning (``"{beginning} … {body}"``), within the token limit
+(:mod:`ingest.page_breaks`). ``heading_path`` holds the
 headings and numbered clauses enclosing every part of the chunk (a TEXT block
 numbered ``7.2`` sits under the latest ``7``; the path carries across pages);
 ``clause_number`` is the innermost number, sub-items included (``7.2(a)``).
@@ -40,6 +44,7 @@ from itertools import pairwise
 
 from core.errors import ConfigurationError, IngestError
 from core.types import Block, BlockKind, Chunk, Document, chunk_id
+from ingest.page_breaks import bridge_page_breaks
 from knowledge_base.tokens import TokenCounter, is_pretoken_boundary
 
 __all__ = [
@@ -435,6 +440,13 @@ class Chunker:
 
         drafts = self._pack(segs, header)
         chunks = self._finish(document, document_id, tenant, drafts, header)
+        chunks = bridge_page_breaks(
+            document,
+            chunks,
+            self.counter,
+            min(self.max_tokens, WINDOW_TOKENS - 2),
+            [page.blocks or _fallback_blocks(page.text) for page in document.pages],
+        )
         logger.debug(
             "ingest.chunked doc=%s pages=%d chunks=%d ms=%.1f",
             document_id,

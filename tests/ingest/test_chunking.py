@@ -16,6 +16,7 @@ import pytest
 from core.errors import ConfigurationError, IngestError
 from core.types import Block, BlockKind, Chunk, Document, Page, chunk_id
 from ingest.chunking import Chunker, split_sentences
+from ingest.page_breaks import SEPARATOR
 from knowledge_base.tokens import TokenCounter
 
 CUAD_TXT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cuad-dev" / "txt"
@@ -67,7 +68,12 @@ def check_invariants(document: Document, chunks: list[Chunk], counter: TokenCoun
         assert page_text[c.start : c.end] == c.body, (document.name, c.ordinal)
         assert c.body, (document.name, c.ordinal)
         assert c.body == c.body.strip(), (document.name, c.ordinal)
-        assert c.text.endswith(c.body)
+        # text = header, [sentence beginning from the page before " … "], body,
+        # [" … " sentence end from the page after] (ingest/page_breaks.py).
+        before, found, after = c.text.rpartition(c.body)
+        assert found, (document.name, c.ordinal)
+        assert not after or after.startswith(SEPARATOR), (document.name, c.ordinal)
+        assert not before or before.endswith(("\n", SEPARATOR)), (document.name, c.ordinal)
         assert c.document_name == document.name
     counts = counter.count_batch([c.text for c in chunks])
     for c, n in zip(chunks, counts, strict=True):
