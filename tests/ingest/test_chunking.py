@@ -23,16 +23,6 @@ CUAD_TXT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cua
 WINDOW = 256
 
 
-@pytest.fixture(scope="module")
-def counter() -> TokenCounter:
-    return TokenCounter()
-
-
-@pytest.fixture(scope="module")
-def chunker(counter: TokenCounter) -> Chunker:
-    return Chunker(counter)
-
-
 def paragraph_page(number: int, text: str) -> Page:
     """A page whose blocks are its blank-line paragraphs (TEXT, no numbers)."""
     blocks = []

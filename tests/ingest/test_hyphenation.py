@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pymupdf
 import pytest
 
 from core.settings import IngestSettings
 from ingest.loaders import load_document
 from ingest.loaders.hyphenation import Lexicon, join_lines, keep_hyphen
+from tests.ingest.conftest import pdf_with_lines
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
@@ -78,18 +78,8 @@ def test_join_lines_spacing_and_soft_hyphen() -> None:
     assert join_lines("the end.", "Next", lex) == "the end. Next"
 
 
-def _pdf(path: Path, lines: list[str]) -> Path:
-    pdf = pymupdf.open()
-    page = pdf.new_page()
-    for i, line in enumerate(lines):
-        page.insert_text((72, 72 + 14 * i), line, fontsize=11)
-    pdf.save(path)
-    pdf.close()
-    return path
-
-
 def test_pdf_uses_the_documents_own_spelling(tmp_path: Path) -> None:
-    path = _pdf(
+    path = pdf_with_lines(
         tmp_path / "usage.pdf",
         [
             "The co-branding fee and the then",

@@ -22,6 +22,7 @@ from core.types import BlockKind, Document
 from ingest.loaders import detect_format, load_document
 from ingest.loaders.ocr import needs_ocr
 from ingest.structure import clause_level, match_clause_number
+from tests.ingest.conftest import pdf_with_lines
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 CUAD_PDF = DATA / "cuad-dev" / "pdf"
@@ -219,22 +220,11 @@ def test_blank_scan_has_no_text_even_after_ocr(tmp_path: Path, settings: IngestS
 # --- PDF line joining ----------------------------------------------------------
 
 
-def _pdf_with_lines(path: Path, lines: list[str]) -> Path:
-    """One page, one 11 pt line each, 14 pt apart (wrapped lines of a paragraph)."""
-    pdf = pymupdf.open()
-    page = pdf.new_page()
-    for i, line in enumerate(lines):
-        page.insert_text((72, 72 + 14 * i), line, fontsize=11)
-    pdf.save(path)
-    pdf.close()
-    return path
-
-
 def test_line_end_hyphenation_is_joined(tmp_path: Path, settings: IngestSettings) -> None:
     # A line ending in letter + "-" followed by a line starting in lower case,
     # where the head is no word or compound prefix (ingest/loaders/hyphenation.py),
     # is one word broken by the typesetter: hyphen and line break are removed.
-    path = _pdf_with_lines(
+    path = pdf_with_lines(
         tmp_path / "wrapped.pdf",
         [
             "Either party may seek the termi-",
@@ -257,7 +247,7 @@ def test_line_end_hyphen_kept_before_capital_or_digit(
 ) -> None:
     # A hyphen before a capitalised word or after a digit is kept (the lines
     # are joined with a space): "Non-" + "Compete", "1990-" + "2000".
-    path = _pdf_with_lines(
+    path = pdf_with_lines(
         tmp_path / "dashes.pdf",
         [
             "The restricted period runs 1990-",
@@ -273,7 +263,7 @@ def test_line_end_hyphen_kept_before_capital_or_digit(
 def test_compound_hyphen_at_line_end_is_kept(tmp_path: Path, settings: IngestSettings) -> None:
     # "non" is a compound prefix: its hyphen stays even with no other evidence
     # in the document (more cases in tests/ingest/test_hyphenation.py).
-    path = _pdf_with_lines(
+    path = pdf_with_lines(
         tmp_path / "compound.pdf",
         ["The Employee accepts a non-", "compete covenant for two years."],
     )

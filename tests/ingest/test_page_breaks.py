@@ -22,16 +22,6 @@ AIMMUNE = "AimmuneTherapeuticsInc_20200205_8-K_EX-10.3_11967170_EX-10.3_Developm
 ATN = "AtnInternationalInc_20191108_10-Q_EX-10.1_11878541_EX-10.1_Maintenance Agreement.pdf"
 
 
-@pytest.fixture(scope="module")
-def counter() -> TokenCounter:
-    return TokenCounter()
-
-
-@pytest.fixture(scope="module")
-def chunker(counter: TokenCounter) -> Chunker:
-    return Chunker(counter)
-
-
 def load(name: str, chunker: Chunker) -> tuple[Document, list[Chunk]]:
     document = load_document(PDF_DIR / name, IngestSettings(ocr=False))
     return document, chunker.chunk(document, "doc", "t")

@@ -209,6 +209,20 @@ def _statuses(db: Path) -> list[tuple[str, str]]:
         return []
 
 
+def _dossier_json(kb: Path, env: dict[str, str], *args: str) -> object:
+    """Run ``dossier ARGS --kb KB --json``; it must succeed; its last stdout line."""
+    done = subprocess.run(
+        [*DOSSIER, *args, "--kb", str(kb), "--json"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def test_kill_mid_ingest_leaves_nothing_half_visible(tmp_path) -> None:
     """kill -9 while a document is INDEXING: nothing of it is searchable; the
     next run cleans up and completes it, without duplicates."""
@@ -235,16 +249,7 @@ def test_kill_mid_ingest_leaves_nothing_half_visible(tmp_path) -> None:
     assert seen_indexing, "never caught the ingest mid-document"
 
     def run(*args: str) -> object:
-        done = subprocess.run(
-            [*DOSSIER, *args, "--kb", str(kb), "--json"],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        return _dossier_json(kb, env, *args)
 
     assert run("search", "amicus curiae brief") == []  # nothing half-visible
     report = run("ingest", str(big), str(CUAD_PDFS[3]))
@@ -361,16 +366,7 @@ def test_kill_between_upsert_and_ready_hides_the_flushed_chunks(tmp_path, st_emb
         container.close()  # frees milvus.db for the dossier subprocesses below
 
     def run(*args: str) -> object:
-        done = subprocess.run(
-            [*DOSSIER, *args, "--kb", str(kb), "--json"],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        return _dossier_json(kb, env, *args)
 
     docs = {d["id"]: d for d in run("documents")}  # type: ignore[union-attr]
     assert docs[crashed_id]["status"] == "indexing"
