@@ -34,6 +34,10 @@ class EmbeddingSettings(BaseModel):
     model_path: Path | None = None
     #: "auto" picks bf16 where the CPU has AMX or AVX512-BF16, else fp32.
     dtype: Literal["auto", "bf16", "fp32"] = "auto"
+    #: "auto" runs the forward pass with OpenVINO when it is installed and the
+    #: model is Transformer -> mean pooling (about 1.35x torch on 2 cores),
+    #: else with torch.
+    backend: Literal["auto", "openvino", "torch"] = "auto"
     batch_size: int = 32
     max_seq_length: int = 256
     threads: int | None = None

@@ -41,7 +41,6 @@ __all__ = ["IngestEvent", "IngestPipeline", "IngestResult", "InputFile", "iter_i
 
 log = logging.getLogger(__name__)
 
-EMBED_SLICE = 96
 SUPPORTED_SUFFIXES = {".pdf", ".docx", ".txt", ".md"}
 
 
@@ -247,16 +246,11 @@ class IngestPipeline:
         return f"{title}\n{chunk.body}" if title != chunk.body.split("\n", 1)[0] else chunk.body
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        """Embed in slices so the embedder's lock is released between them and a
-        concurrent search (API) waits for one slice, not a whole document."""
-        if len(texts) <= EMBED_SLICE:
-            return self.kb.embedder.embed_batch(texts)
-        return np.concatenate(
-            [
-                self.kb.embedder.embed_batch(texts[i : i + EMBED_SLICE])
-                for i in range(0, len(texts), EMBED_SLICE)
-            ]
-        )
+        """One call per document: the embedder sorts all its chunks by length
+        into batches and lets a concurrent search query go before the next
+        batch. (Slices of 96 chunks cost 12-35% of ingest time: shorter
+        length-sorted runs and an idle OpenVINO stream at each slice's tail.)"""
+        return self.kb.embedder.embed_batch(texts)
 
     def _index(
         self,

@@ -22,14 +22,20 @@ Ingestion speed is decided here, so ``embed_batch`` does more than
   (minimum cosine 0.9998; 0.998 through ``SentenceTransformer.encode``), so it
   is not used.
 
+- **OpenVINO.** With ``backend="auto"`` (default) and OpenVINO installed, the
+  forward pass (transformer + mean pooling) runs in an OpenVINO graph
+  converted in memory from the loaded model (:mod:`knowledge_base.openvino_backend`),
+  one stream per thread: on 1,200 CUAD passages of 154 tokens, 95 texts/s
+  against 70 for torch bf16 autocast, cosine >= 0.99996. Otherwise torch.
+
 The model is loaded lazily, on the first call that needs it (``embed_batch``,
 ``embed_query`` or :meth:`SentenceTransformerEmbedder.load`); construction is
 cheap and never touches torch. ``dimension`` is read from the model folder's
 pooling config without loading the weights when the folder allows it.
 
-Forward passes are serialised (the model is CPU-bound and already uses every
-configured thread, so concurrent passes would only contend), one length-sorted
-batch at a time: a small call such as a search query waits for the batch in
+Forward passes are rationed (the model is CPU-bound): torch runs one
+length-sorted batch at a time on every configured thread; OpenVINO runs one
+batch per stream (one thread each). A small call such as a search query waits for the batch in
 flight, not for a whole ingestion call, because it is served before the large
 call's next batch. A small call runs on one thread: a 2-thread OpenMP pass
 spin-waits whenever another process (vLLM, an ingest, the API) holds a core,
@@ -46,7 +52,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -58,6 +65,8 @@ from core.settings import EmbeddingSettings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from knowledge_base.openvino_backend import OpenVINOForward
 
 __all__ = ["SentenceTransformerEmbedder", "cpu_supports_bf16", "default_model_path"]
 
@@ -72,6 +81,9 @@ _TOKENS_PER_BATCH_UNIT = 256
 _MAX_ROWS = 512
 #: Calls of at most this many texts (search queries) jump the forward-pass queue.
 _URGENT_TEXTS = 8
+#: OpenVINO runs a batch per stream: smaller batches balance the streams better
+#: (measured: 4096 padded tokens 97 texts/s, 8192 92 texts/s).
+_OPENVINO_TOKEN_BUDGET = 4096
 _BF16_CPU_FLAGS = frozenset({"amx_bf16", "amx_tile", "avx512_bf16"})
 
 
@@ -146,9 +158,11 @@ class SentenceTransformerEmbedder:
         # One forward pass at a time; small calls (queries) go before the next
         # batch of a large one (ingestion) instead of after all of it.
         self._forward = threading.Condition()
-        self._forward_busy = False
+        self._forward_busy = 0
+        self._forward_slots = 1
         self._urgent_waiting = 0
         self._model: SentenceTransformer | None = None
+        self._openvino: OpenVINOForward | None = None
         self._dimension: int | None = None
         self._use_bf16 = self._resolve_dtype(settings.dtype) == "bf16"
         self._token_budget = max(1, settings.batch_size) * _TOKENS_PER_BATCH_UNIT
@@ -173,6 +187,12 @@ class SentenceTransformerEmbedder:
         return "bf16" if self._use_bf16 else "fp32"
 
     @property
+    def backend(self) -> Literal["openvino", "torch"]:
+        """The forward-pass engine actually used; loads the model to decide."""
+        self.load()
+        return "openvino" if self._openvino is not None else "torch"
+
+    @property
     def model_path(self) -> Path:
         return self._model_path
 
@@ -180,7 +200,9 @@ class SentenceTransformerEmbedder:
         """Load the model now (idempotent); returns the underlying model."""
         with self._lock:
             if self._model is None:
-                self._model = self._load_model()
+                model = self._load_model()
+                self._openvino = self._load_openvino(model)
+                self._model = model
             return self._model
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
@@ -263,7 +285,7 @@ class SentenceTransformerEmbedder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        threads = self._settings.threads or os.cpu_count() or 1
+        threads = self._threads()
         torch.set_num_threads(threads)
         started = time.perf_counter()
         try:
@@ -285,6 +307,38 @@ class SentenceTransformerEmbedder:
         )
         return model
 
+    def _threads(self) -> int:
+        return self._settings.threads or os.cpu_count() or 1
+
+    def _load_openvino(self, model: SentenceTransformer) -> OpenVINOForward | None:
+        """The OpenVINO forward pass when the settings and the model allow it."""
+        backend = self._settings.backend
+        if backend == "torch":
+            return None
+        from knowledge_base import openvino_backend
+
+        usable = openvino_backend.mean_pooling_pipeline(model)
+        if backend == "auto" and not (usable and openvino_backend.openvino_available()):
+            return None
+        if not usable:
+            raise ConfigurationError(
+                f"{self._model_path}: embedding backend openvino needs a "
+                "Transformer -> mean Pooling model"
+            )
+        started = time.perf_counter()
+        forward = openvino_backend.OpenVINOForward(
+            model, bf16=self._use_bf16, streams=self._threads()
+        )
+        with self._forward:
+            self._forward_slots = forward.streams
+        self._token_budget = min(self._token_budget, _OPENVINO_TOKEN_BUDGET)
+        logger.info(
+            "embedding.openvino_ready streams=%d ms=%.0f",
+            forward.streams,
+            (time.perf_counter() - started) * 1000,
+        )
+        return forward
+
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
         """Indices sorted by token length, cut under the padded-token budget."""
         order = sorted(range(len(lengths)), key=lengths.__getitem__)
@@ -304,8 +358,6 @@ class SentenceTransformerEmbedder:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         """Embed distinct texts (no cache); rows in input order."""
-        import torch
-
         model = self.load()
         tokenizer: Any = model.tokenizer
         encoded = tokenizer(
@@ -318,19 +370,56 @@ class SentenceTransformerEmbedder:
         )["input_ids"]
         lengths = [len(ids) for ids in encoded]
         pad_id = tokenizer.pad_token_id or 0
+        urgent = len(texts) <= _URGENT_TEXTS
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+
+        def padded(batch: list[int]) -> tuple[np.ndarray, np.ndarray]:
+            width = lengths[batch[-1]]  # sorted ascending: the longest is last
+            input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+            attention = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                input_ids[row, : lengths[i]] = encoded[i]
+                attention[row, : lengths[i]] = 1
+            return input_ids, attention
+
+        batches = self._batches(lengths)
+        if self._openvino is not None:
+            forward = self._openvino
+
+            def run(batch: list[int]) -> None:
+                input_ids, attention = padded(batch)
+                with self._forward_turn(urgent):
+                    pooled = forward(input_ids, attention)
+                norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+                out[batch] = pooled / np.maximum(norms, 1e-12)
+
+            workers = min(forward.streams, len(batches))
+            if workers <= 1:
+                for batch in batches:
+                    run(batch)
+            else:
+                with ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool:
+                    list(pool.map(run, batches))
+            return out
+        self._encode_torch(model, batches, padded, urgent, out)
+        return out
+
+    def _encode_torch(
+        self,
+        model: SentenceTransformer,
+        batches: list[list[int]],
+        padded: Callable[[list[int]], tuple[np.ndarray, np.ndarray]],
+        urgent: bool,
+        out: np.ndarray,
+    ) -> None:
+        import torch
+
         with (
             torch.inference_mode(),
             torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._use_bf16),
         ):
-            urgent = len(texts) <= _URGENT_TEXTS
-            for batch in self._batches(lengths):
-                width = lengths[batch[-1]]
-                input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-                attention = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):
-                    input_ids[row, : lengths[i]] = torch.tensor(encoded[i], dtype=torch.long)
-                    attention[row, : lengths[i]] = 1
+            for batch in batches:
+                input_ids, attention = (torch.from_numpy(a) for a in padded(batch))
                 features = {
                     "input_ids": input_ids,
                     "attention_mask": attention,
@@ -340,27 +429,29 @@ class SentenceTransformerEmbedder:
                     vectors = model(features)["sentence_embedding"].float()
                 vectors = torch.nn.functional.normalize(vectors, p=2.0, dim=1)
                 out[batch] = vectors.numpy()
-        return out
 
     @contextmanager
     def _forward_turn(self, urgent: bool) -> Iterator[None]:
-        """Hold the model for one forward pass; an ``urgent`` (small) call is
-        served before a waiting large one's next batch."""
+        """Hold one of the forward-pass slots (torch 1, OpenVINO one per
+        stream); an ``urgent`` (small) call is served before a waiting large
+        one's next batch."""
         with self._forward:
             if urgent:
                 self._urgent_waiting += 1
             try:
-                while self._forward_busy or (not urgent and self._urgent_waiting):
+                while self._forward_busy >= self._forward_slots or (
+                    not urgent and self._urgent_waiting
+                ):
                     self._forward.wait()
             finally:
                 if urgent:
                     self._urgent_waiting -= 1
-            self._forward_busy = True
+            self._forward_busy += 1
         try:
             yield
         finally:
             with self._forward:
-                self._forward_busy = False
+                self._forward_busy -= 1
                 self._forward.notify_all()
 
     def _cache_get(self, key: bytes) -> np.ndarray | None:

