@@ -125,7 +125,12 @@ class LocalVLLMServer:
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
+        threads = self.settings.llm.local_threads or len(os.sched_getaffinity(0))
         env.update(
+            # All of them compute: no core held back for vLLM's front end
+            # (see LLMSettings.local_threads for the measurements).
+            OMP_NUM_THREADS=str(threads),
+            VLLM_CPU_NUM_OF_RESERVED_CPU="0",
             VLLM_CPU_KVCACHE_SPACE="1",
             HF_HUB_OFFLINE="1",
             TRANSFORMERS_OFFLINE="1",

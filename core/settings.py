@@ -93,6 +93,12 @@ class LLMSettings(BaseModel):
     tool_calling: Literal["auto", "native", "planner"] = "auto"
     local_port: int = 8756
     local_startup_timeout_s: float = 600.0
+    #: OpenMP threads of the embedded vLLM server; None = every CPU. vLLM's own
+    #: default keeps one core for its front end: on the 2-core box that made
+    #: agent TTFT p50 0.94-1.03 s against 0.76-0.82 s with both cores (prefill
+    #: ~620 vs ~1,200 tokens/s), while 5 and 20 concurrent /v1/ask clients were
+    #: about equal either way (docs in BENCHMARKS.md).
+    local_threads: int | None = Field(default=None, ge=1)
 
 
 class AgentSettings(BaseModel):

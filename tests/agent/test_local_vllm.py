@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -35,6 +36,19 @@ def test_command_line_is_the_module_entry_point(tmp_path: Path) -> None:
     assert cmd[cmd.index("--served-model-name") + 1] == LOCAL_MODEL_NAME
     assert cmd[cmd.index("--port") + 1] == str(settings.llm.local_port)
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
+
+
+def test_server_computes_on_every_cpu_unless_told(tmp_path: Path) -> None:
+    """No core is held back for vLLM's front end (agent TTFT p50 0.76-0.82 s
+    vs 0.94-1.03 s on the 2-core box); ``llm.local_threads`` overrides."""
+    env = LocalVLLMServer(load_settings(data_dir=tmp_path))._env()
+    assert env["OMP_NUM_THREADS"] == str(len(os.sched_getaffinity(0)))
+    assert env["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0"
+    assert env["VLLM_NO_USAGE_STATS"] == "1"
+    assert env["HF_HUB_OFFLINE"] == "1"
+    settings = load_settings(data_dir=tmp_path)
+    settings.llm.local_threads = 1
+    assert LocalVLLMServer(settings)._env()["OMP_NUM_THREADS"] == "1"
 
 
 @pytest.mark.slow
