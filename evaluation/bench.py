@@ -386,8 +386,22 @@ def ingestion_section(ctx: BenchContext) -> Section:
         "baseline only extracts PyMuPDF text. Chunk counts differ by design "
         "(Dossier ~160-token structure-aware chunks vs 1000/200-character splits)."
     )
-    section.data = data
+    engine = _embedding_engine()
+    section.body.append(
+        f"Embedding forward pass: Dossier {engine} (settings embedding.backend/dtype = auto); "
+        "baseline torch fp32 through langchain-huggingface."
+    )
+    section.data = data | {"embedding_engine": engine}
     return section
+
+
+def _embedding_engine() -> str:
+    """What ``auto`` resolves to on this machine, e.g. "openvino bf16"."""
+    from core.settings import EmbeddingSettings
+    from knowledge_base.embedding import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(EmbeddingSettings())
+    return f"{embedder.backend} {embedder.dtype}"
 
 
 def retrieval_section(ctx: BenchContext) -> Section:
