@@ -13,34 +13,25 @@ Ingestion speed is decided here, so ``embed_batch`` does more than
   ``max_seq_length``), sorted by token count and cut into batches under a
   padded-token budget, so short texts ride in large batches and almost no
   compute is spent on padding.
-- **bf16 autocast.** With ``dtype="bf16"`` (or ``"auto"`` on a CPU with AMX or
-  AVX512-BF16) matrix multiplications run in bfloat16 under
-  ``torch.autocast`` while LayerNorm, softmax and pooling stay float32. Measured
-  on 400 CUAD paragraphs: cosine vs the float32 model ≥ 0.99995 (minimum), about
-  2.5x the float32 throughput. Casting the *weights* to bf16 instead
-  (``model.to(torch.bfloat16)``) was measured slower and less exact
-  (minimum cosine 0.9998; 0.998 through ``SentenceTransformer.encode``), so it
-  is not used.
-
-- **OpenVINO.** With ``backend="auto"`` (default) and OpenVINO installed, the
-  forward pass (transformer + mean pooling) runs in an OpenVINO graph
-  converted in memory from the loaded model (:mod:`knowledge_base.openvino_backend`),
-  one stream per thread: on 1,200 CUAD passages of 154 tokens, 95 texts/s
-  against 70 for torch bf16 autocast, cosine >= 0.99996. Otherwise torch.
+- **bf16.** With ``dtype="bf16"`` (or ``"auto"`` on a CPU with AMX or
+  AVX512-BF16) the matrix multiplications run in bfloat16: cosine vs the
+  float32 model >= 0.9999 on real contract text (tested).
+- **Two forward-pass engines** with one contract: OpenVINO
+  (:mod:`knowledge_base.openvino_backend`; ``backend="auto"`` picks it when
+  installed) runs one batch per stream, one stream per thread: on 1,200 CUAD
+  passages of 154 tokens 95 texts/s against 70 for torch bf16 autocast
+  (:mod:`knowledge_base.torch_backend`), cosine >= 0.99996 between them.
 
 The model is loaded lazily, on the first call that needs it (``embed_batch``,
 ``embed_query`` or :meth:`SentenceTransformerEmbedder.load`); construction is
 cheap and never touches torch. ``dimension`` is read from the model folder's
 pooling config without loading the weights when the folder allows it.
 
-Forward passes are rationed (the model is CPU-bound): torch runs one
-length-sorted batch at a time on every configured thread; OpenVINO runs one
-batch per stream (one thread each). A small call such as a search query waits for the batch in
-flight, not for a whole ingestion call, because it is served before the large
-call's next batch. A small call runs on one thread: a 2-thread OpenMP pass
-spin-waits whenever another process (vLLM, an ingest, the API) holds a core,
-and a query then took a median 423 ms instead of 36 ms on one thread (2-core
-box under load); on an idle box the second thread saves a few ms at most.
+Forward passes are rationed (the model is CPU-bound): one batch per stream
+(torch: one, on every configured thread). A small call such as a search query
+waits for a batch in flight, not for a whole ingestion call, because it is
+served before the large call's next batch, and it runs on one thread (torch
+would otherwise spin-wait against other processes; see the torch backend).
 """
 
 from __future__ import annotations
@@ -52,7 +43,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,6 +53,7 @@ import numpy as np
 
 from core.errors import ConfigurationError
 from core.settings import EmbeddingSettings
+from knowledge_base.torch_backend import TorchForward
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -85,23 +77,6 @@ _URGENT_TEXTS = 8
 #: (measured: 4096 padded tokens 97 texts/s, 8192 92 texts/s).
 _OPENVINO_TOKEN_BUDGET = 4096
 _BF16_CPU_FLAGS = frozenset({"amx_bf16", "amx_tile", "avx512_bf16"})
-
-
-@contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch threads (None: unchanged). Process-wide,
-    so only used inside one serialised forward pass."""
-    import torch
-
-    previous = torch.get_num_threads()
-    if n is None or n == previous:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def default_model_path() -> Path:
@@ -162,7 +137,7 @@ class SentenceTransformerEmbedder:
         self._forward_slots = 1
         self._urgent_waiting = 0
         self._model: SentenceTransformer | None = None
-        self._openvino: OpenVINOForward | None = None
+        self._forward_pass: OpenVINOForward | TorchForward | None = None
         self._dimension: int | None = None
         self._use_bf16 = self._resolve_dtype(settings.dtype) == "bf16"
         self._token_budget = max(1, settings.batch_size) * _TOKENS_PER_BATCH_UNIT
@@ -190,7 +165,7 @@ class SentenceTransformerEmbedder:
     def backend(self) -> Literal["openvino", "torch"]:
         """The forward-pass engine actually used; loads the model to decide."""
         self.load()
-        return "openvino" if self._openvino is not None else "torch"
+        return "torch" if isinstance(self._forward_pass, TorchForward) else "openvino"
 
     @property
     def model_path(self) -> Path:
@@ -199,9 +174,12 @@ class SentenceTransformerEmbedder:
     def load(self) -> SentenceTransformer:
         """Load the model now (idempotent); returns the underlying model."""
         with self._lock:
-            if self._model is None:
-                model = self._load_model()
-                self._openvino = self._load_openvino(model)
+            if self._model is None or self._forward_pass is None:
+                model = self._model or self._load_model()
+                self._forward_pass = self._load_openvino(model) or TorchForward(
+                    model, bf16=self._use_bf16
+                )
+                self._forward_slots = self._forward_pass.streams
                 self._model = model
             return self._model
 
@@ -329,8 +307,6 @@ class SentenceTransformerEmbedder:
         forward = openvino_backend.OpenVINOForward(
             model, bf16=self._use_bf16, streams=self._threads()
         )
-        with self._forward:
-            self._forward_slots = forward.streams
         self._token_budget = min(self._token_budget, _OPENVINO_TOKEN_BUDGET)
         logger.info(
             "embedding.openvino_ready streams=%d ms=%.0f",
@@ -382,53 +358,25 @@ class SentenceTransformerEmbedder:
                 attention[row, : lengths[i]] = 1
             return input_ids, attention
 
+        forward = self._forward_pass
+        assert forward is not None  # set by load()
+
+        def run(batch: list[int]) -> None:
+            input_ids, attention = padded(batch)
+            with self._forward_turn(urgent):
+                pooled = forward(input_ids, attention, one_thread=urgent)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[batch] = pooled / np.maximum(norms, 1e-12)
+
         batches = self._batches(lengths)
-        if self._openvino is not None:
-            forward = self._openvino
-
-            def run(batch: list[int]) -> None:
-                input_ids, attention = padded(batch)
-                with self._forward_turn(urgent):
-                    pooled = forward(input_ids, attention)
-                norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-                out[batch] = pooled / np.maximum(norms, 1e-12)
-
-            workers = min(forward.streams, len(batches))
-            if workers <= 1:
-                for batch in batches:
-                    run(batch)
-            else:
-                with ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool:
-                    list(pool.map(run, batches))
-            return out
-        self._encode_torch(model, batches, padded, urgent, out)
-        return out
-
-    def _encode_torch(
-        self,
-        model: SentenceTransformer,
-        batches: list[list[int]],
-        padded: Callable[[list[int]], tuple[np.ndarray, np.ndarray]],
-        urgent: bool,
-        out: np.ndarray,
-    ) -> None:
-        import torch
-
-        with (
-            torch.inference_mode(),
-            torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._use_bf16),
-        ):
+        workers = min(forward.streams, len(batches))
+        if workers <= 1:
             for batch in batches:
-                input_ids, attention = (torch.from_numpy(a) for a in padded(batch))
-                features = {
-                    "input_ids": input_ids,
-                    "attention_mask": attention,
-                    "token_type_ids": torch.zeros_like(input_ids),
-                }
-                with self._forward_turn(urgent), _torch_threads(1 if urgent else None):
-                    vectors = model(features)["sentence_embedding"].float()
-                vectors = torch.nn.functional.normalize(vectors, p=2.0, dim=1)
-                out[batch] = vectors.numpy()
+                run(batch)
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool:
+                list(pool.map(run, batches))
+        return out
 
     @contextmanager
     def _forward_turn(self, urgent: bool) -> Iterator[None]:

@@ -99,7 +99,8 @@ def _pooled_module(model: SentenceTransformer) -> Any:
 
 
 class OpenVINOForward:
-    """``forward(input_ids, attention_mask) -> mean-pooled float32 rows``.
+    """``forward(input_ids, attention_mask) -> mean-pooled float32 rows``
+    (the contract of :class:`~knowledge_base.torch_backend.TorchForward`).
 
     Thread-safe: each call borrows one of ``streams + 1`` infer requests, so up
     to ``streams`` batches run in parallel and a query never waits for a
@@ -142,7 +143,11 @@ class OpenVINOForward:
         for _ in range(self.streams + 1):
             self._requests.put(self._compiled.create_infer_request())
 
-    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    def __call__(
+        self, input_ids: np.ndarray, attention_mask: np.ndarray, *, one_thread: bool = False
+    ) -> np.ndarray:
+        """Mean-pooled rows; every stream already has one thread (``one_thread``
+        is accepted for the torch backend's contract)."""
         request = self._requests.get()
         try:
             request.infer({0: input_ids, 1: attention_mask})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +25,10 @@ __all__ = ["KnowledgeBase"]
 
 log = logging.getLogger(__name__)
 
+#: Chunks (with vectors) of recently reviewed documents kept in memory: ~1.7 KB
+#: of vector plus the text per chunk, so about 60 MB at most.
+DOCUMENT_CACHE_CHUNKS = 20_000
+
 
 class KnowledgeBase:
     def __init__(self, embedder: Embedder, store: VectorStore, catalog: Catalog) -> None:
@@ -33,6 +38,15 @@ class KnowledgeBase:
         self._openings: dict[str, str] = {}  # document id -> name + opening text
         self._routers: dict[str, tuple[frozenset[str], DocumentRouter]] = {}
         self._router_lock = threading.Lock()
+        # (tenant, document id, updated_at) -> chunks and vectors of a READY
+        # document. A READY document's chunks never change (new bytes make a
+        # new document); the catalog is read on every call, so a deleted or
+        # re-processed document is never served from here.
+        self._documents: OrderedDict[tuple[str, str, str], tuple[list[Chunk], np.ndarray]] = (
+            OrderedDict()
+        )
+        self._documents_chunks = 0
+        self._documents_lock = threading.Lock()
 
     # -- search ---------------------------------------------------------------
     def search(
@@ -141,20 +155,49 @@ class KnowledgeBase:
         return self.store.document_chunks(tenant, document_id)
 
     def document_vectors(self, tenant: str, document_id: str) -> tuple[list[Chunk], np.ndarray]:
-        """:meth:`document_chunks` with their stored dense vectors (row i: chunk i)."""
-        self._require_ready(tenant, document_id)
-        return self.store.document_vectors(tenant, document_id)
+        """:meth:`document_chunks` with their stored dense vectors (row i: chunk i).
 
-    def _require_ready(self, tenant: str, document_id: str) -> None:
+        Served from memory for a recently read document (a review, then
+        follow-up questions about the same contract): a Milvus Lite query
+        scans every row of the collection, 16 ms typically and 130-200 ms
+        now and then over 11,861 rows. The vectors array is read-only.
+        """
+        record = self._require_ready(tenant, document_id)
+        key = (tenant, document_id, str(record.updated_at))
+        with self._documents_lock:
+            cached = self._documents.get(key)
+            if cached is not None:
+                self._documents.move_to_end(key)
+                return list(cached[0]), cached[1]
+        chunks, vectors = self.store.document_vectors(tenant, document_id)
+        vectors.setflags(write=False)
+        if len(chunks) <= DOCUMENT_CACHE_CHUNKS // 4:
+            with self._documents_lock:
+                if key not in self._documents:
+                    self._documents[key] = (chunks, vectors)
+                    self._documents_chunks += len(chunks)
+                while self._documents_chunks > DOCUMENT_CACHE_CHUNKS:
+                    _, (old, _) = self._documents.popitem(last=False)
+                    self._documents_chunks -= len(old)
+        return list(chunks), vectors
+
+    def _forget_document(self, tenant: str, document_id: str) -> None:
+        with self._documents_lock:
+            for key in [k for k in self._documents if k[:2] == (tenant, document_id)]:
+                self._documents_chunks -= len(self._documents.pop(key)[0])
+
+    def _require_ready(self, tenant: str, document_id: str) -> DocumentRecord:
         record = self.catalog.get_document(tenant, document_id)
         if record.status is not DocumentStatus.READY:
             raise NotFoundError(f"document {document_id} is not ready ({record.status})")
+        return record
 
     def delete_document(self, tenant: str, document_id: str) -> None:
         """Remove chunks first, then the catalog row: a crash in between leaves
         a catalog row with no chunks (harmless, deletable again), never
         orphaned searchable chunks."""
         self.catalog.get_document(tenant, document_id)  # NotFoundError for others
+        self._forget_document(tenant, document_id)
         self.store.delete_documents(tenant, [document_id])
         self.catalog.delete_document(tenant, document_id)
         log.info("kb.document_deleted tenant=%s doc=%s", tenant, document_id)

@@ -62,3 +62,29 @@ def test_small_calls_run_on_one_thread_large_ones_on_all() -> None:
     assert seen == [1, before]
     assert torch.get_num_threads() == before == 2
     np.testing.assert_allclose(np.linalg.norm(query), 1.0, atol=1e-5)
+
+
+def test_parallel_large_calls_on_openvino_streams_keep_rows_in_place(
+    contract_sentences: list[str],
+) -> None:
+    """Two ingestion-sized calls at once share the OpenVINO streams (and its
+    pool of infer requests): every row is still its own text's vector."""
+    embedder = SentenceTransformerEmbedder(
+        EmbeddingSettings(batch_size=2, backend="openvino"), cache_size=0
+    )
+    texts = [f"{s} (copy {i})" for i, s in enumerate(contract_sentences * 3)]
+    expected = np.stack([embedder.embed_query(t) for t in texts[:12]])
+    results: dict[int, np.ndarray] = {}
+
+    def call(n: int) -> None:
+        results[n] = embedder.embed_batch(texts[n::2] if n else texts)
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # bf16 rounding differs with the batch's shape, so compare by cosine.
+    assert np.min(np.sum(results[0][:12] * expected, axis=1)) > 0.9999
+    assert np.min(np.sum(results[1] * results[0][1::2], axis=1)) > 0.9999
+    assert np.max(results[0][:12] @ expected.T - np.eye(12) * 2) < 0.99  # not swapped

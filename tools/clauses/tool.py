@@ -44,15 +44,21 @@ async def review_stored_document(
     value_extractor: ValueExtractor | None = None,
 ) -> ContractReview:
     """Review a READY document of ``tenant`` (NotFoundError otherwise)."""
-    record, chunks, embeddings, pages = await asyncio.to_thread(
-        _stored_inputs, kb, tenant, document_id
-    )
     if value_extractor is None:
-        review = await asyncio.to_thread(
-            review_document, chunks, pages, model, kb.embedder, playbook,
-            categories=categories, embeddings=embeddings,
-        )  # fmt: skip
+        # Read and review in one worker thread: the agent waits on this before
+        # its answer, and each hop back to a busy event loop costs.
+        def read_and_review() -> tuple[DocumentRecord, ContractReview]:
+            record, chunks, embeddings, pages = _stored_inputs(kb, tenant, document_id)
+            return record, review_document(
+                chunks, pages, model, kb.embedder, playbook,
+                categories=categories, embeddings=embeddings,
+            )  # fmt: skip
+
+        record, review = await asyncio.to_thread(read_and_review)
     else:
+        record, chunks, embeddings, pages = await asyncio.to_thread(
+            _stored_inputs, kb, tenant, document_id
+        )
         review = await areview_document(
             chunks, pages, model, kb.embedder, playbook,
             value_extractor=value_extractor, categories=categories, embeddings=embeddings,
