@@ -10,12 +10,13 @@ Crash safety, step by step (each step is idempotent, so re-running is safe):
    (``create_or_get_document``): a concurrent ingest of the same bytes on
    another worker returns that document as ``unchanged``;
 4. chunks embedded and upserted (deterministic chunk ids);
-5. catalog row → READY: only now can search see the document. A previous
-   version with the same name is then superseded and its chunks removed.
+5. catalog row → READY: only now can search see the document. Older READY
+   versions with the same name are then superseded: chunks deleted, row marked.
 
 A process killed between 3 and 5 leaves an INDEXING row: search excludes it,
 and :meth:`IngestPipeline.recover` (run at the start of every batch) deletes
-its partial chunks and completes it from the stored original.
+its partial chunks and completes it from the stored original, then
+supersedes the older version (also when the kill came after step 5's READY).
 """
 
 from __future__ import annotations
@@ -169,6 +170,9 @@ class IngestPipeline:
                 self.kb.catalog.delete_document(record.tenant, record.id)
                 continue
             results.append(self._index(stored, record.tenant, record.name, record))
+        # A crash between a new version's READY and the old one's supersede
+        # leaves both searchable; finish that step too.
+        self._supersede_replaced(tenant)
         return results
 
     # -- ingestion ------------------------------------------------------------
@@ -215,6 +219,17 @@ class IngestPipeline:
                 )
             )
         return result
+
+    def _supersede_replaced(self, tenant: str | None, name: str | None = None) -> None:
+        """Hide older READY versions of a name that has a newer READY version:
+        delete their chunks first, then mark them SUPERSEDED (a crash in
+        between leaves a READY row with no chunks, superseded on the next run)."""
+        for old in self.kb.catalog.replaced_versions(tenant, name):
+            self.kb.store.delete_documents(old.tenant, [old.id])
+            self.kb.catalog.mark_superseded(old.tenant, old.id)
+            log.info(
+                "ingest.superseded doc=%s tenant=%s version=%d", old.id, old.tenant, old.version
+            )
 
     def ingest_paths(
         self,
@@ -267,7 +282,6 @@ class IngestPipeline:
         document = _without_nul(self._load(path, self.settings, name=name))
         if on_event is not None:
             on_event(IngestEvent("parsed", name, pages=len(document.pages)))
-        previous = None
         if existing is not None:  # an INDEXING leftover of these very bytes
             record = existing
             store.delete_documents(tenant, [record.id])
@@ -310,9 +324,7 @@ class IngestPipeline:
                     log.exception("ingest.internal_error file=%s doc=%s", name, record.id)
                     raise IngestError(path, f"internal error: {type(exc).__name__}") from exc
             raise
-        if previous is not None and previous.status is DocumentStatus.READY:
-            store.delete_documents(tenant, [previous.id])
-            catalog.mark_superseded(tenant, previous.id)
+        self._supersede_replaced(tenant, name)
         log.info(
             "ingest.document_indexed doc=%s tenant=%s pages=%d chunks=%d",
             record.id,

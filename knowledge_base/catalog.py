@@ -32,7 +32,7 @@ import secrets
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,10 @@ from knowledge_base.catalog_models import pages as pages_t
 __all__ = ["ROLES", "ApiKeyRecord", "AuditEntry", "Catalog"]
 
 logger = logging.getLogger(__name__)
+
+#: How long search keeps hiding a superseded version by id (defence in depth:
+#: its chunks are deleted before it is marked, see ``unready_document_ids``).
+SUPERSEDED_HIDDEN_S = 600
 
 _PEPPER_KEY = "api_key_pepper"
 _SCHEMA_LOCK = 0x0D0551E2  # PostgreSQL advisory lock id for table creation
@@ -201,6 +205,32 @@ class Catalog(JobQueue):
         with self._tx("look up a document by name") as conn:
             row = conn.execute(stmt).first()
         return None if row is None else _document(row)
+
+    def replaced_versions(
+        self, tenant: str | None = None, name: str | None = None
+    ) -> list[DocumentRecord]:
+        """READY documents that a READY document of the same tenant and name
+        with a higher version replaces (of one tenant and/or name, or all).
+        Normally none: an ingest supersedes the older version right after
+        the new one is READY; a crash in between leaves both visible."""
+        newer = documents.alias("newer")
+        stmt = select(documents).where(
+            documents.c.status == DocumentStatus.READY.value,
+            select(newer.c.id)
+            .where(
+                newer.c.tenant == documents.c.tenant,
+                newer.c.name == documents.c.name,
+                newer.c.status == DocumentStatus.READY.value,
+                newer.c.version > documents.c.version,
+            )
+            .exists(),
+        )
+        if tenant is not None:
+            stmt = stmt.where(documents.c.tenant == tenant)
+        if name is not None:
+            stmt = stmt.where(documents.c.name == name)
+        with self._tx("list replaced versions") as conn:
+            return [_document(r) for r in conn.execute(stmt.order_by(documents.c.version))]
 
     @staticmethod
     def _new_document(
@@ -399,14 +429,22 @@ class Catalog(JobQueue):
             return [_document(r) for r in conn.execute(stmt)]
 
     def unready_document_ids(self, tenant: str) -> list[str]:
-        """Ids of the tenant's INDEXING and SUPERSEDED documents: the ones that
-        may still have chunks in the store, which search must hide. (FAILED
-        rows never keep chunks: the pipeline deletes them before failing, so
-        they are left out and the store's ``not in`` filter stays short.)"""
+        """Ids of the tenant's INDEXING documents and of those SUPERSEDED in the
+        last :data:`SUPERSEDED_HIDDEN_S` seconds: the ones that may still have
+        chunks in the store, which search must hide.
+
+        A document is marked SUPERSEDED only after its chunks were deleted
+        (the collection is strongly consistent), so older SUPERSEDED rows hold
+        nothing and are left out: the store's ``not in`` filter stays as short
+        as the ingests in flight, however many versions a tenant uploads.
+        FAILED rows never keep chunks either (deleted before failing)."""
+        recent = utcnow() - timedelta(seconds=SUPERSEDED_HIDDEN_S)
         stmt = select(documents.c.id).where(
             documents.c.tenant == tenant,
-            documents.c.status.in_(
-                [DocumentStatus.INDEXING.value, DocumentStatus.SUPERSEDED.value]
+            (documents.c.status == DocumentStatus.INDEXING.value)
+            | (
+                (documents.c.status == DocumentStatus.SUPERSEDED.value)
+                & (documents.c.updated_at >= recent)
             ),
         )
         with self._tx("list unready documents") as conn:

@@ -199,6 +199,65 @@ def test_changed_file_same_name_is_a_new_version(make_container, tmp_path) -> No
     assert {h.chunk.document_id for h in hits} == {second.document_id}
 
 
+def _versions_of_nda(container, tmp_path: Path) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
+    """v1 of nda.txt READY; the file rewritten as v2 (not ingested yet)."""
+    doc = tmp_path / "nda.txt"
+    doc.write_text("1. Term. This agreement lasts two years.\n\n2. Law. New York law governs.\n")
+    first = container.pipeline.ingest_file(doc, "t")
+    assert first.status == "indexed"
+    doc.write_text("1. Term. This agreement lasts five years.\n\n2. Law. Texas law governs.\n")
+    return doc, first.document_id
+
+
+def _searched_documents(container) -> set[str]:  # type: ignore[no-untyped-def]
+    hits = container.kb.search("t", "which law governs", k=10)
+    return {h.chunk.document_id for h in hits}
+
+
+def test_new_version_completed_after_a_crash_supersedes_the_old_one(
+    make_container, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Killed while embedding v2 (the row stays INDEXING); the next run
+    completes v2 from its stored original and v1 leaves search."""
+    container = make_container()
+    doc, v1 = _versions_of_nda(container, tmp_path)
+
+    def killed(texts: list[str]) -> object:
+        raise KeyboardInterrupt  # what a kill leaves: no cleanup, row INDEXING
+
+    with monkeypatch.context() as patch:
+        patch.setattr(container.pipeline, "_embed", killed)
+        with pytest.raises(KeyboardInterrupt):
+            container.pipeline.ingest_file(doc, "t")
+    (again,) = container.pipeline.ingest_paths([doc], "t")
+    assert again.status == "unchanged"  # recover() completed it first
+    statuses = {d.id: d.status for d in container.kb.list_documents("t")}
+    assert statuses == {v1: DocumentStatus.SUPERSEDED, again.document_id: DocumentStatus.READY}
+    assert _searched_documents(container) == {again.document_id}
+    assert container.kb.store.count("t", v1) == 0
+
+
+def test_kill_between_new_version_ready_and_supersede_is_finished_by_recover(
+    make_container, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    container = make_container()
+    doc, v1 = _versions_of_nda(container, tmp_path)
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(container.pipeline, "_supersede_replaced", killed)
+        with pytest.raises(KeyboardInterrupt):
+            container.pipeline.ingest_file(doc, "t")
+    v2 = next(d.id for d in container.kb.list_documents("t") if d.id != v1)
+    assert _searched_documents(container) == {v1, v2}  # both READY: the crash window
+    container.pipeline.recover("t")
+    assert container.kb.get_document("t", v1).status is DocumentStatus.SUPERSEDED
+    assert _searched_documents(container) == {v2}
+    assert container.kb.store.count("t", v1) == 0
+
+
 def _statuses(db: Path) -> list[tuple[str, str]]:
     if not db.exists():
         return []

@@ -255,6 +255,14 @@ def test_find_by_sha_and_versions(catalog: Catalog, contract: tuple[Path, Path])
     assert catalog.latest_by_name("acme", "nothing.pdf") is None
     # FAILED rows keep no chunks, so search need not hide them
     assert set(catalog.unready_document_ids("acme")) == {v1.id}
+    # A version superseded long ago (its chunks deleted before it was marked)
+    # leaves the filter: it does not grow with every upload of a new version.
+    with catalog._engine.begin() as conn:
+        conn.execute(
+            text("UPDATE documents SET updated_at = :t WHERE id = :i"),
+            {"t": datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1), "i": v1.id},
+        )
+    assert catalog.unready_document_ids("acme") == []
 
     listed = catalog.list_documents("acme")
     assert [d.id for d in listed] == [v3.id, v2.id, v1.id]  # newest first
@@ -790,3 +798,20 @@ def test_bad_urls_are_configuration_errors(tmp_path: Path) -> None:
     for url in [*bad_urls, f"sqlite:///{blocker}/catalog.db"]:
         with pytest.raises(ConfigurationError):
             Catalog(url, tmp_path / "files")
+
+
+def test_replaced_versions_are_older_ready_rows_of_a_name(catalog: Catalog) -> None:
+    """What a crash between a new version's READY and the old one's
+    supersede leaves: two READY versions; only the older one is listed."""
+    v1 = catalog.create_document("acme", "deal.pdf", "1" * 64, "application/pdf", version=1)
+    v2 = catalog.create_document("acme", "deal.pdf", "2" * 64, "application/pdf", version=2)
+    other = catalog.create_document("beta", "deal.pdf", "1" * 64, "application/pdf", version=1)
+    for tenant, doc in (("acme", v1), ("acme", v2), ("beta", other)):
+        catalog.mark_ready(tenant, doc.id, 1, 1)
+    assert [d.id for d in catalog.replaced_versions("acme")] == [v1.id]
+    assert [d.id for d in catalog.replaced_versions()] == [v1.id]
+    assert [d.id for d in catalog.replaced_versions("acme", "deal.pdf")] == [v1.id]
+    assert catalog.replaced_versions("acme", "other.pdf") == []
+    assert catalog.replaced_versions("beta") == []
+    catalog.mark_superseded("acme", v1.id)
+    assert catalog.replaced_versions() == []
