@@ -15,7 +15,9 @@ Pipeline, per document:
 3. Running headers and footers are removed: lines among the first/last three
    of a page whose text (digits normalised to "#") recurs at about the same
    height on at least 30% of the pages (and 3 or more), plus lone page-number
-   lines ("Page 3 of 10", "- 3 -", "iv", "B-2") at the top or bottom.
+   lines ("Page 3 of 10", "- 3 -", "iv", "B-2") at the top or bottom; deeper,
+   up to six lines in, a line continues such a run when it recurs near the
+   edge on half the pages (a five-line legal-notice footer).
 4. Lines are joined into paragraphs (a line-end hyphen is dropped where the
    typesetter broke a word, "termi-" + "nation" -> "termination", and kept in
    a compound, "non-" + "compete" -> "non-compete": see
@@ -71,6 +73,8 @@ _OPEN_END = re.compile(r"(?:[^\W\d_]|,)$")
 _LIST_END = re.compile(r"[;:]\s*(?:and|or)$", re.IGNORECASE)
 _HF_SHARE = 0.3  # share of pages a header/footer line must recur on
 _HF_Y_TOLERANCE = 24.0  # points
+#: Lines from each page edge looked at for running heads and feet.
+_HF_WINDOW = 6
 #: Table search stops for the rest of a document after this much time.
 _TABLE_BUDGET_S = 5.0
 
@@ -176,10 +180,13 @@ def _place_tables(lines: list[_Line], tables: list[_Table]) -> list[_Line | _Tab
 def _strip_headers_footers(pages: list[list[_Line]]) -> None:
     """Remove running headers/footers and page numbers in place."""
     n = len(pages)
-    seen: dict[str, set[int]] = defaultdict(set)
+    seen: dict[str, set[int]] = defaultdict(set)  # among the outer 3 lines
+    deep: dict[str, set[int]] = defaultdict(set)  # among the outer _HF_WINDOW
     ys: dict[str, list[float]] = defaultdict(list)
     for i, lines in enumerate(pages):
         order = sorted(range(len(lines)), key=lambda j: lines[j].bbox[1])
+        for j in order[:_HF_WINDOW] + order[-_HF_WINDOW:]:
+            deep[_hf_key(lines[j].text)].add(i)
         for j in order[:3] + order[-3:]:
             key = _hf_key(lines[j].text)
             if i not in seen[key]:
@@ -194,20 +201,29 @@ def _strip_headers_footers(pages: list[list[_Line]]) -> None:
     # Lines on most pages are running heads wherever they sit (short pages
     # pull a footer up); rarer ones must also keep their height.
     anywhere = {k for k in repeated if len(seen[k]) >= max(3, 0.5 * n)}
+    # Deeper than three lines, only a line on half the pages (and 5 or more)
+    # continues a run: a footer block of a legend, a notice, a page number
+    # and a source line is five lines deep. Signature blocks that end a few
+    # pages stay.
+    deep_running = {k for k, pages_ in deep.items() if len(pages_) >= max(5, 0.5 * n)}
     for i, lines in enumerate(pages):
         order = sorted(range(len(lines)), key=lambda j: lines[j].bbox[1])
-        edge = set(order[:3] + order[-3:])
-        extreme = set(order[:2] + order[-2:])
-        drop = set()
-        for j in edge:
-            ln = lines[j]
-            key = _hf_key(ln.text)
-            if (
-                key in anywhere
-                or (key in repeated and abs(ln.bbox[1] - repeated[key]) <= _HF_Y_TOLERANCE)
-                or (j in extreme and _PAGE_NUMBER.match(ln.text))
-            ):
-                drop.add(j)
+        drop: set[int] = set()
+        for edge in (order[:_HF_WINDOW], order[::-1][:_HF_WINDOW]):
+            for depth, j in enumerate(edge):
+                ln = lines[j]
+                key = _hf_key(ln.text)
+                if depth < 3:
+                    if (
+                        key in anywhere
+                        or (key in repeated and abs(ln.bbox[1] - repeated[key]) <= _HF_Y_TOLERANCE)
+                        or (depth < 2 and _PAGE_NUMBER.match(ln.text))
+                    ):
+                        drop.add(j)
+                elif edge[depth - 1] in drop and key in deep_running:
+                    drop.add(j)
+                else:
+                    break
         if drop:
             pages[i] = [ln for j, ln in enumerate(lines) if j not in drop]
 

@@ -91,6 +91,23 @@ def test_running_headers_footers_and_page_numbers_removed(settings: IngestSettin
     assert not any(b.text.isdigit() for p in doc.pages for b in p.blocks)
 
 
+def test_a_five_line_legal_notice_footer_is_removed(settings: IngestSettings) -> None:
+    """This AT&T agreement ends most pages with "Proprietary and Confidential",
+    a two-line notice, the page number and the EDGAR source line: five lines,
+    so the notice sat deeper than the outer three and became a heading on every
+    page. A few pages wrap the notice differently, which ends the run there."""
+    doc = load_document(next(CUAD_PDF.glob("AtnInternationalInc_*")), settings)
+    assert_blocks_exact(doc)
+    notices = [p.number for p in doc.pages if "Proprietary and Confidential" in p.text]
+    assert len(doc.pages) == 71
+    assert len(notices) <= 4
+    headings = [b.text for p in doc.pages for b in p.blocks if b.kind is BlockKind.HEADING]
+    assert headings.count("Proprietary and Confidential") <= 4
+    assert "Source: ATN INTERNATIONAL" not in doc.text
+    # The body around the footers is all there.
+    assert "Government Flow Downs" in doc.text
+
+
 def test_headings_and_clause_numbers_on_a_cuad_contract(settings: IngestSettings) -> None:
     doc = load_document(CUAD_PDF / f"{ARRAY}.PDF", settings)
     assert_blocks_exact(doc)
