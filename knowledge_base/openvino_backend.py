@@ -46,9 +46,8 @@ def block_telemetry() -> None:
     """Make ``import openvino_telemetry`` raise ImportError in this process
     (OpenVINO then falls back to its no-op stub)."""
     for name in _TELEMETRY_MODULES:
-        if sys.modules.get(name) is not None:
-            # Imported by someone else before us: neutralise it anyway.
-            del sys.modules[name]
+        # A module that imported it earlier keeps its reference; make setup
+        # does not install the package, so in Dossier nothing can have.
         sys.modules[name] = None  # type: ignore[assignment]
 
 
