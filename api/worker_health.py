@@ -22,6 +22,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from api.services.health import backend_checks
 from api.services.jobs import LoopBeat
 
 __all__ = ["WorkerHealth", "serve_health"]
@@ -42,16 +43,7 @@ class WorkerHealth:
     def readiness(self) -> tuple[int, dict[str, Any]]:
         if not self.started.is_set():
             return 503, {"status": "starting"}
-        checks: dict[str, Any] = {}
-        for name, probe in (
-            ("catalog", lambda: self.container.catalog.unready_document_ids("readyz")),
-            ("milvus", lambda: self.container.store.count("readyz")),
-        ):
-            try:
-                probe()
-                checks[name] = "ok"
-            except Exception as exc:
-                checks[name] = f"error: {type(exc).__name__}"
+        checks: dict[str, Any] = dict(backend_checks(self.container))
         age = self.beat.age()
         if age is None:
             checks["loop"] = "not started"

@@ -18,6 +18,7 @@ from litestar import Request, Response, get
 from api.errors import ApiError
 from api.metrics import CONTENT_TYPE, job_counts
 from api.routes.common import caller, services
+from api.services.health import backend_checks
 
 __all__ = ["OPS_ROUTES"]
 
@@ -30,24 +31,12 @@ async def healthz() -> dict[str, str]:
 @get("/readyz", opt={"public": True}, summary="Readiness")
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     svc = services(request)
-    checks: dict[str, str] = {}
-
-    def probe(name: str, fn: Any) -> None:
-        try:
-            fn()
-            checks[name] = "ok"
-        except Exception as exc:
-            checks[name] = f"error: {type(exc).__name__}"
-
-    def run() -> None:
-        probe("catalog", lambda: svc.catalog.unready_document_ids("readyz"))
-        probe("milvus", lambda: svc.container.store.count("readyz"))
-        probe("embedder", lambda: svc.container.embedder.dimension)
-
     if svc.ready:
-        await anyio.to_thread.run_sync(run)
+        checks = await anyio.to_thread.run_sync(
+            lambda: backend_checks(svc.container, embedder=True)
+        )
     else:
-        checks.update(catalog="starting", milvus="starting", embedder="starting")
+        checks = {"catalog": "starting", "milvus": "starting", "embedder": "starting"}
     checks["llm"] = await svc.llm.state()
     core_ok = all(checks[k] == "ok" for k in ("catalog", "milvus", "embedder"))
     status = (
