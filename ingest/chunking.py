@@ -38,7 +38,7 @@ import logging
 import re
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
@@ -428,7 +428,12 @@ class Chunker:
         """
         t0 = time.perf_counter()
         title, title_tokens = self._title(document)
-        segs, entries = self._segments(document)
+        # Blocks as the chunker reads each page (paragraphs at blank lines for
+        # a page without parsed blocks); the page-break bridge reads the same.
+        page_blocks: list[list[Block] | list[_Para]] = [
+            page.blocks or _fallback_blocks(page.text) for page in document.pages
+        ]
+        segs, entries = self._segments(document, page_blocks)
         self._count_labels(entries)
         cache: dict[tuple[int, ...], tuple[str, int]] = {}
 
@@ -445,7 +450,7 @@ class Chunker:
             chunks,
             self.counter,
             min(self.max_tokens, WINDOW_TOKENS - 2),
-            [page.blocks or _fallback_blocks(page.text) for page in document.pages],
+            page_blocks,
         )
         logger.debug(
             "ingest.chunked doc=%s pages=%d chunks=%d ms=%.1f",
@@ -457,7 +462,9 @@ class Chunker:
         return chunks
 
     # ------------------------------------------------------------ segmenting
-    def _segments(self, document: Document) -> tuple[list[_Seg], list[_Entry]]:
+    def _segments(
+        self, document: Document, page_blocks: Sequence[list[Block] | list[_Para]]
+    ) -> tuple[list[_Seg], list[_Entry]]:
         """Walk blocks in reading order: structure events, then pieces with sizes.
 
         Sizes come from one batched count over sentences/rows (a block's size is
@@ -465,8 +472,7 @@ class Chunker:
         only pieces over the limit are re-encoded, with offsets, to be cut.
         """
         items: list[tuple[int, Block | _Para, list[tuple[int, int]]]] = []
-        for pi, page in enumerate(document.pages):
-            blocks: list[Block] | list[_Para] = page.blocks or _fallback_blocks(page.text)
+        for pi, (page, blocks) in enumerate(zip(document.pages, page_blocks, strict=True)):
             for bi, b in enumerate(blocks):
                 if page.text[b.start : b.end] != b.text:
                     raise IngestError(
