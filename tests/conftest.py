@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +20,17 @@ SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 CUAD = SHARED_DATA / "cuad-dev"
 COURT = SHARED_DATA / "court"
 DOCX_DIR = SHARED_DATA / "docx"
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM a server started by a test, SIGKILL it if it has not exited
+    after ``timeout`` seconds; always reaped."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(scope="session")

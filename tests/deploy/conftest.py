@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -74,12 +76,7 @@ def milvus_server(data: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}", proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")

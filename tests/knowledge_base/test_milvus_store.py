@@ -20,6 +20,7 @@ from core.types import Chunk
 from knowledge_base.embedding import SentenceTransformerEmbedder
 from knowledge_base.milvus_store import MilvusVectorStore, _quote
 from knowledge_base.protocols import SearchRequest, VectorStore
+from tests.conftest import stop_process
 from tests.knowledge_base.conftest import make_chunks
 
 HOSTILE = ['a" or tenant != "x', 'acme" || tenant like "%', "b\\", 'c\\" or 1 == 1 or "', "d'e"]
@@ -433,9 +434,4 @@ def test_works_against_a_milvus_lite_server(
         finally:
             store.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server, timeout=20)
