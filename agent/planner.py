@@ -14,10 +14,11 @@ Rules (no model involved, so the same question always gets the same plan):
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, timedelta
 from typing import Any
 
 __all__ = [
@@ -128,47 +129,124 @@ def standalone_query(question: str, previous_query: str | None) -> tuple[str, bo
     return question, False
 
 
-def _parse_date(text: str) -> date | None:
-    cleaned = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", text, flags=re.I).replace(",", "")
-    cleaned = re.sub(r"\s+", " ", cleaned.replace(".", "")).strip()
-    for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y"):
-        try:
-            return datetime.strptime(cleaned.replace("Sept ", "Sep "), fmt).date()
-        except ValueError:
-            continue
+_MONTH_NUMBER = {name: n for n, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}  # fmt: skip
+#: Anything shaped like a numeric date, valid or not ("2024-02-30", "13/45/2024"):
+#: never read as arithmetic.
+_DATE_SHAPE = re.compile(r"(?<![\w./-])\d{1,4}([-/])\d{1,2}\1\d{1,4}(?![\w/-])")
+
+
+def _date_parts(text: str) -> tuple[int, int, int] | None:
+    """(year, month, day) of a date as ``_DATE`` matches it; not range-checked."""
+    cleaned = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", text, flags=re.I)
+    cleaned = re.sub(r"[,.]", " ", cleaned).lower().split()
+    if len(cleaned) == 1:
+        iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", cleaned[0])
+        if iso:
+            return int(iso[1]), int(iso[2]), int(iso[3])
+        us = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", cleaned[0])
+        return (int(us[3]), int(us[1]), int(us[2])) if us else None
+    if len(cleaned) != 3 or not cleaned[2].isdigit():
+        return None
+    first, second = cleaned[0], cleaned[1]
+    day, name = (second, first) if first[:1].isalpha() else (first, second)
+    month = _MONTH_NUMBER.get(name[:3])
+    return (int(cleaned[2]), month, int(day)) if month and day.isdigit() else None
+
+
+def _date_error(text: str) -> str | None:
+    """Why ``text`` (a ``_DATE`` match) is not a calendar date; None if it is one."""
+    parts = _date_parts(text)
+    if parts is None:
+        return f"{text} is not a date I can read"
+    year, month, day = parts
+    if not 1 <= month <= 12:
+        return f"{text} is not a valid date (there is no month {month})"
+    if not 1 <= year <= 9999:
+        return f"{text} is not a valid date (the year {year} is out of range)"
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        return (f"{text} is not a valid date ({calendar.month_name[month]} {year} "
+                f"has {days} days)")  # fmt: skip
     return None
 
 
-def python_for(question: str) -> str | None:
-    """A short program answering the arithmetic/date part of ``question``, or None."""
-    dates = [d for d in (_parse_date(m.group(0)) for m in _DATE.finditer(question)) if d]
+def _parse_date(text: str) -> date | None:
+    parts = _date_parts(text)
+    return date(*parts) if parts is not None and _date_error(text) is None else None
+
+
+def _refusal(reason: str) -> str:
+    """A program that states, instead of computing, why no date math was done."""
+    sentence = f"No date arithmetic was done: {reason}."
+    return f"print({sentence!r})"
+
+
+def _date_program(question: str) -> str | None:
+    """The date-math program (or a refusal naming an invalid date), or None."""
+    found = [m.group(0) for m in _DATE.finditer(question)]
+    unread = [s.group(0) for s in _DATE_SHAPE.finditer(question)
+              if not any(s.group(0) in f for f in found)]  # fmt: skip
     offset = _OFFSET.search(question)
+    if not (offset or len(found) + len(unread) >= 2 or _MATHY.search(question)):
+        return None
+    if unread:
+        return _refusal(f"{unread[0]} is not a date I can read (write it as YYYY-MM-DD)")
+    for text in found:
+        if (error := _date_error(text)) is not None:
+            return _refusal(error)
+    dates = [d for d in (_parse_date(text) for text in found) if d]
     if offset and dates:
-        n, unit, direction = int(offset.group(1)), offset.group(2).lower(), offset.group(3).lower()
-        sign = -1 if direction.startswith(("before", "prior")) else 1
-        base = dates[0].isoformat()
-        if unit in ("day", "week"):
-            days = n * (7 if unit == "week" else 1) * sign
-            return (
-                "from datetime import date, timedelta\n"
-                f"print((date.fromisoformat({base!r}) + timedelta(days={days})).isoformat())"
-            )
-        months = n * (12 if unit == "year" else 1) * sign
-        return (
-            "import calendar\nfrom datetime import date\n"
-            f"d = date.fromisoformat({base!r})\n"
-            f"m = d.month - 1 + {months}\n"
-            "y, m = d.year + m // 12, m % 12 + 1\n"
-            "print(date(y, m, min(d.day, calendar.monthrange(y, m)[1])).isoformat())"
-        )
+        return _offset_program(dates[0], int(offset.group(1)), offset.group(2).lower(),
+                               offset.group(3).lower())  # fmt: skip
     if len(dates) >= 2:
         a, b = dates[0].isoformat(), dates[1].isoformat()
         return (
             "from datetime import date\n"
             f"print(abs((date.fromisoformat({b!r}) - date.fromisoformat({a!r})).days))"
         )
-    match = _ARITH.search(question)
-    if match and (_MATHY.search(question) or re.search(r"\d\s*[-+*/×]\s*\d", match.group(0))):
+    return None
+
+
+def _offset_program(base: date, n: int, unit: str, direction: str) -> str:
+    sign = -1 if direction.startswith(("before", "prior")) else 1
+    days = n * (7 if unit == "week" else 1) * sign
+    months = n * (12 if unit == "year" else 1) * sign
+    try:  # the program must not fail: refuse a result outside the calendar
+        if unit in ("day", "week"):
+            base + timedelta(days=days)
+        elif not 1 <= base.year + (base.month - 1 + months) // 12 <= 9999:
+            raise OverflowError
+    except OverflowError:
+        return _refusal(f"{n} {unit}s {direction} {base.isoformat()} is outside the calendar")
+    iso = base.isoformat()
+    if unit in ("day", "week"):
+        return (
+            "from datetime import date, timedelta\n"
+            f"print((date.fromisoformat({iso!r}) + timedelta(days={days})).isoformat())"
+        )
+    return (
+        "import calendar\nfrom datetime import date\n"
+        f"d = date.fromisoformat({iso!r})\n"
+        f"m = d.month - 1 + {months}\n"
+        "y, m = d.year + m // 12, m % 12 + 1\n"
+        "print(date(y, m, min(d.day, calendar.monthrange(y, m)[1])).isoformat())"
+    )
+
+
+def python_for(question: str) -> str | None:
+    """A short program answering the arithmetic/date part of ``question``, or None.
+
+    A date that does not exist ("2024-02-30", "February 30, 2024") is never
+    computed with: the program prints a sentence saying why. Date-shaped
+    text is never read as arithmetic ("2024-02-30" is not 1992).
+    """
+    program = _date_program(question)
+    if program is not None:
+        return program
+    masked = _DATE_SHAPE.sub(" ", _DATE.sub(" ", question))
+    match = _ARITH.search(masked)
+    if match and (_MATHY.search(masked) or re.search(r"\d\s*[-+*/×]\s*\d", match.group(0))):
         expr = match.group(0).replace(",", "").replace("×", "*")
         expr = re.sub(r"(?<=\d)\s*x\s*(?=\d)", "*", expr)
         if re.fullmatch(r"[\d\s.+\-*/()]+", expr):

@@ -110,3 +110,54 @@ def test_clause_categories_from_the_question(question: str, expected: list[str] 
     plan = plan_question(question, available=ALL, categories=NAMES)
     calls = {c.tool: c.arguments for c in plan.calls}
     assert calls["extract_clauses"] == {"categories": expected}
+
+
+def _run(code: str) -> str:
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        exec(compile(code, "<plan>", "exec"), {})  # the planner's own output
+    return buffer.getvalue().strip()
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What date is 90 days after 2024-02-30?", "2024-02-30 is not a valid date "
+         "(February 2024 has 29 days)"),
+        ("What is 90 days after February 30, 2024?", "February 2024 has 29 days"),
+        ("30 days after 29th February 2023?", "February 2023 has 28 days"),
+        ("How many days between 13/45/2024 and 2024-01-01?", "there is no month 13"),
+        ("What is 30 days after 2024/02/10?", "2024/02/10 is not a date I can read"),
+        ("What is 100 days after 9999-12-01?", "outside the calendar"),
+    ],
+)  # fmt: skip
+def test_invalid_dates_are_refused_with_a_sentence(question: str, expected: str) -> None:
+    code = python_for(question)
+    assert code is not None
+    printed = _run(code)
+    assert printed.startswith("No date arithmetic was done: ")
+    assert printed.endswith(".")
+    assert expected in printed
+
+
+@pytest.mark.parametrize(
+    "question", ["What is 2024-02-30?", "Is the effective date 1/2/2024?", "Signed 2024-02-10."]
+)
+def test_dates_are_never_read_as_arithmetic(question: str) -> None:
+    assert python_for(question) is None
+
+
+def test_valid_dates_in_every_form_still_compute() -> None:
+    cases = {
+        "What is 30 days after 1/2/2024?": "2024-02-01",
+        "10 years before Feb 29, 2024?": "2014-02-28",
+        "What date is 2 weeks after 29 February 2024?": "2024-03-14",
+        "What is 5 - 3 according to section 2.1.3?": "2",
+    }
+    for question, expected in cases.items():
+        code = python_for(question)
+        assert code is not None, question
+        assert _run(code) == expected, question
