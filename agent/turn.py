@@ -29,7 +29,7 @@ from agent.llm import Message, UsageReport
 from core.types import Citation
 from tools.base import ToolResult, call_tool
 from tools.registry import ToolRegistry
-from tools.retrieval import Evidence, EvidenceLedger, excerpt
+from tools.retrieval import Evidence, EvidenceLedger, excerpt, neutralise_instructions
 
 __all__ = ["TurnContext", "fence_tool_output"]
 
@@ -46,16 +46,20 @@ def fence_tool_output(
 ) -> str:
     """The text the model sees for a tool result.
 
-    ``search_documents`` output is already fenced and escaped evidence; every
-    other tool's text is escaped and wrapped in ``<tool_output>``, so nothing a
-    tool returns (e.g. clause text) can close the fence. A long text is cut to
-    the sentences closest to ``focus`` (:func:`tools.retrieval.excerpt`).
+    ``search_documents`` output is already fenced and neutralised evidence.
+    Every other tool's text (clause quotes, printed output, error messages) may
+    carry document text too, so it gets the same treatment: sentences that
+    address an AI model are withheld (:func:`tools.retrieval.neutralise_instructions`),
+    and the rest is escaped and wrapped in ``<tool_output>`` so nothing a tool
+    returns can close the fence. A long text is cut to the sentences closest
+    to ``focus`` (:func:`tools.retrieval.excerpt`).
     """
-    content = result.content
+    if name == "search_documents" and not result.is_error:
+        content = result.content
+        return excerpt(content, max_chars, focus) if len(content) > max_chars else content
+    content, _ = neutralise_instructions(result.content)
     if len(content) > max_chars:
         content = excerpt(content, max_chars, focus)
-    if name == "search_documents" and not result.is_error:
-        return content
     status = "error" if result.is_error else "ok"
     return (
         f'<tool_output tool="{html.escape(name, quote=True)}" status="{status}">\n'
