@@ -24,11 +24,11 @@ SUBSET = [
 TOLERANCE = 0.02
 
 
-def _subset_labels(tmp_path: Path) -> Path:
+def _subset_labels(tmp_path: Path, files: list[str] = SUBSET) -> Path:
     lines = [
         line
         for line in (CUAD / "clause_spans.jsonl").read_text(encoding="utf-8").splitlines()
-        if json.loads(line)["file"] in SUBSET
+        if json.loads(line)["file"] in files
     ]
     path = tmp_path / "labels.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -85,3 +85,33 @@ def test_metric_counts_by_hand() -> None:
 def test_average_precision() -> None:
     assert average_precision([0.9, 0.8, 0.7], [True, False, True]) == pytest.approx((1 + 2 / 3) / 2)
     assert average_precision([0.1], [False]) == 0.0
+
+
+# -- --source pdf: the project PDF loader, on real CUAD PDFs ---------------------------
+PDF_SUBSET = SUBSET[:2]
+
+
+def test_load_contract_reads_a_real_pdf() -> None:
+    from tools.clauses.corpus import load_contract
+
+    doc = load_contract(CUAD / "pdf" / PDF_SUBSET[1].replace(".txt", ".PDF"))
+    assert len(doc.pages) >= 1
+    assert "non-competition" in " ".join(p.text for p in doc.pages).lower()
+
+
+@pytest.mark.slow
+def test_eval_clauses_from_pdf(tmp_path: Path) -> None:
+    from api.cli import app
+
+    res = CliRunner().invoke(
+        app,
+        [
+            "eval", "clauses", "--labels", str(_subset_labels(tmp_path, PDF_SUBSET)),
+            "--corpus", str(CUAD), "--source", "pdf", "--kb", str(tmp_path / "kb"), "--json",
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert (got["contracts"], got["source"]) == (2, "pdf")
+    assert got["micro"]["presence_recall"] > 0.5
+    assert got["micro"]["span_recall"] > 0.3

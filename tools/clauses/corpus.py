@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.errors import DossierError
+from core.settings import IngestSettings
 from core.types import Chunk, Document, Page
 from tools.clauses.taxonomy import canonical_category
 
@@ -72,9 +73,11 @@ def load_labels(path: Path) -> dict[str, ContractLabels]:
     return contracts
 
 
-def load_contract(path: Path) -> Document:
+def load_contract(path: Path, settings: IngestSettings | None = None) -> Document:
     """A txt contract as a one-page document (CUAD offsets index this text);
-    PDFs and DOCX go through the project loaders."""
+    PDFs and DOCX go through the project loaders with ``settings`` (default:
+    the default ingest settings, as :func:`make_chunker` uses). Raises
+    ``DossierError`` naming the file and the reason."""
     if path.suffix.lower() == ".txt":
         try:
             text = path.read_text(encoding="utf-8")
@@ -83,7 +86,7 @@ def load_contract(path: Path) -> Document:
         return Document(name=path.name, mime="text/plain", pages=[Page(number=1, text=text)])
     from ingest.loaders import load_document
 
-    return load_document(path)
+    return load_document(path, settings or IngestSettings())
 
 
 _PARA = re.compile(r"\n\s*\n")
@@ -93,7 +96,6 @@ _SENTENCE_END = re.compile(r"(?<=[.;:])\s+(?=[A-Z(\"“0-9])")
 def make_chunker() -> DocumentChunker:
     """The project chunker with default ingest settings: training, evaluation
     and review must all see the same units."""
-    from core.settings import IngestSettings
     from ingest.chunking import Chunker
     from knowledge_base.tokens import TokenCounter
 
