@@ -18,6 +18,7 @@ from tools.clauses.playbook import Playbook, load_playbook
 from tools.clauses.review import ContractReview, areview_document, review_document
 from tools.clauses.taxonomy import canonical_category
 from tools.clauses.values import ValueExtractor
+from tools.retrieval import neutralise_instructions
 
 __all__ = ["ExtractClausesArgs", "ExtractClausesTool", "review_stored_document"]
 
@@ -147,18 +148,21 @@ class ExtractClausesTool:
 
 
 def _summary(review: ContractReview) -> str:
+    """The text the model sees. Quotes and values are document text, so any
+    sentence in them that addresses an AI model is withheld here, as in search
+    evidence (the structured ``data`` keeps the verbatim quotes for citations)."""
     lines: list[str] = [f"Review of {review.document_name} ({review.playbook}):"]
     for f in review.findings:
         if f.verdict == "absent" and f.risk == "info":
             continue
         text = f"- {f.category}: {f.verdict}, risk {f.risk}"
         if f.value is not None:
-            text += f", value {f.value.text}"
+            text += f", value {neutralise_instructions(f.value.text)[0]}"
         if f.reason:
             text += f" — {f.reason}"
         if f.evidence:
             e = f.evidence[0]
-            quote = " ".join(e.quote.split())[:300]
+            quote = neutralise_instructions(" ".join(e.quote.split()))[0][:300]
             text += f' [p. {e.page}: "{quote}"]'
         lines.append(text)
     absent = [f.category for f in review.findings if f.verdict == "absent" and f.risk == "info"]
