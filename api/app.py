@@ -112,6 +112,7 @@ def create_app(
     """The Dossier HTTP API. ``container`` lets a caller share backends (tests,
     benchmarks); it is closed with the app only if the app built it."""
     from api.routes import ROUTES
+    from web import create_web_router  # the web app at / (an interface beside this API)
 
     settings = settings or load_settings()
     owns_container = container is None
@@ -136,7 +137,7 @@ def create_app(
             await anyio.to_thread.run_sync(services.close)
 
     return Litestar(
-        route_handlers=ROUTES,
+        route_handlers=[*ROUTES, create_web_router()],
         guards=[auth_guard],
         exception_handlers=exception_handlers,
         middleware=[metrics_middleware],
