@@ -18,7 +18,9 @@ from core.types import Citation
 
 __all__ = [
     "AgentEvent",
+    "AnswerEvent",
     "CitationEvent",
+    "ClaimEvent",
     "DoneEvent",
     "ErrorEvent",
     "StatusEvent",
@@ -77,6 +79,28 @@ class CitationEvent(_Event):
     reason: str | None = None
 
 
+class ClaimEvent(_Event):
+    """One sentence of the answer after the claim check. Unsupported sentences
+    are not in the answer; ``reason`` says why (e.g. a number the cited text
+    does not state)."""
+
+    type: Literal["claim"] = "claim"
+    text: str
+    supported: bool
+    citations: list[int] = Field(default_factory=list)
+    reason: str = ""
+
+
+class AnswerEvent(_Event):
+    """The checked answer text. It replaces every ``token`` streamed before it:
+    ``retracted`` is true when the streamed text differed (a sentence was
+    removed or a citation corrected)."""
+
+    type: Literal["answer"] = "answer"
+    text: str
+    retracted: bool = False
+
+
 class Timings(BaseModel):
     retrieval_s: float = 0.0
     tools_s: float = 0.0
@@ -103,6 +127,8 @@ class DoneEvent(_Event):
     query: str = ""
     planner: Literal["native", "planner", "evidence-only"] = "planner"
     degraded: bool = False
+    #: The answer's sentences after the claim check (see :class:`ClaimEvent`).
+    claims: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class ErrorEvent(_Event):
@@ -117,6 +143,8 @@ AgentEvent = Annotated[
     | ToolResultEvent
     | TokenEvent
     | CitationEvent
+    | ClaimEvent
+    | AnswerEvent
     | DoneEvent
     | ErrorEvent,
     Field(discriminator="type"),

@@ -33,11 +33,22 @@ from typing import Annotated, Any, Literal, TypedDict
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
+from agent.answering import SentenceGate, answer_text, finish_claims, lead_claims
 from agent.citations import CitationChecker
-from agent.events import DoneEvent, ErrorEvent, StatusEvent, Timings
+from agent.claims import ClaimChecker
+from agent.compose import intent
+from agent.events import (
+    AnswerEvent,
+    CitationEvent,
+    ClaimEvent,
+    DoneEvent,
+    ErrorEvent,
+    StatusEvent,
+    Timings,
+)
 from agent.llm import ChatModel, Finish, TokenDelta, ToolCallRequest, UsageReport
 from agent.memory import Turn, memory_path, open_memory, thread_id
-from agent.planner import plan_question
+from agent.planner import Plan, PlannedCall, plan_question
 from agent.turn import TurnContext, fence_tool_output
 from core.errors import DossierError, LLMError, LLMUnavailableError
 from core.settings import Settings
@@ -57,6 +68,8 @@ _PROMPTS = Path(__file__).parent / "prompts"
 PROMPT_EVIDENCE = 3
 PROMPT_EVIDENCE_CHARS = 320
 PLANNER_MAX_TOKENS = 160
+#: Reasons of the claims composed from a clause finding (agent/answering.py).
+_LEAD_REASONS = ("composed", "quotes the clause", "no such", "value withheld")
 #: Earlier turns replayed to the model in native mode.
 HISTORY_TURNS = 3
 
@@ -64,6 +77,19 @@ HISTORY_TURNS = 3
 @cache
 def _prompt(name: str) -> str:
     return (_PROMPTS / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def _plan_clause(plan: Plan, want: Any, tools: frozenset[str] | set[str]) -> None:
+    """Make the plan review the contract for the term the question asks about."""
+    if want is None or "extract_clauses" not in tools:
+        return
+    for call in plan.calls:
+        if call.tool == "extract_clauses":
+            cats = call.arguments.get("categories")
+            if cats is not None and want.category not in cats:
+                call.arguments["categories"] = [*cats, want.category]
+            return
+    plan.calls.append(PlannedCall("extract_clauses", {"categories": [want.category]}))
 
 
 class AgentState(TypedDict, total=False):
@@ -195,6 +221,9 @@ class Agent:
             )  # fmt: skip
             if p.follow_up:
                 emit(StatusEvent(stage="planning", message=f"follow-up: searching for {p.query!r}"))
+            if self.checked:
+                ctx().intent = intent(p.query)
+                _plan_clause(p, ctx().intent, registry.names)
             mode: Literal["native", "planner", "evidence-only"]
             reason = ""
             if model is None:
@@ -274,7 +303,10 @@ class Agent:
         async def answer(state: AgentState) -> dict[str, Any]:
             c = ctx()
             top = [e for e in ledger.items if e.n in set(state.get("prompt_evidence") or [])]
-            if state["mode"] == "evidence-only" or model is None:
+            offline = state["mode"] == "evidence-only" or model is None
+            if self.checked and self._lead(c, quote_open=bool(top) and not offline):
+                return {}  # composed from the clause: the small model adds nothing checkable
+            if offline:
                 return self._degrade(c, state.get("degraded_reason") or "unavailable")
             if not top:
                 c.token("I found no passage in your documents that answers this question.")
@@ -286,6 +318,9 @@ class Agent:
                     c, messages, None, max_tokens=min(settings.llm.max_tokens, PLANNER_MAX_TOKENS)
                 )
             except LLMUnavailableError as exc:
+                if c.claims:  # the checked lead stands; the model's part is lost
+                    c.emit(StatusEvent(stage="degraded", message=f"language model failed: {exc}"))
+                    return {}
                 if c.answer:
                     raise
                 return self._degrade(c, str(exc))
@@ -295,6 +330,8 @@ class Agent:
             c = ctx()
             assert model is not None
             tools = registry.schemas() if c.steps < settings.agent.max_steps else None
+            if self.checked:
+                c.gate = self._gate(c)
             c.emit(
                 StatusEvent(
                     stage="generating", message="thinking" if tools else "writing the answer"
@@ -326,6 +363,7 @@ class Agent:
                 c.messages.append({"role": "tool", "tool_call_id": call.id,
                                    "content": fence_tool_output(call.name, result)})  # fmt: skip
             c.answer_parts.clear()  # text streamed alongside tool calls is not the answer
+            c.gate = None
             return {}
 
         async def finish(state: AgentState) -> dict[str, Any]:
@@ -334,8 +372,11 @@ class Agent:
             top: list[Evidence] = [e for e in ledger.items if e.n in top_ns] or ledger.items[
                 :PROMPT_EVIDENCE
             ]
-            verified, dropped = c.cite(top)
             degraded = state.get("mode") == "evidence-only"
+            if self.checked and (not degraded or c.claims):
+                verified, dropped = await self._finish_checked(c, docs)
+            else:
+                verified, dropped = c.cite(top)
             total = time.perf_counter() - c.started
             c.emit(DoneEvent(
                 answer=c.answer, citations=verified, dropped=dropped, tool_calls=c.tool_calls,
@@ -346,6 +387,7 @@ class Agent:
                                 ttft_s=None if c.ttft_s is None else round(c.ttft_s, 3),
                                 total_s=round(total, 3)),
                 session_id=session_id, query=state["query"], planner=state["mode"], degraded=degraded,
+                claims=[claim.to_json() for claim in c.claims],
             ))  # fmt: skip
             logger.info("agent.answered mode=%s citations=%d dropped=%d total_s=%.2f",
                         state["mode"], len(verified), len(dropped), total)  # fmt: skip
@@ -391,18 +433,100 @@ class Agent:
         assert self.chat_model is not None
         calls: list[ToolCallRequest] = []
         try:
-            async for event in self.chat_model.stream(messages, tools, **options):
-                if isinstance(event, TokenDelta):
-                    c.token(event.text)
-                elif isinstance(event, ToolCallRequest):
-                    calls.append(event)
-                elif isinstance(event, UsageReport):
-                    c.add_usage(event)
-                elif isinstance(event, Finish) and event.reason == "length":
-                    c.emit(StatusEvent(stage="generating", message="answer cut at the token limit"))
+            stream = self.chat_model.stream(messages, tools, **options)
+            try:
+                async for event in stream:
+                    if isinstance(event, TokenDelta) and c.gate is not None:
+                        await c.gate.feed(event.text)
+                        if c.gate.stopped:  # a sentence repeated an earlier one
+                            break
+                    elif isinstance(event, TokenDelta):
+                        c.token(event.text)
+                    elif isinstance(event, ToolCallRequest):
+                        calls.append(event)
+                    elif isinstance(event, UsageReport):
+                        c.add_usage(event)
+                    elif isinstance(event, Finish) and event.reason == "length":
+                        c.emit(
+                            StatusEvent(stage="generating", message="answer cut at the token limit")
+                        )
+                        if c.gate is not None:
+                            await c.gate.flush(cut=True)
+            finally:
+                close = getattr(stream, "aclose", None)
+                if close is not None:
+                    await close()
         except LLMError:
             raise
         return calls
+
+    # -- checked answers (agent/answering.py) ----------------------------------
+
+    @property
+    def checked(self) -> bool:
+        return self.settings.agent.answers == "checked"
+
+    def _gate(self, c: TurnContext) -> SentenceGate:
+        return SentenceGate(
+            ClaimChecker(self.kb.embedder), lambda: c.ledger.items, c.token, c.claims,
+            stream_unchecked=self.settings.agent.stream_unchecked,
+        )  # fmt: skip
+
+    def _lead(self, c: TurnContext, quote_open: bool) -> bool:
+        """Stream the lead claims; True when they answer the question (composed)."""
+        lead, composed = lead_claims(
+            c.intent, c.clause_data, c.ledger, ClaimChecker(self.kb.embedder), c.question,
+            quote_open=quote_open,
+        )  # fmt: skip
+        c.claims.extend(lead)
+        text = answer_text(lead)
+        if text:
+            c.token(text)
+        if not composed and self.chat_model is not None:
+            c.gate = self._gate(c)
+        return composed
+
+    async def _finish_checked(
+        self, c: TurnContext, docs: list[str] | None
+    ) -> tuple[list[Any], list[Any]]:
+        """Close the checked answer: gate flushed, the composed lead added when
+        the model answered without it (native mode), citations verified,
+        then ``citation``, ``claim`` and ``answer`` events."""
+        if c.gate is not None:
+            await c.gate.flush()
+            c.claims.extend(c.gate.claims)
+            c.gate = None
+        if c.intent is not None and not any(cl.reason.startswith(_LEAD_REASONS) for cl in c.claims):
+            await self._native_lead(c, docs)
+        claims, verified, dropped = await finish_claims(c.claims, c.checker, c.ledger, c.question)
+        c.claims = claims
+        for citation in verified:
+            c.emit(CitationEvent(citation=citation))
+        for citation, reason in dropped:
+            c.emit(CitationEvent(citation=citation, reason=reason))
+        for claim in claims:
+            c.emit(ClaimEvent(**claim.to_json()))
+        text = answer_text(claims)
+        streamed = " ".join(c.answer.split())
+        c.answer_parts[:] = [text]
+        c.emit(AnswerEvent(text=text, retracted=streamed != " ".join(text.split())))
+        return verified, [d for d, _ in dropped]
+
+    async def _native_lead(self, c: TurnContext, docs: list[str] | None) -> None:
+        """Native mode: the model may not have reviewed the contract; do it, and
+        put the composed sentence first."""
+        doc = docs[0] if docs and len(docs) == 1 else None
+        if doc is None and c.ledger.items:
+            doc = c.ledger.items[0].document_id
+        if not c.clause_data and doc and "extract_clauses" in c.registry.names:
+            args = {"document_id": doc, "categories": [c.intent.category]}
+            await c.dispatch("extract_clauses", args, "compose_0")
+        lead, composed = lead_claims(
+            c.intent, c.clause_data, c.ledger, ClaimChecker(self.kb.embedder), c.question,
+            quote_open=False,
+        )  # fmt: skip
+        if composed:
+            c.claims[:0] = lead
 
     async def _warm_up(self, messages: list[dict[str, Any]]) -> None:
         """Best effort: a one-token request that leaves the prompt's prefix in

@@ -92,6 +92,12 @@ class TurnContext:
     fenced: dict[str, str] = field(default_factory=dict)
     #: Prompt warm-up requests in flight (held so they are not collected).
     warm_ups: list[Any] = field(default_factory=list)
+    #: Checked answers: the contract term asked about, the ``data`` of each
+    #: successful extract_clauses call, the claims so far, the model's gate.
+    intent: Any = None
+    clause_data: list[dict[str, Any]] = field(default_factory=list)
+    claims: list[Any] = field(default_factory=list)
+    gate: Any = None
 
     # -- tools -----------------------------------------------------------------
 
@@ -136,6 +142,8 @@ class TurnContext:
             {"id": call_id, "name": name, "arguments": shown, "is_error": result.is_error,
              "seconds": round(seconds, 3)}
         )  # fmt: skip
+        if name == "extract_clauses" and not result.is_error:
+            self.clause_data.append(result.data)
         if name != "search_documents" and not result.is_error:
             self.fenced[call_id] = fence_tool_output(
                 name, result, max_chars=NOTE_CHARS, focus=self.question

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from agent.events import (
+    AnswerEvent,
     CitationEvent,
     DoneEvent,
     ErrorEvent,
@@ -99,6 +100,7 @@ async def _consume(
     done: DoneEvent | None = None
     error: ErrorEvent | None = None
     dropped: list[CitationEvent] = []
+    checked: AnswerEvent | None = None
     streamed = False
     try:
         async for event in agent.stream_answer(
@@ -120,6 +122,8 @@ async def _consume(
                 err.print(f"[dim]→ {event.name}[/dim]")
             elif isinstance(event, CitationEvent) and not event.citation.verified:
                 dropped.append(event)
+            elif isinstance(event, AnswerEvent):
+                checked = event
             elif isinstance(event, DoneEvent):
                 done = event
             elif isinstance(event, ErrorEvent):
@@ -133,6 +137,12 @@ async def _consume(
     assert done is not None
     if not json_out:
         out.print()
+        if checked is not None and checked.retracted:
+            # Streamed text was corrected by the claim check: the checked answer stands.
+            removed = [c for c in done.claims if not c["supported"]]
+            err.print(f"[yellow]{len(removed)} sentence(s) removed by the claim check; "
+                      "the checked answer:[/yellow]")  # fmt: skip
+            out.print(checked.text, markup=False)
         if done.citations:
             out.print("\n[bold]Sources[/bold]")
         for c in done.citations:
@@ -153,6 +163,7 @@ async def _consume(
         "session_id": done.session_id,
         "degraded": done.degraded,
         "planner": done.planner,
+        "claims": done.claims,
     }  # fmt: skip
 
 

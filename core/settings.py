@@ -104,6 +104,15 @@ class LLMSettings(BaseModel):
 class AgentSettings(BaseModel):
     max_steps: int = 4
     evidence_k: int = 6
+    #: "checked": answers are composed from clause findings and every sentence
+    #: passes the claim check (agent/answering.py); "draft": the model's text as
+    #: written, citations attached afterwards (the composition before the claim
+    #: check, kept as the evaluation baseline: ``dossier eval answers --baseline``).
+    answers: Literal["checked", "draft"] = "checked"
+    #: Stream the model's tokens before they are checked (lower latency for long
+    #: answers; unsupported sentences are then retracted by the final ``answer``
+    #: event). Default: a sentence is streamed only once it passed the check.
+    stream_unchecked: bool = False
 
 
 class ApiSettings(BaseModel):

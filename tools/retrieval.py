@@ -135,6 +135,24 @@ class EvidenceLedger:
         self._by_chunk[item.chunk_id] = item
         return item
 
+    def add_passage(
+        self, *, chunk_id: str, document_id: str, document: str, page: int,
+        quote: str, start: int, end: int, score: float = 0.0,
+    ) -> Evidence:  # fmt: skip
+        """Register a passage another tool found (e.g. a clause's verbatim
+        evidence, a chunk body); idempotent per chunk id like :meth:`add`."""
+        known = self._by_chunk.get(chunk_id)
+        if known is not None:
+            return known
+        item = Evidence(
+            n=len(self._items) + 1, chunk_id=chunk_id, document_id=document_id,
+            document=document, page=page, quote=quote, start=start, end=end, score=score,
+            suspicious=neutralise_instructions(quote)[1],
+        )  # fmt: skip
+        self._items.append(item)
+        self._by_chunk[chunk_id] = item
+        return item
+
     def get(self, n: int) -> Evidence | None:
         return self._items[n - 1] if 1 <= n <= len(self._items) else None
 

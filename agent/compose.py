@@ -1,0 +1,249 @@
+"""Answers composed from what the document says.
+
+:func:`intent` reads which contract term a question asks about (governing
+law, dates, renewal, notice, parties, or one of the CUAD presence questions:
+non-compete, exclusivity, change of control, ...) and whether it wants a
+value or a yes/no. :func:`compose` turns the clause finding for that term
+(``extract_clauses`` output: verdict, calibrated confidence, value, verbatim
+evidence) into the answer's first sentence, citing the passage it came from.
+
+Yes/no follows the clause model's calibrated presence probability (>= 0.5:
+the more likely answer), not the review's recall-oriented threshold.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from agent.facts import facts
+from tools.retrieval import Evidence
+
+__all__ = ["Composed", "Intent", "compose", "intent"]
+
+#: Calibrated presence probability from which a yes/no question is answered "Yes".
+YES_PROBABILITY = 0.5
+
+#: value: the term's value; yes_no: whether the clause is there; clause: what
+#: the clause says (an open question about a presence category).
+Kind = Literal["value", "yes_no", "clause"]
+
+
+@dataclass(frozen=True)
+class Intent:
+    category: str
+    kind: Kind
+
+
+@dataclass
+class Composed:
+    """A composed sentence; ``item`` is the passage it cites (None: no citation)."""
+
+    text: str
+    item: Evidence | None
+    quote: str | None = None
+
+
+_YES_NO_START = re.compile(
+    r"^\s*(?:does|do|did|is|are|was|were|can|could|may|might|will|would|has|have|had|must|shall|should)\b",
+    re.I,
+)
+#: (category, value pattern) — checked in order; the first match wins.
+_VALUE_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("Notice Period to Terminate Renewal",
+     r"\bnotice\b.*\b(?:renew\w*|non-?renewal|extension|extend)|\b(?:renew\w*|non-?renewal)\b.*\bnotice\b"),
+    ("Renewal Term",
+     r"\brenewal\s+(?:term|period)s?\b|\brenew(?:s|ed|al)?\b.*\bhow\s+long|\bhow\s+long\b.*\brenew|\bauto(?:matic(?:ally)?)?[- ]?renew"),
+    ("Governing Law",
+     r"\bgoverning\s+law\b|\blaws?\b.*\bgovern|\bgovern\w*\b.*\blaws?\b|\bwhich\s+(?:law|jurisdiction|state|country)\b|\bchoice\s+of\s+law\b|\bapplicable\s+law\b"),
+    ("Parties",
+     r"\bwho\s+(?:are|is)\s+(?:the\s+)?(?:parties|party|signator\w*|counterpart\w*)\b|\bparties\s+to\b|\bbetween\s+whom\b|\bwho\s+signed\b"),
+    ("Effective Date",
+     r"\beffective\s+date\b|\btakes?\s+effect\b|\bbecomes?\s+effective\b|\bcommencement\s+date\b|\bwhen\s+(?:does|did)\b.*\b(?:start|begin|commence)\b"),
+    ("Expiration Date",
+     r"\bexpir\w*|\bend\s+date\b|\bwhen\s+(?:does|will)\b.*\b(?:end|terminate)\b(?!\s+for)"),
+    ("Agreement Date",
+     r"\bdate\s+of\s+(?:this|the)\s+(?:agreement|contract)\b|\b(?:agreement|contract)\s+date\b|\bwhen\s+was\b.*\b(?:signed|executed|entered|dated|made)\b|\bwhat\s+date\b|\bdated\b"),
+)  # fmt: skip
+_PRESENCE_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("Uncapped Liability",
+     r"\buncapped\b|\bunlimited\s+liabilit|\bliabilit\w*\b.*\b(?:unlimited|uncapped|not\s+(?:capped|limited))\b"),
+    ("Cap on Liability",
+     r"\b(?:cap|caps|capped|limit|limits|limited|limitation)\b.*\bliabilit|\bliabilit\w*\b.*\b(?:cap|capped|limit\w*)\b"),
+    ("Termination for Convenience",
+     r"\bfor\s+convenience\b|\bwithout\s+cause\b|\bfor\s+any\s+reason\b|\bat\s+will\b"),
+    ("Change of Control", r"\bchange\s+(?:of|in)\s+control\b|\bmerger\b|\bacqui(?:red|sition)\b"),
+    ("Anti-Assignment", r"\bassign\w*\b"),
+    ("Audit Rights", r"\baudit\w*\b|\binspect\w*\b.*\b(?:books|records)\b"),
+    ("Non-Compete", r"\bnon[- ]?compet\w*|\bcompet(?:e|ing|ition)\b"),
+    ("Exclusivity", r"\bexclusiv\w*"),
+)  # fmt: skip
+
+#: Yes/no categories: (what "yes" says, what "no" says).
+_PRESENCE_TEXT: dict[str, tuple[str, str]] = {
+    "Non-Compete": ("this agreement restricts a party from competing",
+                    "I found no clause in this agreement that restricts a party from competing"),
+    "Exclusivity": ("this agreement grants exclusivity",
+                    "I found no exclusivity clause in this agreement"),
+    "Termination for Convenience": ("a party may terminate this agreement for convenience",
+                                    "I found no right to terminate this agreement for convenience"),
+    "Change of Control": ("a change of control of a party affects this agreement",
+                          "I found no change-of-control clause in this agreement"),
+    "Anti-Assignment": ("assigning this agreement requires consent or notice",
+                        "I found no clause requiring consent or notice to assign this agreement"),
+    "Audit Rights": ("a party has the right to audit the other",
+                     "I found no audit right in this agreement"),
+    "Uncapped Liability": ("some liability under this agreement is uncapped",
+                           "I found no clause leaving liability uncapped in this agreement"),
+    "Cap on Liability": ("liability under this agreement is capped",
+                         "I found no cap on liability in this agreement"),
+}  # fmt: skip
+_VALUE_ABSENT: dict[str, str] = {
+    "Governing Law": "I found no governing-law clause in this agreement.",
+    "Parties": "I could not identify the parties of this agreement.",
+    "Agreement Date": "I found no date of this agreement.",
+    "Effective Date": "I found no effective date in this agreement.",
+    "Expiration Date": "I found no expiration date in this agreement.",
+    "Renewal Term": "I found no renewal term in this agreement.",
+    "Notice Period to Terminate Renewal": "I found no notice period for stopping renewal in this agreement.",
+}
+
+
+def intent(question: str, categories: frozenset[str] | None = None) -> Intent | None:
+    """The contract term ``question`` asks about, or None for an open question."""
+    text = " ".join(question.split())
+    yes_no = bool(_YES_NO_START.search(text))
+    table = (_PRESENCE_PATTERNS + _VALUE_PATTERNS) if yes_no else (
+        _VALUE_PATTERNS + _PRESENCE_PATTERNS
+    )  # fmt: skip
+    for category, pattern in table:
+        if categories is not None and category not in categories:
+            continue
+        if re.search(pattern, text, re.I):
+            is_value = any(category == c for c, _ in _VALUE_PATTERNS)
+            if yes_no:
+                return Intent(category, "yes_no")
+            return Intent(category, "value" if is_value else "clause")
+    return None
+
+
+def _long_date(iso: str) -> str:
+    d = date.fromisoformat(iso)
+    return f"{d.strftime('%B')} {d.day}, {d.year}"
+
+
+def _surface(kind: str, value: str, quote: str) -> str | None:
+    """How ``quote`` writes a fact of ``kind`` whose normal form is ``value``."""
+    return next((f.surface for f in facts(quote) if f.kind == kind and f.value == value), None)
+
+
+def _duration_text(value: dict[str, Any], quote: str) -> str:
+    """The value's duration as the quote writes it ("one (1) year"), else its text."""
+    text = str(value.get("text") or "")
+    for f in facts(text):
+        if f.kind == "duration":
+            return _surface("duration", f.value, quote) or f.surface
+    return text
+
+
+def _sentence_for(category: str, value: dict[str, Any], quote: str) -> str | None:
+    """The composed first sentence (without marker) for a value finding."""
+    text = str(value.get("text") or "").strip()
+    composers: dict[str, Callable[[], str | None]] = {
+        "Governing Law": lambda: (
+            f"This agreement is governed by the laws of {value.get('jurisdiction') or text}"
+        ),
+        "Parties": lambda: _parties_sentence(value),
+        "Agreement Date": lambda: _date_sentence("This agreement is dated", value, quote),
+        "Effective Date": lambda: _date_sentence("This agreement takes effect on", value, quote),
+        "Expiration Date": lambda: (
+            "This agreement has no fixed expiration date: it continues until it is terminated"
+            if text.lower().startswith("perpetu")
+            else _date_sentence("This agreement expires on", value, quote)
+        ),
+        "Renewal Term": lambda: _renewal_sentence(value, quote),
+        "Notice Period to Terminate Renewal": lambda: (
+            f"To stop this agreement from renewing, a party must give {_duration_text(value, quote)} notice"
+        ),
+        "Cap on Liability": lambda: f"Yes: liability under this agreement is capped at {text}",
+    }
+    make = composers.get(category)
+    return make() if make and text else None
+
+
+def _date_sentence(lead: str, value: dict[str, Any], quote: str) -> str | None:
+    iso = value.get("date")
+    if not iso:
+        return None
+    shown = _surface("date", iso, quote)
+    return f"{lead} {_long_date(iso) if shown is None or '/' in shown else shown}"
+
+
+def _parties_sentence(value: dict[str, Any]) -> str | None:
+    parties = [p for p in value.get("parties") or [] if p]
+    if len(parties) < 2:
+        return None
+    listed = ", ".join(parties[:-1]) + f" and {parties[-1]}"
+    return f"The parties to this agreement are {listed}"
+
+
+def _renewal_sentence(value: dict[str, Any], quote: str) -> str:
+    span = _duration_text(value, quote)
+    if re.search(r"\bsuccessive\b|\beach\b|\bfurther\b|\badditional\b", quote, re.I):
+        return f"After its initial term, this agreement renews for successive periods of {span}"
+    return f"After its initial term, this agreement renews for a period of {span}"
+
+
+def compose(
+    want: Intent,
+    finding: dict[str, Any] | None,
+    item_for: Callable[[dict[str, Any]], Evidence],
+    question: str = "",
+) -> Composed:
+    """The first sentence for ``want`` from its clause ``finding`` (review JSON).
+
+    ``item_for`` registers a finding's evidence in the turn's ledger and
+    returns its numbered passage.
+    """
+    evidence = (finding or {}).get("evidence") or []
+    if want.kind == "yes_no":
+        return _compose_yes_no(want, finding, evidence, item_for)
+    if not evidence:
+        absent = _PRESENCE_TEXT.get(
+            want.category, ("", f"I found no {want.category.lower()} clause")
+        )
+        return Composed(_VALUE_ABSENT.get(want.category, absent[1] + "."), None)
+    item = item_for(evidence[0])
+    value = (finding or {}).get("value") or {}
+    sentence = _sentence_for(want.category, value, item.quote) if want.kind == "value" else None
+    if sentence is None:
+        from agent.citations import best_sentence
+
+        quote = best_sentence(item.quote, f"{question} {want.category}")
+        return Composed(
+            f'The {want.category.lower()} clause says: "{quote}" [{item.n}].', item, quote
+        )
+    return Composed(f"{sentence} [{item.n}].", item)
+
+
+def _compose_yes_no(
+    want: Intent,
+    finding: dict[str, Any] | None,
+    evidence: list[dict[str, Any]],
+    item_for: Callable[[dict[str, Any]], Evidence],
+) -> Composed:
+    yes_text, no_text = _PRESENCE_TEXT.get(
+        want.category, (f"this agreement has a {want.category.lower()} clause",
+                        f"I found no {want.category.lower()} clause in this agreement")
+    )  # fmt: skip
+    confidence = float((finding or {}).get("confidence") or 0.0)
+    if not evidence or confidence < YES_PROBABILITY:
+        return Composed(f"No: {no_text}.", None)
+    item = item_for(evidence[0])
+    value = (finding or {}).get("value") or {}
+    if want.category == "Cap on Liability" and value.get("text"):
+        return Composed(f"Yes: {yes_text}, at {value['text']} [{item.n}].", item)
+    return Composed(f"Yes: {yes_text} [{item.n}].", item)

@@ -1,0 +1,310 @@
+"""The checkable facts of a sentence: numbers, dates, amounts, durations,
+jurisdictions and names, each in a normal form so that the ways a contract
+writes a value meet the ways an answer restates it.
+
+"ninety (90) days" and "90 days" are one duration; "May 8, 2014", "8th day of
+May, 2014", "05/08/2014" and "2014-05-08" are one date; "State of New York"
+contains the jurisdiction "New York"; "$1,000,000" and "$1 million" are one
+amount. :func:`facts` reads a sentence; :func:`unsupported` lists the facts of
+a claim that its evidence text does not state.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from tools.clauses.values import _PLACES as PLACES  # the clause values' place names
+
+__all__ = ["Fact", "facts", "normalise_text", "number_value", "unsupported"]
+
+FactKind = Literal["date", "amount", "duration", "number", "jurisdiction", "name"]
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: FactKind
+    surface: str  # as written in the sentence
+    value: str  # normal form compared between texts
+
+
+_UNITS = {"day": "day", "week": "week", "month": "month", "year": "year"}
+_SMALL = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
+    "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
+    "nineteenth": 19, "twentieth": 20, "thirtieth": 30, "twenty-first": 21,
+    "twenty-second": 22, "twenty-third": 23, "thirty-first": 31,
+}  # fmt: skip
+_WORD = "|".join(sorted(_SMALL, key=len, reverse=True))
+#: "one hundred twenty", "forty-five", "twelve" — a spelled-out number.
+_SPELLED = rf"(?:(?:{_WORD})[\s-]+hundred(?:[\s-]+(?:and[\s-]+)?(?:{_WORD})(?:[\s-](?:{_WORD}))?)?|(?:{_WORD})(?:[\s-](?:{_WORD}))?)"
+_DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+#: A quantity: "ninety (90)", "90", "ninety", "(90)".
+_QUANTITY = rf"(?:(?P<w>{_SPELLED})\s*\(\s*(?P<p>{_DIGITS})\s*\)|(?P<d>{_DIGITS})|(?P<s>{_SPELLED})|\(\s*(?P<q>{_DIGITS})\s*\))"
+_DURATION = re.compile(
+    rf"(?<![\w$.,]){_QUANTITY}\s*(?:-\s*)?(?:\(\s*\d+\s*\)\s*)?"
+    r"(?:calendar\s+|business\s+|working\s+|consecutive\s+|full\s+|successive\s+)?"
+    r"(?P<unit>day|week|month|year)s?\b",
+    re.I,
+)
+_AMOUNT = re.compile(
+    r"(?P<cur>US\s?\$|U\.S\.\s?\$|\$|USD\s?|EUR\s?|€|£|GBP\s?|CAD\s?|C\$)\s?"
+    rf"(?P<num>{_DIGITS})(?:\s*(?P<mult>million|billion|thousand|m\b|k\b))?",
+    re.I,
+)
+_AMOUNT_WORDS = re.compile(
+    rf"(?P<num>{_DIGITS})\s*(?P<mult>million|billion|thousand)?\s*(?P<cur>dollars|euros|pounds)\b",
+    re.I,
+)
+_MONTH_NAMES = [
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+]  # fmt: skip
+_MONTH = r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+_DAY = (
+    r"(?P<day>\d{1,2}|" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + r")(?:st|nd|rd|th)?"
+)
+_YEAR = r"(?P<year>(?:19|20)\d{2})"
+_DATES = [
+    re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.I),
+    re.compile(rf"\b{_DAY}\s+(?:day\s+)?(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", re.I),
+    re.compile(r"\b(?P<year>(?:19|20)\d{2})-(?P<mnum>\d{1,2})-(?P<day>\d{1,2})\b"),
+    re.compile(r"\b(?P<mnum>\d{1,2})/(?P<day>\d{1,2})/(?P<year>(?:19|20)?\d{2})\b"),
+    re.compile(r"\b(?P<day>\d{1,2})\.(?P<mnum>\d{1,2})\.(?P<year>(?:19|20)\d{2})\b"),
+]
+_NUMBER = re.compile(rf"(?<![\w.]){_DIGITS}(?:st|nd|rd|th)?(?![\w])|\b\d+(?:st|nd|rd|th)\b", re.I)
+_PERCENT = re.compile(rf"(?P<num>{_DIGITS})\s*(?:%|percent\b|per\s+cent\b)", re.I)
+#: Capitalised words that name nothing in particular.
+_GENERIC = frozenset(
+    re.findall(
+        r"\S+",
+        "a an the this that these those it its yes no i we you they he she section clause "
+        "article paragraph schedule exhibit appendix agreement contract document "
+        "documents  dossier party parties page however under in on of for if and or but "
+        "as at by to  is are was were each any all such both either neither there here "
+        "also note  effective date term renewal notice governing law laws ",
+    )
+)
+_NAME = re.compile(r"\b(?:[A-Z][\w&.'’-]*|&)(?:\s+(?:of|and|de|du|the|&|[A-Z][\w&.'’-]*))*")
+_DEFINED = re.compile(r"[\"“]([^\"”]{2,60})[\"”]")
+_PUNCT = re.compile(r"[^\w\s]")
+
+
+def number_value(text: str) -> float | None:
+    """The value of a written number: "90", "1,000.50", "ninety", "one hundred twenty"."""
+    text = text.strip().lower().replace(",", "")
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    total, current = 0, 0
+    for word in re.split(r"[\s-]+", text):
+        if word == "and":
+            continue
+        if word == "hundred":
+            current = max(current, 1) * 100
+        elif word in _SMALL:
+            current += _SMALL[word]
+        elif word in _ORDINALS:
+            current += _ORDINALS[word]
+        else:
+            return None
+    return float(total + current)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def _quantity(m: re.Match[str]) -> float | None:
+    digits = m.group("p") or m.group("d") or m.group("q")
+    if digits:
+        return number_value(digits)
+    spelled = m.group("w") or m.group("s")
+    return number_value(spelled) if spelled else None
+
+
+def _duration_value(number: float, unit: str) -> str:
+    """Durations in the smallest exact unit: years and months in months, weeks in days."""
+    unit = unit.lower()
+    if unit == "year":
+        return f"{_fmt(number * 12)} month"
+    if unit == "week":
+        return f"{_fmt(number * 7)} day"
+    return f"{_fmt(number)} {unit}"
+
+
+def _iso(year: str, month: int, day: str) -> str | None:
+    y = int(year)
+    if len(year) == 2:
+        y += 2000 if y < 50 else 1900
+    d = int(day) if day.isdigit() else _ORDINALS.get(day.lower(), 0)
+    try:
+        return date(y, month, d).isoformat()
+    except ValueError:
+        return None
+
+
+def _month_number(m: re.Match[str]) -> int:
+    if "mnum" in m.re.groupindex:
+        return int(m.group("mnum"))
+    word = m.group("month").lower()[:3]
+    return next(i for i, name in enumerate(_MONTH_NAMES, start=1) if name.startswith(word))
+
+
+def _dates(text: str) -> list[tuple[tuple[int, int], Fact]]:
+    out: list[tuple[tuple[int, int], Fact]] = []
+    for pattern in _DATES:
+        for m in pattern.finditer(text):
+            iso = _iso(m.group("year"), _month_number(m), m.group("day"))
+            if iso is not None and not _overlaps(m.span(), [s for s, _ in out]):
+                out.append((m.span(), Fact("date", m.group(0), iso)))
+    return out
+
+
+def _amounts(text: str) -> list[tuple[tuple[int, int], Fact]]:
+    out: list[tuple[tuple[int, int], Fact]] = []
+    for pattern in (_AMOUNT, _AMOUNT_WORDS):
+        for m in pattern.finditer(text):
+            value = number_value(m.group("num"))
+            if value is None or _overlaps(m.span(), [s for s, _ in out]):
+                continue
+            mult = (m.group("mult") or "").lower()
+            value *= {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9}.get(
+                mult, 1.0
+            )
+            out.append((m.span(), Fact("amount", m.group(0).strip(), _fmt(value))))
+    return out
+
+
+def _overlaps(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
+    return any(span[0] < e and s < span[1] for s, e in taken)
+
+
+def _places(text: str) -> list[Fact]:
+    found: list[Fact] = []
+    lowered = text.lower()
+    taken: list[tuple[int, int]] = []
+    for place in PLACES:
+        for m in re.finditer(rf"\b{re.escape(place.lower())}\b", lowered):
+            if not _overlaps(m.span(), taken):
+                taken.append(m.span())
+                found.append(Fact("jurisdiction", text[m.start() : m.end()], place.lower()))
+    return found
+
+
+def _names(text: str, skip: list[tuple[int, int]]) -> list[Fact]:
+    """Proper names and defined terms (capitalised runs not at the sentence
+    start, and quoted terms), minus generic words."""
+    out: list[Fact] = []
+    for m in _DEFINED.finditer(text):
+        out.append(Fact("name", m.group(1), normalise_text(m.group(1))))
+    for m in _NAME.finditer(text):
+        if _overlaps(m.span(), skip):
+            continue
+        words = [w for w in m.group(0).split() if w.lower().strip(".,'’") not in _GENERIC]
+        words = [w for w in words if w[:1].isupper() or w == "&"]
+        if not words:
+            continue
+        at_start = m.start() == 0 or text[: m.start()].rstrip().endswith((".", ":", "\n"))
+        if at_start and len(words) == 1 and m.group(0).split()[0] == words[0]:
+            continue  # a capitalised first word is just a sentence start
+        value = normalise_text(" ".join(words))
+        if value and not value.isdigit():
+            out.append(Fact("name", " ".join(words), value))
+    return out
+
+
+def facts(text: str) -> list[Fact]:
+    """Every checkable fact of ``text`` (each value once)."""
+    found: list[tuple[tuple[int, int], Fact]] = []
+    found += _dates(text)
+    taken = [s for s, _ in found]
+    for span, fact in _amounts(text):
+        if not _overlaps(span, taken):
+            found.append((span, fact))
+    taken = [s for s, _ in found]
+    for m in _PERCENT.finditer(text):
+        if not _overlaps(m.span(), taken):
+            found.append(
+                (m.span(), Fact("number", m.group(0), _fmt(number_value(m.group("num")) or 0)))
+            )
+    taken = [s for s, _ in found]
+    for m in _DURATION.finditer(text):
+        number = _quantity(m)
+        if number is not None and not _overlaps(m.span(), taken):
+            value = _duration_value(number, m.group("unit"))
+            found.append((m.span(), Fact("duration", m.group(0).strip(), value)))
+    taken = [s for s, _ in found]
+    for m in _NUMBER.finditer(text):
+        if not _overlaps(m.span(), taken):
+            digits = re.sub(r"(st|nd|rd|th)$", "", m.group(0), flags=re.I)
+            value = number_value(digits)
+            if value is not None:
+                found.append((m.span(), Fact("number", m.group(0), _fmt(value))))
+    taken = [s for s, _ in found]
+    places = _places(text)
+    place_words = {w for p in places for w in p.value.split()}
+    names = [n for n in _names(text, taken) if not set(n.value.split()) <= place_words]
+    unique: dict[tuple[str, str], Fact] = {}
+    for fact in [f for _, f in sorted(found, key=lambda x: x[0])] + places + names:
+        unique.setdefault((fact.kind, fact.value), fact)
+    return list(unique.values())
+
+
+def normalise_text(text: str) -> str:
+    """Lower case, punctuation dropped, whitespace collapsed (for name matching)."""
+    return " ".join(_PUNCT.sub(" ", text.lower().replace("’", "'")).split())
+
+
+def _numbers(text: str) -> set[str]:
+    """Every number the text states, in any form (digits, words, inside dates)."""
+    values = {f.value for f in facts(text) if f.kind == "number"}
+    for m in _DURATION.finditer(text):
+        number = _quantity(m)
+        if number is not None:
+            values.add(_fmt(number))
+    for m in re.finditer(rf"\b(?:{_SPELLED})\b", text, re.I):
+        number = number_value(m.group(0))
+        if number is not None:
+            values.add(_fmt(number))
+    for m in re.finditer(_DIGITS, text):
+        number = number_value(m.group(0))
+        if number is not None:
+            values.add(_fmt(number))
+    return values
+
+
+def unsupported(claim: str, evidence: str) -> list[Fact]:
+    """The facts of ``claim`` that ``evidence`` does not state."""
+    stated = facts(evidence)
+    by_kind: dict[str, set[str]] = {}
+    for fact in stated:
+        by_kind.setdefault(fact.kind, set()).add(fact.value)
+    numbers = _numbers(evidence)
+    plain = f" {normalise_text(evidence)} "
+    missing: list[Fact] = []
+    for fact in facts(claim):
+        if fact.kind in ("date", "amount", "duration"):
+            ok = fact.value in by_kind.get(fact.kind, set())
+            if not ok and fact.kind == "amount":
+                ok = fact.value in numbers
+        elif fact.kind == "number":
+            ok = fact.value in numbers
+        else:  # jurisdiction, name: the words occur in the evidence
+            ok = f" {normalise_text(fact.surface)} " in plain or all(
+                f" {w} " in plain for w in normalise_text(fact.surface).split()
+            )
+        if not ok:
+            missing.append(fact)
+    return missing
