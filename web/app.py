@@ -23,9 +23,11 @@ from litestar.static_files import create_static_files_router
 from web.errors import web_exception_handlers
 from web.render import SECURITY_HEADERS
 from web.session import viewer_guard
+from web.views.ask import ASK_ROUTES
 from web.views.auth import AUTH_ROUTES
 from web.views.documents import DOCUMENT_ROUTES
 from web.views.reader import READER_ROUTES
+from web.views.reviews import REVIEW_ROUTES
 
 __all__ = ["STATIC_DIR", "create_web_router"]
 
@@ -49,7 +51,14 @@ def create_web_router() -> Router:
     )
     return Router(
         path="/",
-        route_handlers=[*AUTH_ROUTES, *DOCUMENT_ROUTES, *READER_ROUTES, static],
+        route_handlers=[
+            *AUTH_ROUTES,
+            *DOCUMENT_ROUTES,
+            *READER_ROUTES,
+            *REVIEW_ROUTES,
+            *ASK_ROUTES,
+            static,
+        ],
         guards=[viewer_guard],
         opt={"public": True},
         exception_handlers=web_exception_handlers,

@@ -240,6 +240,7 @@
     } else if (name === "answer") {
       state.checked = (data.text ?? data.answer ?? "");
       renderAnswer(t.answer, state.checked);
+      if (data.retracted) step(t, "The claim check corrected the streamed text: what is shown now is the checked answer.");
     } else if (name === "done") {
       if (data.session_id) document.getElementById("session_id").value = data.session_id;
       const final = state.checked ?? (data.answer || state.text);
@@ -256,7 +257,7 @@
   async function ask(form) {
     const question = form.question.value.trim();
     if (!question) return;
-    const docs = Array.from(form.querySelectorAll("input[name=doc]:checked")).map((i) => i.value);
+    const docs = Array.from(document.querySelectorAll("input[name=doc][form=ask-form]:checked")).map((i) => i.value);
     const t = newTurn(question);
     const state = { text: "", checked: null };
     const button = form.querySelector("button[type=submit]");
