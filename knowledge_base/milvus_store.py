@@ -44,6 +44,7 @@ from pymilvus.exceptions import MilvusException
 
 from core.errors import KnowledgeBaseError
 from core.types import Chunk, Hit
+from knowledge_base.exact_search import EXACT_MAX_ROWS, rank_cosine
 from knowledge_base.lexical import STOP_WORDS, bm25_terms
 from knowledge_base.protocols import SearchRequest
 
@@ -226,6 +227,9 @@ class MilvusVectorStore:
             return []
         k = min(request.k, _MAX_LIMIT)
         expr = self._filter(request.tenant, request.document_ids, request.exclude_document_ids)
+        # A search restricted to documents ranks their vectors exactly (see
+        # knowledge_base.exact_search): filtered HNSW search loses rows.
+        exact = request.document_ids is not None
         started = time.perf_counter()
         if mode == "hybrid" and has_text:
             # Weighted reciprocal-rank fusion, done here rather than with
@@ -241,7 +245,7 @@ class MilvusVectorStore:
                 ("sparse", terms, self._bm25_weight),
             ):
                 # Legs return ids only; the k winners' fields are fetched once.
-                legs = self._search_leg(field, data, expr, candidates, fields=("id",))
+                legs = self._search_leg(field, data, expr, candidates, ("id",), exact=exact)
                 for rank, row in enumerate(legs, 1):
                     key = row.get("entity", row)["id"]
                     fused[key] = fused.get(key, 0.0) + weight / (self._rrf_k + rank)
@@ -259,7 +263,7 @@ class MilvusVectorStore:
             )
             return hits
         field, data = ("sparse", terms) if mode == "bm25" else ("dense", request.vector)
-        results = self._search_leg(field, data, expr, k)
+        results = self._search_leg(field, data, expr, k, exact=exact)
         # Milvus returns BM25 scores negated (smaller is better): flip them.
         sign = -1.0 if mode == "bm25" else 1.0
         hits = [
@@ -283,8 +287,51 @@ class MilvusVectorStore:
         expr: str,
         limit: int,
         fields: Sequence[str] = _SCALAR_FIELDS,
+        *,
+        exact: bool = False,
     ) -> list[Any]:
-        """One ANN search (dense or sparse) with the tenant filter ``expr``."""
+        """One search (dense or sparse) with the tenant filter ``expr``.
+
+        Dense: with ``exact`` (a document-restricted search) the filtered rows
+        are ranked exactly when there are at most ``EXACT_MAX_ROWS``; an index
+        search that returns fewer than ``limit`` rows (the filter may have cost
+        some) is redone exactly too.
+        """
+        ranked = self._exact_dense(data, expr, limit) if field == "dense" and exact else None
+        if ranked is None:
+            results = self._ann_leg(field, data, expr, limit, fields)
+            if field != "dense" or len(results) >= limit or exact:
+                return results
+            ranked = self._exact_dense(data, expr, limit, counted=True)
+            if ranked is None:
+                return results
+        if tuple(fields) == ("id",):
+            return [{"id": key, "distance": score} for key, score in ranked]
+        rows = self._rows([key for key, _ in ranked])
+        return [{"id": key, "distance": score, "entity": rows[key]}
+                for key, score in ranked if key in rows]  # fmt: skip
+
+    def _exact_dense(
+        self, vector: Any, expr: str, limit: int, *, counted: bool = False
+    ) -> list[tuple[str, float]] | None:
+        """The exact top ``limit`` of the rows matching ``expr``; None when
+        more than ``EXACT_MAX_ROWS`` match (``counted``: count them first,
+        rather than read up to ``EXACT_MAX_ROWS`` vectors to find out)."""
+        with self._translate("query"):
+            if counted:
+                count = self._client.query(self._collection, filter=expr,
+                                           output_fields=["count(*)"])  # fmt: skip
+                if count and int(count[0]["count(*)"]) > EXACT_MAX_ROWS:
+                    return None
+            rows = self._client.query(
+                self._collection, filter=expr, output_fields=["id", "dense"],
+                limit=EXACT_MAX_ROWS + 1,
+            )  # fmt: skip
+        return None if len(rows) > EXACT_MAX_ROWS else rank_cosine(vector, rows, limit)
+
+    def _ann_leg(
+        self, field: str, data: Any, expr: str, limit: int, fields: Sequence[str]
+    ) -> list[Any]:
         with self._translate("search"):
             response = self._client.search(
                 self._collection,
