@@ -36,6 +36,9 @@ from core.settings import IngestSettings
 from core.types import Chunk, Document, DocumentRecord, DocumentStatus
 from ingest.chunking import Chunker
 from ingest.loaders import load_document
+from ingest.opinions import label_chunks
+from ingest.precedent import analyse_document
+from knowledge_base.citation_graph import CitationGraph
 from knowledge_base.service import KnowledgeBase
 
 __all__ = ["IngestEvent", "IngestPipeline", "IngestResult", "InputFile", "iter_input_files"]
@@ -305,10 +308,15 @@ class IngestPipeline:
             chunks = self.chunker.chunk(document, record.id, tenant)
             if not chunks:
                 raise IngestError(path, "no text to index")
+            # Kind, opinion metadata and parts, citations (ingest/precedent.py);
+            # a chunk straddling an opinion part boundary is split there.
+            profile, refs = analyse_document(document)
+            chunks = label_chunks(document, chunks, profile.parts)
             vectors = self._embed([self._dense_input(c) for c in chunks])
             if on_event is not None:
                 on_event(IngestEvent("embedded", name, len(document.pages), len(chunks)))
             store.upsert(chunks, vectors)
+            CitationGraph(catalog).save(tenant, record.id, profile, refs)
             catalog.mark_ready(tenant, record.id, len(document.pages), len(chunks))
         except BaseException as exc:
             # Leave nothing half-visible. On KeyboardInterrupt/kill, or when
