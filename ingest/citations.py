@@ -84,9 +84,10 @@ _ABBREV = re.compile(
 def normalise_authority(text: str) -> str | None:
     """'288 ark 37' / '200 U. S. 321' -> '288 Ark. 37' / '200 U.S. 321'; None
     when eyecite finds no full citation in ``text``."""
-    for cite in get_citations(text):
-        if isinstance(cite, FullCaseCitation | FullLawCitation | FullJournalCitation):
-            return _authority(cite)
+    for variant in (text, re.sub(r"\b[a-z]", lambda m: m.group(0).upper(), text)):
+        for cite in get_citations(variant):
+            if isinstance(cite, FullCaseCitation | FullLawCitation | FullJournalCitation):
+                return _authority(cite)
     return None
 
 
