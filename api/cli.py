@@ -136,6 +136,13 @@ def ingest(
     kb: KbOpt = None,
     tenant: TenantOpt = None,
     json_out: JsonOpt = False,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="Document kind (opinion, brief, contract, report, other) instead of the detected one.",
+        ),
+    ] = None,
 ) -> None:
     """Ingest PDF, DOCX, TXT and MD files (folders recursively)."""
     from ingest.pipeline import IngestEvent, IngestResult, iter_input_files
@@ -145,6 +152,9 @@ def ingest(
     files = list(iter_input_files(paths))
     if not files:
         raise fail("no input files")
+    from api.cli_citations import apply_kind, check_kind
+
+    check_kind(kind)
     pipeline = container.pipeline
     totals = {"pages": 0, "chunks": 0}
     t0 = time.perf_counter()
@@ -178,6 +188,8 @@ def ingest(
 
         container.embedder  # load the model before the clock matters  # noqa: B018
         results = pipeline.ingest_paths(files, settings.tenant, on_event=on_event)
+    if kind is not None:
+        apply_kind(container, results, kind)
     elapsed = time.perf_counter() - t0
     failed = [r for r in results if r.status == "failed"]
     table = Table(title=f"ingested {len(results)} file(s) in {elapsed:.1f}s")
@@ -252,17 +264,33 @@ def search(
     kb: KbOpt = None,
     tenant: TenantOpt = None,
     json_out: JsonOpt = False,
+    kind: Annotated[str | None, typer.Option("--kind", help="Only documents of this kind.")] = None,
+    court: Annotated[
+        str | None,
+        typer.Option("--court", help="Only opinions of this court (courts-db id or name)."),
+    ] = None,
+    decided_from: Annotated[
+        str | None,
+        typer.Option("--decided-from", metavar="YYYY[-MM-DD]", help="Decided on or after."),
+    ] = None,
+    decided_to: Annotated[
+        str | None,
+        typer.Option("--decided-to", metavar="YYYY[-MM-DD]", help="Decided on or before."),
+    ] = None,
 ) -> None:
     """Search the knowledge base; each hit names document, page and heading path."""
     if mode not in ("hybrid", "dense", "bm25"):
         raise fail(f"--mode must be hybrid, dense or bm25, not {mode!r}", 2)
+    from api.cli_citations import search_scope
+
     container = get_container(ctx, kb, tenant)
+    scope = search_scope(container, doc, kind, court, decided_from, decided_to)
     hits = container.kb.search(
         container.settings.tenant,
         query,
         k=k,
-        mode=mode,
-        document_ids=doc or None,  # type: ignore[arg-type]
+        mode=mode,  # type: ignore[arg-type]
+        document_ids=scope,
     )
     if json_out:
         emit_json([h.to_json() for h in hits])
@@ -301,7 +329,14 @@ def delete(
         out.print(f"deleted {document_id}")
 
 
-_SUBCOMMAND_MODULES = ("cli_llm", "cli_eval", "cli_review", "cli_server", "cli_worker")
+_SUBCOMMAND_MODULES = (
+    "cli_llm",
+    "cli_eval",
+    "cli_citations",
+    "cli_review",
+    "cli_server",
+    "cli_worker",
+)
 
 
 def _register_subcommands() -> None:

@@ -31,7 +31,14 @@ from eyecite.models import FullCaseCitation
 from core.types import Chunk, Document, Page, chunk_id
 from knowledge_base.citation_graph import DOCUMENT_KINDS, DocumentProfile, OpinionPart
 
-__all__ = ["detect_kind", "label_chunks", "opinion_parts", "opinion_profile"]
+__all__ = [
+    "court_name",
+    "detect_kind",
+    "label_chunks",
+    "normalise_court",
+    "opinion_parts",
+    "opinion_profile",
+]
 
 _CUES: dict[str, tuple[tuple[str, int], ...]] = {
     "opinion": (
@@ -231,6 +238,15 @@ def court_name(court_id: str) -> str | None:
 
     found = find_court_by_id(court_id)
     return str(found[0]["name"]) if found else None
+
+
+def normalise_court(text: str) -> str:
+    """A courts-db id for a court a user names ("ark", "Supreme Court of
+    Arkansas"); the text itself when courts-db knows no single court by it."""
+    text = text.strip()
+    if court_name(text.lower()):
+        return text.lower()
+    return _find_court(re.sub(r"^(?:in the)\s+", "", text, flags=re.I)) or text
 
 
 def _court(lines: list[str], caption: str) -> str | None:

@@ -10,9 +10,15 @@ import time
 from core.types import Document
 from ingest.citations import extract_citations
 from ingest.opinions import detect_kind, opinion_parts, opinion_profile
-from knowledge_base.citation_graph import DOCUMENT_KINDS, CitationRef, DocumentProfile
+from knowledge_base.citation_graph import (
+    DOCUMENT_KINDS,
+    CitationGraph,
+    CitationRef,
+    DocumentProfile,
+)
+from knowledge_base.service import KnowledgeBase
 
-__all__ = ["CITING_KINDS", "analyse_document"]
+__all__ = ["CITING_KINDS", "analyse_document", "reanalyse_document"]
 
 log = logging.getLogger(__name__)
 
@@ -49,3 +55,16 @@ def analyse_document(
         document.name, final, len(refs), (time.perf_counter() - t0) * 1000,
     )  # fmt: skip
     return profile, refs
+
+
+def reanalyse_document(
+    kb: KnowledgeBase, tenant: str, document_id: str, kind: str
+) -> DocumentProfile:
+    """Set a stored document's kind (the user knows better than the cue
+    words) and re-read its profile and citations from the stored page text.
+    The chunks keep their labels; the profile's parts label them on reads."""
+    record = kb.get_document(tenant, document_id)
+    document = Document(name=record.name, mime=record.mime, pages=kb.pages(tenant, document_id))
+    profile, refs = analyse_document(document, kind)
+    CitationGraph(kb.catalog).save(tenant, document_id, profile, refs)
+    return profile

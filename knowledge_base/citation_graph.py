@@ -248,6 +248,14 @@ class CitationGraph:
         names = self._aliases(tenant, authority)
         return self._refs(tenant, citation_refs.c.authority.in_(sorted(names)))
 
+    def cited_by_name(self, tenant: str, word: str) -> list[CitationRef]:
+        """Full citations whose case name contains ``word`` (case-insensitive)."""
+        return self._refs(
+            tenant,
+            citation_refs.c.form == "full",
+            citation_refs.c.case_name.ilike(f"%{word}%"),
+        )
+
     def _aliases(self, tenant: str, authority: str) -> set[str]:
         """``authority`` with the parallel citations written beside it, and the
         own citations of the document it links to."""
@@ -278,11 +286,12 @@ class CitationGraph:
             ]
             where.append(citation_refs.c.document_id.in_(ids))
         refs = self._refs(tenant, *where)
-        canonical: dict[str, str] = {}
+        canonical: dict[str, str] = {}  # parallel citation -> the one written first
         for r in refs:
             if r.form == "full" and r.authority:
+                key = canonical.setdefault(r.authority, r.authority)
                 for alias in r.parallels:
-                    canonical.setdefault(alias, r.authority)
+                    canonical.setdefault(alias, key)
         citing: dict[str, set[str]] = defaultdict(set)
         mentions: Counter[str] = Counter()
         sample: dict[str, CitationRef] = {}
@@ -336,6 +345,27 @@ class CitationGraph:
                 continue
             out.append(doc_id)
         return sorted(out)
+
+    def scope(
+        self,
+        tenant: str,
+        document_ids: Sequence[str] | None,
+        *,
+        kind: str | None = None,
+        court: str | None = None,
+        decided_from: str | None = None,
+        decided_to: str | None = None,
+    ) -> list[str] | None:
+        """``document_ids`` narrowed by the profile filters (None = no
+        restriction when neither ids nor filters are given)."""
+        if not (kind or court or decided_from or decided_to):
+            return None if document_ids is None else list(document_ids)
+        ids = self.filter_documents(
+            tenant, kind=kind, court=court, decided_from=decided_from, decided_to=decided_to
+        )
+        if document_ids is not None:
+            ids = sorted(set(ids) & set(document_ids))
+        return ids
 
 
 def _profile(m: Any) -> DocumentProfile:

@@ -1,0 +1,203 @@
+"""``dossier citations``, ``dossier cited-by``, ``dossier authorities`` and
+``dossier kind``: the citation graph from the command line (JSON shapes in
+README, same as the ``/v1/`` routes)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from api.cli import JsonOpt, KbOpt, TenantOpt, emit_json, fail, get_container, out
+from core.errors import NotFoundError
+
+__all__ = ["register"]
+
+
+def citations(
+    ctx: typer.Context,
+    document_id: Annotated[str, typer.Argument(help="Document id (see `dossier documents`).")],
+    kb: KbOpt = None,
+    tenant: TenantOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The authorities a document cites, with page, pin cite and treatment."""
+    from tools.citator import citations_report
+
+    container = get_container(ctx, kb, tenant)
+    try:
+        report = citations_report(container.kb, container.settings.tenant, document_id)
+    except NotFoundError as exc:
+        raise fail(f"document {document_id} not found") from exc
+    if json_out:
+        emit_json(report)
+        return
+    _print_profile(report)
+    table = Table(title=f"{len(report['citations'])} citation(s) in {report['document']}")
+    for col in ("page", "form", "authority", "case", "pin", "treatment", "part"):
+        table.add_column(col)
+    for c in report["citations"]:
+        table.add_row(
+            str(c["page"]), c["form"], c["authority"] or "?", c["case_name"] or "",
+            c["pin"] or "", c["treatment"], c["part"] or "",
+        )  # fmt: skip
+    out.print(table)
+
+
+def _print_profile(report: dict[str, Any]) -> None:
+    p = report["profile"]
+    if not p:
+        return
+    out.print(f"[bold]{report['document']}[/bold]  kind: {p['kind']}")
+    if p["kind"] == "opinion":
+        for key in ("case_name", "court_name", "decided", "docket", "author", "disposition"):
+            if p[key]:
+                out.print(f"  {key.replace('_', ' ')}: {p[key]}", highlight=False, markup=False)
+        if p["own_citations"]:
+            out.print(f"  citations: {'; '.join(p['own_citations'])}", highlight=False)
+
+
+def cited_by(
+    ctx: typer.Context,
+    authority: Annotated[str, typer.Argument(help='A citation ("288 Ark. 37") or case name.')],
+    kb: KbOpt = None,
+    tenant: TenantOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Our documents that cite an authority, with the sentence, page and treatment."""
+    from tools.citator import citation_form, cited_by_report
+
+    container = get_container(ctx, kb, tenant)
+    report = cited_by_report(container.kb, container.settings.tenant, authority)
+    if json_out:
+        emit_json(report)
+        return
+    p = report["linked_profile"]
+    head = (
+        citation_form(p["case_name"], report["authority"], None, (p["decided"] or "")[:4] or None)
+        if p
+        else report["authority"]
+    )
+    out.print(
+        f"[bold]{head}[/bold]: cited by {report['citing_documents']} document(s)", highlight=False
+    )
+    if report["negative"]:
+        out.print(f"[red]negative treatment:[/red] {', '.join(report['negative'])}")
+    for c in report["citing"]:
+        part = " (dissent)" if c["part"] == "dissent" else ""
+        out.print(
+            f"- {c['document']} p.{c['page']}  {c['treatment']}{part}",
+            highlight=False,
+            markup=False,
+        )
+        out.print(f"  “{c['sentence'][:400]}”", highlight=False, markup=False)
+
+
+def authorities(
+    ctx: typer.Context,
+    top: Annotated[int, typer.Option("--top", min=1, max=1000)] = 20,
+    court: Annotated[
+        str | None,
+        typer.Option("--court", help="Only documents of this court (courts-db id or name)."),
+    ] = None,
+    kb: KbOpt = None,
+    tenant: TenantOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The most-cited authorities across our documents."""
+    from tools.citator import authorities_report
+
+    container = get_container(ctx, kb, tenant)
+    rows = authorities_report(container.kb, container.settings.tenant, top=top, court=court)
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table(title=f"top {len(rows)} authorities")
+    for col in ("authority", "case", "year", "citing docs", "mentions", "ours"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["authority"], r["case_name"] or "", r["year"] or "", str(r["citing_documents"]),
+            str(r["mentions"]), "yes" if r["linked_document_id"] else "",
+        )  # fmt: skip
+    out.print(table)
+
+
+def kind(
+    ctx: typer.Context,
+    document_id: Annotated[str, typer.Argument(help="Document id.")],
+    new_kind: Annotated[
+        str, typer.Argument(metavar="KIND", help="opinion | brief | contract | report | other")
+    ],
+    kb: KbOpt = None,
+    tenant: TenantOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Override a document's detected kind (its metadata and citations are re-read)."""
+    from ingest.precedent import reanalyse_document
+    from knowledge_base.citation_graph import DOCUMENT_KINDS
+
+    if new_kind not in DOCUMENT_KINDS:
+        raise fail(f"KIND must be one of {', '.join(DOCUMENT_KINDS)}, not {new_kind!r}", 2)
+    container = get_container(ctx, kb, tenant)
+    try:
+        profile = reanalyse_document(container.kb, container.settings.tenant, document_id, new_kind)
+    except NotFoundError as exc:
+        raise fail(f"document {document_id} not found") from exc
+    if json_out:
+        emit_json({"document_id": document_id, "kind": profile.kind})
+    else:
+        out.print(f"{document_id}: kind {profile.kind}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("citations")(citations)
+    app.command("cited-by")(cited_by)
+    app.command("authorities")(authorities)
+    app.command("kind")(kind)
+
+
+KindOpt = Annotated[
+    str | None,
+    typer.Option("--kind", help="Document kind: opinion | brief | contract | report | other."),
+]
+
+
+def check_kind(kind: str | None) -> None:
+    from knowledge_base.citation_graph import DOCUMENT_KINDS
+
+    if kind is not None and kind not in DOCUMENT_KINDS:
+        raise fail(f"--kind must be one of {', '.join(DOCUMENT_KINDS)}, not {kind!r}", 2)
+
+
+def apply_kind(container: Any, results: list[Any], kind: str) -> None:
+    """``dossier ingest --kind``: the given kind replaces the detected one."""
+    from ingest.precedent import reanalyse_document
+
+    for r in results:
+        if r.status != "failed" and r.document_id:
+            reanalyse_document(container.kb, container.settings.tenant, r.document_id, kind)
+
+
+def search_scope(
+    container: Any,
+    doc: list[str] | None,
+    kind: str | None,
+    court: str | None,
+    decided_from: str | None,
+    decided_to: str | None,
+) -> list[str] | None:
+    """``dossier search`` filters as document ids (None = the whole tenant)."""
+    from ingest.opinions import normalise_court
+    from knowledge_base.citation_graph import CitationGraph
+
+    check_kind(kind)
+    return CitationGraph(container.kb.catalog).scope(
+        container.settings.tenant,
+        doc or None,
+        kind=kind,
+        court=normalise_court(court) if court else None,
+        decided_from=decided_from,
+        decided_to=decided_to,
+    )
