@@ -27,6 +27,12 @@ class SearchRequestBody(BaseModel):
     k: int = Field(8, ge=1, le=200)
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     document_ids: list[str] | None = Field(None, max_length=1000)
+    #: Profile filters (api/routes/citations.py): document kind, court
+    #: (courts-db id or name), decision dates (YYYY, YYYY-MM or YYYY-MM-DD).
+    kind: Literal["opinion", "brief", "contract", "report", "other"] | None = None
+    court: str | None = Field(None, max_length=255)
+    decided_from: str | None = Field(None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
+    decided_to: str | None = Field(None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 class AskRequest(BaseModel):

@@ -245,7 +245,7 @@ class CitationGraph:
     def cited_by(self, tenant: str, authority: str) -> list[CitationRef]:
         """Citations of ``authority`` (or of a case it is a parallel of) in the
         tenant's READY documents, short forms and Id. included."""
-        names = self._aliases(tenant, authority)
+        names = self.aliases(tenant, authority)
         return self._refs(tenant, citation_refs.c.authority.in_(sorted(names)))
 
     def cited_by_name(self, tenant: str, word: str) -> list[CitationRef]:
@@ -256,7 +256,7 @@ class CitationGraph:
             citation_refs.c.case_name.ilike(f"%{word}%"),
         )
 
-    def _aliases(self, tenant: str, authority: str) -> set[str]:
+    def aliases(self, tenant: str, authority: str) -> set[str]:
         """``authority`` with the parallel citations written beside it, and the
         own citations of the document it links to."""
         names = {authority}

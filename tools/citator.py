@@ -129,7 +129,8 @@ def cited_by_report(kb: KnowledgeBase, tenant: str, text: str) -> dict[str, Any]
             seen.add(key)
             refs.append(r)
     profiles = graph.profiles(tenant)
-    linked = graph.own_citation_index(tenant).get(authority)
+    index = graph.own_citation_index(tenant)
+    linked = next((index[a] for a in sorted(graph.aliases(tenant, authority)) if a in index), None)
     citing = []
     for r in refs:
         p = profiles.get(r.document_id or "")

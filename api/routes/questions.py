@@ -10,6 +10,7 @@ from litestar import Request, post
 from litestar.params import JSONBody
 from litestar.response import Stream
 
+from api.routes.citations import SearchFilters, search_scope
 from api.routes.common import caller, services
 from api.schemas import AskRequest, SearchRequestBody
 from api.sse import format_sse, sse_response
@@ -22,12 +23,17 @@ async def search(
     request: Request[Any, Any, Any], data: JSONBody[SearchRequestBody]
 ) -> list[dict[str, Any]]:
     """Best-first hits, each like ``dossier search --json``: document, document_id,
-    page, heading_path, clause_number, text, start, end, chunk_id, score."""
+    page, heading_path, clause_number, text, start, end, chunk_id, score.
+    ``kind``, ``court``, ``decided_from`` and ``decided_to`` narrow the search
+    to documents whose profile matches (see ``/v1/documents/{id}/citations``)."""
     svc, who = services(request), caller(request)
 
     def run() -> list[dict[str, Any]]:
+        filters = SearchFilters(kind=data.kind, court=data.court,
+                                decided_from=data.decided_from, decided_to=data.decided_to)  # fmt: skip
+        scope = search_scope(svc.kb, who.tenant, data.document_ids, filters)
         hits = svc.kb.search(who.tenant, data.query, k=data.k, mode=data.mode,
-                             document_ids=data.document_ids)  # fmt: skip
+                             document_ids=scope)  # fmt: skip
         svc.catalog.audit(who.tenant, who.actor, "search", {
             "query": data.query[:2000], "mode": data.mode, "k": data.k,
             "hits": [h.chunk.id for h in hits],
