@@ -40,6 +40,9 @@ __all__ = [
     "render",
 ]
 
+#: Similarity floor of a sentence composed from the clause's value (its facts
+#: must still all be in the quote): templates share few words with clauses.
+COMPOSED_SIMILARITY = 0.2
 #: Evidence sentences quoted to lead an open question's answer (planner mode).
 LEAD_QUOTES = 2
 
@@ -92,14 +95,17 @@ def _composed_claim(composed: Composed, checker: ClaimChecker, question: str) ->
         return Claim(text, True, [], "no such clause found by the clause model")
     if composed.quote is not None:  # a verbatim quote of the clause
         return Claim(text, True, [item.n], "quotes the clause", Support(item, composed.quote, 1.0))
-    found, reason = checker.support(text, item)
+    found, reason = checker.support(text, item, min_similarity=COMPOSED_SIMILARITY)
     if found is not None:
         return Claim(text, True, [item.n], "composed from the clause", found)
+    if composed.plain is not None:  # the value is not in the quote: say less
+        text = strip_markers(composed.plain)
     quote = best_sentence(item.quote, f"{question} {text}")
     if text.startswith(("Yes", "No")) and "not in the cited text" not in reason:
         # A presence answer: the clause model found the clause; show its words.
         return Claim(text, True, [item.n], "composed from the clause", Support(item, quote, 0.0))
-    return Claim(f'The clause says: "{quote}"', True, [item.n], f"value withheld: {reason}",
+    shown = " ".join(quote.split())
+    return Claim(f'The clause says: "{shown}"', True, [item.n], f"value withheld: {reason}",
                  Support(item, quote, 1.0))  # fmt: skip
 
 
@@ -127,7 +133,7 @@ def lead_claims(
         if len(quote) < 20 or any(quote == c.support.quote for c in claims if c.support):
             continue
         prefix = "The documents say" if not claims else "They also say"
-        claims.append(Claim(f'{prefix}: "{quote}"', True, [item.n], "quotes the document",
+        claims.append(Claim(f'{prefix}: "{" ".join(quote.split())}"', True, [item.n], "quotes the document",
                             Support(item, quote, 1.0)))  # fmt: skip
     return claims, False
 
@@ -258,6 +264,7 @@ def _closest_quote(ledger: EvidenceLedger, question: str) -> Claim | None:
         return None
     quote = best_sentence(item.quote, question)
     return Claim(
-        f'The documents do not state this in so many words; the closest passage says: "{quote}"',
+        "The documents do not state this in so many words; the closest passage says: "
+        f'"{" ".join(quote.split())}"',
         True, [item.n], "quotes the document", Support(item, quote, 1.0),
     )  # fmt: skip

@@ -38,6 +38,8 @@ __all__ = [
 
 #: Cosine (MiniLM) below which a sentence is not about its evidence window.
 MIN_SIMILARITY = 0.45
+#: Cosine from which a sentence that adds no fact says the same as an earlier one.
+REPEAT_SIMILARITY = 0.8
 #: Longest window of consecutive evidence sentences that may support a claim.
 MAX_WINDOW = 3
 _MARKER = re.compile(r"\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
@@ -125,8 +127,28 @@ class ClaimChecker:
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
         return [float(v) for v in vectors[1:] @ vectors[0]]
 
-    def support(self, sentence: str, item: Evidence) -> tuple[Support | None, str]:
-        """The best window of ``item`` supporting ``sentence``, or None and why not."""
+    def repeats(self, text: str, earlier: Sequence[str]) -> bool:
+        """True when ``text`` says what one of the ``earlier`` sentences said."""
+        if not earlier:
+            return False
+        plain = normalise_text(text)
+        before = [strip_markers(e) for e in earlier]
+        if any(plain == normalise_text(e) for e in before):
+            return True
+        new = {(f.kind, f.value) for f in facts(text)}
+        cosines = self._cosines(text, before)
+        return any(
+            cos >= REPEAT_SIMILARITY and new <= {(f.kind, f.value) for f in facts(e)}
+            for cos, e in zip(cosines, before, strict=True)
+        )
+
+    def support(
+        self, sentence: str, item: Evidence, min_similarity: float | None = None
+    ) -> tuple[Support | None, str]:
+        """The best window of ``item`` supporting ``sentence``, or None and why not.
+
+        ``min_similarity`` overrides the checker's floor (a sentence composed
+        from the clause's own value needs its facts, less its wording)."""
         header = " ".join(item.heading_path)
         fitting = [w for w in _windows(item.quote) if not unsupported(sentence, f"{header} {w}")]
         if not fitting:
@@ -139,7 +161,8 @@ class ClaimChecker:
         fitting = fitting[:4]
         cosines = self._cosines(sentence, fitting)
         best = max(range(len(fitting)), key=lambda i: cosines[i])
-        if cosines[best] < self.min_similarity:
+        floor = self.min_similarity if min_similarity is None else min_similarity
+        if cosines[best] < floor:
             return None, f"not what the cited text says (similarity {cosines[best]:.2f})"
         return Support(item, fitting[best], round(cosines[best], 3)), ""
 
@@ -149,8 +172,7 @@ class ClaimChecker:
         cited = cited_numbers(sentence)
         if not re.search(r"[A-Za-z]{2}", text):
             return Claim(text, False, [], "no text")
-        plain = normalise_text(text)
-        if any(plain == normalise_text(strip_markers(e)) for e in earlier):
+        if self.repeats(text, earlier):
             return Claim(text, False, [], "repeats an earlier sentence")
         if not facts(text) and _HEDGE.search(text) and not cited:
             return Claim(text, True, [], "says what the documents do not state")

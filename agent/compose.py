@@ -20,6 +20,7 @@ from datetime import date
 from typing import Any, Literal
 
 from agent.facts import facts
+from tools.clauses.values import document_value, rule_value
 from tools.retrieval import Evidence
 
 __all__ = ["Composed", "Intent", "compose", "intent"]
@@ -45,6 +46,8 @@ class Composed:
     text: str
     item: Evidence | None
     quote: str | None = None
+    #: The same answer without the value, if the value is not in the quote.
+    plain: str | None = None
 
 
 _YES_NO_START = re.compile(
@@ -216,17 +219,33 @@ def compose(
             want.category, ("", f"I found no {want.category.lower()} clause")
         )
         return Composed(_VALUE_ABSENT.get(want.category, absent[1] + "."), None)
-    item = item_for(evidence[0])
-    value = (finding or {}).get("value") or {}
+    chosen, value = _valued_evidence(want.category, evidence)
+    item = item_for(chosen)
     sentence = _sentence_for(want.category, value, item.quote) if want.kind == "value" else None
     if sentence is None:
         from agent.citations import best_sentence
 
         quote = best_sentence(item.quote, f"{question} {want.category}")
+        shown = " ".join(quote.split())
         return Composed(
-            f'The {want.category.lower()} clause says: "{quote}" [{item.n}].', item, quote
+            f'The {want.category.lower()} clause says: "{shown}" [{item.n}].', item, quote
         )
     return Composed(f"{sentence} [{item.n}].", item)
+
+
+def _valued_evidence(
+    category: str, evidence: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The clause passage the document's value comes from, and that value (JSON)."""
+    quotes = [str(e.get("quote") or "") for e in evidence]
+    value = document_value(category, quotes)
+    if value is None:
+        return evidence[0], {}
+    for e, quote in zip(evidence, quotes, strict=True):
+        mine = rule_value(category, quote)
+        if mine is not None and mine.text == value.text:
+            return e, value.model_dump(mode="json")
+    return evidence[0], value.model_dump(mode="json")
 
 
 def _compose_yes_no(
@@ -242,8 +261,9 @@ def _compose_yes_no(
     confidence = float((finding or {}).get("confidence") or 0.0)
     if not evidence or confidence < YES_PROBABILITY:
         return Composed(f"No: {no_text}.", None)
-    item = item_for(evidence[0])
-    value = (finding or {}).get("value") or {}
+    chosen, value = _valued_evidence(want.category, evidence)
+    item = item_for(chosen)
+    plain = f"Yes: {yes_text} [{item.n}]."
     if want.category == "Cap on Liability" and value.get("text"):
-        return Composed(f"Yes: {yes_text}, at {value['text']} [{item.n}].", item)
-    return Composed(f"Yes: {yes_text} [{item.n}].", item)
+        return Composed(f"Yes: {yes_text}, at {value['text']} [{item.n}].", item, plain=plain)
+    return Composed(plain, item)

@@ -305,6 +305,10 @@ class Agent:
             top = [e for e in ledger.items if e.n in set(state.get("prompt_evidence") or [])]
             offline = state["mode"] == "evidence-only" or model is None
             if self.checked and self._lead(c, quote_open=bool(top) and not offline):
+                if offline:
+                    reason = state.get("degraded_reason") or "unavailable"
+                    c.emit(StatusEvent(stage="degraded", message=f"language model unavailable: "
+                                       f"{reason}; answered from the contract's clause"))  # fmt: skip
                 return {}  # composed from the clause: the small model adds nothing checkable
             if offline:
                 return self._degrade(c, state.get("degraded_reason") or "unavailable")
@@ -526,6 +530,11 @@ class Agent:
             quote_open=False,
         )  # fmt: skip
         if composed:
+            checker = ClaimChecker(self.kb.embedder)
+            lead_text = [claim.text for claim in lead]
+            for claim in c.claims:
+                if claim.supported and checker.repeats(claim.text, lead_text):
+                    claim.supported, claim.reason = False, "repeats an earlier sentence"
             c.claims[:0] = lead
 
     async def _warm_up(self, messages: list[dict[str, Any]]) -> None:

@@ -143,8 +143,20 @@ def ingest(
             help="Document kind (opinion, brief, contract, report, other) instead of the detected one.",
         ),
     ] = None,
+    replaces: Annotated[
+        str | None,
+        typer.Option(
+            "--replaces",
+            metavar="ID",
+            help="The one file given is a new version of document ID (it leaves search).",
+        ),
+    ] = None,
 ) -> None:
-    """Ingest PDF, DOCX, TXT and MD files (folders recursively)."""
+    """Ingest PDF, DOCX, TXT and MD files (folders recursively).
+
+    A file is a new document, whatever its name, except when the same path was
+    ingested before (re-running on a changed file makes its next version) or
+    --replaces names the document it replaces."""
     from ingest.pipeline import IngestEvent, IngestResult, iter_input_files
 
     container = get_container(ctx, kb, tenant)
@@ -155,6 +167,8 @@ def ingest(
     from api.cli_citations import apply_kind, check_kind
 
     check_kind(kind)
+    if replaces is not None and len(files) != 1:
+        raise fail(f"--replaces takes exactly one file ({len(files)} given)")
     pipeline = container.pipeline
     totals = {"pages": 0, "chunks": 0}
     t0 = time.perf_counter()
@@ -187,7 +201,9 @@ def ingest(
                 progress.update(task, description=f"{event.stage} {event.name[:40]}")
 
         container.embedder  # load the model before the clock matters  # noqa: B018
-        results = pipeline.ingest_paths(files, settings.tenant, on_event=on_event)
+        results = pipeline.ingest_paths(
+            files, settings.tenant, on_event=on_event, replaces=replaces
+        )
     if kind is not None:
         apply_kind(container, results, kind)
     elapsed = time.perf_counter() - t0
@@ -333,6 +349,7 @@ _SUBCOMMAND_MODULES = (
     "cli_llm",
     "cli_eval",
     "cli_citations",
+    "cli_eval_answers",
     "cli_review",
     "cli_server",
     "cli_worker",

@@ -12,7 +12,17 @@ pytestmark = pytest.mark.slow
 OTHER = (
     CUAD_PDF / "PACIFICSYSTEMSCONTROLTECHNOLOGYINC_08_24_2000-EX-10.53-SPONSORSHIP AGREEMENT.PDF"
 )
-EVENT_NAMES = {"status", "tool_call", "tool_result", "token", "citation", "done", "error"}
+EVENT_NAMES = {
+    "status",
+    "tool_call",
+    "tool_result",
+    "token",
+    "citation",
+    "claim",
+    "answer",
+    "done",
+    "error",
+}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,161 @@
+"""``dossier eval answers``: answer accuracy, unsupported claims, citation
+precision and TTFT on lawyers' questions (see :mod:`evaluation.answers`)."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.table import Table
+
+from api.cli import JsonOpt, KbOpt, emit_json, err, fail, get_settings, out
+from api.cli_eval import _progress, eval_app
+
+__all__ = ["register"]
+
+_DATA = Path("../shared/data/cuad-dev")
+
+
+def register(app: typer.Typer) -> None:
+    """``eval answers`` lives on the eval sub-app (mounted by api/cli_eval.py)."""
+
+
+def _ingest(container: Any, questions: list[Any], corpus: Path, source: str) -> dict[str, str]:
+    """Index each contract the questions ask about; file name -> document id."""
+    wanted: dict[str, Path] = {}
+    for q in questions:
+        path = corpus / source / (q.pdf if source == "pdf" else q.file)
+        if not path.is_file():
+            raise fail(f"{path}: no such file (questions name it; check --corpus/--source)")
+        wanted.setdefault(q.file, path)
+    results = container.pipeline.ingest_paths(list(wanted.values()), container.settings.tenant)
+    by_path = {r.path: r for r in results}
+    documents: dict[str, str] = {}
+    for file, path in wanted.items():
+        r = by_path.get(str(path))
+        if r is None or r.document_id is None:
+            err.print(
+                f"[yellow]{path.name}: not indexed ({r.error if r else 'no result'})[/yellow]"
+            )
+            continue
+        documents[file] = r.document_id
+    return documents
+
+
+def _chat_model(settings: Any, use_llm: bool) -> tuple[Any, bool]:
+    """The LLM client (None without one) and whether this command started it."""
+    from agent.llm import OpenAIChatModel
+    from agent.local_vllm import LocalVLLMServer, ensure_local_llm
+
+    if not use_llm:
+        return None, False
+    base_url = settings.llm.base_url
+    started = False
+    if base_url is None:
+        started = not LocalVLLMServer(settings).status().running
+        err.print("[dim]starting the embedded LLM…[/dim]")
+        base_url = ensure_local_llm(settings)
+    return OpenAIChatModel(settings.llm, base_url), started
+
+
+def _run(container: Any, chat_model: Any, questions: list[Any], documents: dict[str, str],
+         composition: Literal["checked", "draft"], show: bool) -> dict[str, Any]:  # fmt: skip
+    from agent.loop import Agent
+    from evaluation.answers import run_answers, summarise
+
+    settings = container.settings.model_copy(deep=True)
+    settings.agent.answers = composition
+    agent = Agent(container.kb, chat_model, None, settings)
+    with _progress(show) as progress:
+        task = progress.add_task(f"asking ({composition})", total=len(questions))
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        rows = asyncio.run(run_answers(agent, questions, documents, settings.tenant, advance))
+    return summarise(rows)
+
+
+@eval_app.command("answers")
+def eval_answers(
+    ctx: typer.Context,
+    questions_file: Annotated[
+        Path, typer.Option("--questions", help="answers.jsonl: questions with gold answers.")
+    ] = _DATA / "answers.jsonl",
+    corpus: Annotated[
+        Path, typer.Option("--corpus", help="Folder with pdf/ and txt/ of the contracts.")
+    ] = _DATA,
+    source: Annotated[str, typer.Option("--source", help="pdf or txt.")] = "pdf",
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="The first N questions (file order).")
+    ] = None,
+    baseline: Annotated[
+        bool, typer.Option("--baseline", help="Only the draft composition (the old answers).")
+    ] = False,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Also run the draft composition, same index.")
+    ] = False,
+    no_llm: Annotated[
+        bool, typer.Option("--no-llm", help="No language model: composed/evidence answers only.")
+    ] = False,
+    kb: KbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ask each question scoped to its contract, through the agent of `dossier ask`,
+    and score the answer text against the gold answer."""
+    from api.container import Container
+    from evaluation.answers import load_questions
+
+    if source not in ("pdf", "txt"):
+        raise fail(f"--source must be pdf or txt, not {source!r}")
+    if not questions_file.is_file():
+        raise fail(f"{questions_file}: no such file")
+    questions = load_questions(questions_file, limit)
+    with tempfile.TemporaryDirectory(prefix="dossier-answers-") as tmp:
+        settings = get_settings(ctx, kb or Path(tmp) / "kb")
+        container = Container(settings)
+        chat_model, started = None, False
+        try:
+            t0 = time.perf_counter()
+            documents = _ingest(container, questions, corpus, source)
+            ingest_s = time.perf_counter() - t0
+            container.kb.embedder.embed_batch(["warm-up"])
+            chat_model, started = _chat_model(settings, not no_llm)
+            show = not json_out
+            main = "draft" if baseline else "checked"
+            report = _run(container, chat_model, questions, documents, main, show)
+            if compare and not baseline:
+                other = _run(container, chat_model, questions, documents, "draft", show)
+                report["baseline"] = {k: v for k, v in other.items() if k != "answers"}
+        finally:
+            if chat_model is not None:
+                asyncio.run(chat_model.aclose())
+            if started:
+                from agent.local_vllm import LocalVLLMServer
+
+                LocalVLLMServer(settings).stop()
+            container.close()
+    report.update(composition="draft" if baseline else "checked", source=source,
+                  contracts=len(documents), ingest_s=round(ingest_s, 1),
+                  llm=None if no_llm else settings.llm.model or "local SmolLM2-135M-Instruct")  # fmt: skip
+    if json_out:
+        emit_json(report)
+    else:
+        _print(report)
+
+
+def _print(report: dict[str, Any]) -> None:
+    table = Table(title=f"answers ({report['composition']}, {report['questions']} questions)")
+    for col in ("category", "n", "scored", "accuracy"):
+        table.add_column(col)
+    for cat, row in report["per_category"].items():
+        table.add_row(cat, str(row["n"]), str(row["scored"]), str(row["accuracy"]))
+    out.print(table)
+    for key in ("accuracy", "per_kind", "unscored", "unsupported_rate", "citation_precision",
+                "ttft_p50_s", "errors", "baseline"):  # fmt: skip
+        if key in report:
+            out.print(f"{key}: {report[key]}", markup=False)
