@@ -151,3 +151,43 @@ def test_openai_client_streams_a_cited_answer_with_real_vllm(serve, llm_base_url
     assert any(n == "token" for n, _ in events)
     metrics = srv.client("acme", "reader").get("/metrics").text
     assert "dossier_llm_time_to_first_token_seconds_count" in metrics
+
+
+def test_ask_sse_retracts_unsupported_streamed_sentences(serve) -> None:  # type: ignore[no-untyped-def]
+    """Over HTTP: with unchecked streaming, the fabricated sentence goes out as
+    tokens, then a ``claim`` event marks it unsupported and the ``answer``
+    event carries the checked text. The model is scripted (a tool-calling
+    model cannot run on this machine); everything else is the real server."""
+    from agent.llm import Finish, TokenDelta, ToolCallRequest
+    from tests.agent.test_loop import ScriptedChatModel
+
+    srv = serve(llm={"tool_calling": "native"}, agent={"stream_unchecked": True})
+    with srv.client("acme") as c:
+        ingest(c, GAINSCO)
+    text = (
+        "This agreement is governed by the laws of Delaware [1]. It is governed by Texas law [1]."
+    )
+    model = ScriptedChatModel([
+        [ToolCallRequest("t1", "search_documents", '{"query": "governing law"}'), Finish("tool_calls")],
+        [TokenDelta(w + " ") for w in text.split(" ")] + [Finish("stop")],
+    ])  # fmt: skip
+    model._model = "scripted"  # the name the audit log records
+    srv.app.state.services.llm.chat_model = lambda: model
+    with (
+        srv.client("acme", "reader") as client,
+        client.stream("POST", "/v1/ask", json={"question": "Summarise this agreement."}) as resp,
+    ):
+        events = sse_events(resp)
+    names = [n for n, _ in events]
+    assert names[-2:] == ["answer", "done"]
+    tokens = "".join(d["text"] for n, d in events if n == "token")
+    assert "Delaware" in tokens
+    answer, done = events[-2][1], events[-1][1]
+    assert answer["retracted"] is True
+    assert "Delaware" not in answer["text"]
+    assert "Texas" in answer["text"]
+    assert answer["text"] == done["answer"]
+    claims = [d for n, d in events if n == "claim"]
+    assert [c["supported"] for c in claims] == [False, True]
+    assert "Delaware" in claims[0]["reason"]
+    assert done["claims"] == [{k: v for k, v in c.items() if k != "type"} for c in claims]
