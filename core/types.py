@@ -96,6 +96,8 @@ class DocumentRecord(BaseModel):
     chunks: int = 0
     status: DocumentStatus = DocumentStatus.INDEXING
     version: int = 1
+    #: The id of this document's first version; shared by all its versions.
+    lineage: str | None = None
     error: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -11,7 +11,14 @@ Crash safety, step by step (each step is idempotent, so re-running is safe):
    another worker returns that document as ``unchanged``;
 4. chunks embedded and upserted (deterministic chunk ids);
 5. catalog row → READY: only now can search see the document. Older READY
-   versions with the same name are then superseded: chunks deleted, row marked.
+   versions of the same document are then superseded: chunks deleted, row marked.
+
+A file is a new *version* of an earlier document only when the caller says so:
+``replaces=<document id>`` (the API's ``replaces`` field, the CLI's
+``--replaces``), or the same ``source`` path (:meth:`IngestPipeline.ingest_paths`,
+i.e. ``dossier ingest`` run again on the same file or folder). Any other file
+is a document of its own, even when its name equals another's: firms keep
+hundreds of files called ``Agreement.pdf``.
 
 A process killed between 3 and 5 leaves an INDEXING row: search excludes it,
 and :meth:`IngestPipeline.recover` (run at the start of every batch) deletes
@@ -31,11 +38,12 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from core.errors import DossierError, IngestError, JobLostError
+from core.errors import DossierError, IngestError, JobLostError, NotFoundError
 from core.settings import IngestSettings
 from core.types import Chunk, Document, DocumentRecord, DocumentStatus
 from ingest.chunking import Chunker
 from ingest.loaders import load_document
+from ingest.names import clean_name
 from ingest.opinions import label_chunks
 from ingest.precedent import analyse_document
 from knowledge_base.citation_graph import CitationGraph
@@ -115,6 +123,12 @@ def iter_input_files(paths: Iterable[Path | InputFile]) -> Iterator[InputFile]:
             yield InputFile(path, path.name)
 
 
+def source_key(path: Path) -> str:
+    """The catalog's opaque key of where a file came from: a hash of its
+    absolute path (so the catalog stores no local paths)."""
+    return hashlib.sha256(f"path:{Path(path).resolve()}".encode()).hexdigest()
+
+
 def _without_nul(document: Document) -> Document:
     """NUL cannot be stored in PostgreSQL text; replace it one-for-one so
     offsets and the chunk/page invariant survive on every catalog backend."""
@@ -185,11 +199,19 @@ class IngestPipeline:
         tenant: str,
         *,
         name: str | None = None,
+        replaces: str | None = None,
+        source: str | None = None,
         on_event: ProgressFn | None = None,
     ) -> IngestResult:
-        """Ingest one file. Never raises for a bad file: the result says why."""
+        """Ingest one file. Never raises for a bad file: the result says why
+        (naming the file by ``name``, never by the path it is stored under).
+
+        A new document is the next version of ``replaces`` (a document id), or
+        of the latest document with the same ``source`` key (:func:`source_key`);
+        otherwise it is a document of its own. Same bytes as a READY document
+        of the tenant: ``unchanged``, that document."""
         path = Path(path)
-        name = name or path.name
+        name = clean_name(name or path.name) or "upload"
         t0 = time.perf_counter()
         try:
             if not path.is_file():
@@ -207,10 +229,16 @@ class IngestPipeline:
                     version=existing.version,
                 )
             else:
-                result = self._index(path, tenant, name, existing, sha=sha, on_event=on_event)
+                result = self._index(
+                    path, tenant, name, existing, sha=sha, on_event=on_event,
+                    replaces=replaces, source=source,
+                )  # fmt: skip
         except IngestError as exc:
             log.info("ingest.failed file=%s reason=%s", name, exc.reason)
-            result = IngestResult(str(path), name, "failed", error=str(exc))
+            reason = exc.reason
+            if path.name != Path(name).name:  # an upload stored as <uuid>.pdf
+                reason = reason.replace(str(path), name).replace(path.name, name)
+            result = IngestResult(str(path), name, "failed", error=f"{name}: {reason}")
         result.seconds = round(time.perf_counter() - t0, 3)
         if on_event is not None:
             on_event(
@@ -223,11 +251,11 @@ class IngestPipeline:
             )
         return result
 
-    def _supersede_replaced(self, tenant: str | None, name: str | None = None) -> None:
-        """Hide older READY versions of a name that has a newer READY version:
-        delete their chunks first, then mark them SUPERSEDED (a crash in
-        between leaves a READY row with no chunks, superseded on the next run)."""
-        for old in self.kb.catalog.replaced_versions(tenant, name):
+    def _supersede_replaced(self, tenant: str | None, lineage: str | None = None) -> None:
+        """Hide older READY versions of a document that has a newer READY
+        version: delete their chunks first, then mark them SUPERSEDED (a crash
+        in between leaves a READY row with no chunks, superseded on the next run)."""
+        for old in self.kb.catalog.replaced_versions(tenant, lineage):
             self.kb.store.delete_documents(old.tenant, [old.id])
             self.kb.catalog.mark_superseded(old.tenant, old.id)
             log.info(
@@ -240,12 +268,23 @@ class IngestPipeline:
         tenant: str,
         on_event: ProgressFn | None = None,
         on_result: Callable[[IngestResult], None] | None = None,
+        *,
+        replaces: str | None = None,
     ) -> list[IngestResult]:
-        """A batch: one failed file never stops the others."""
+        """A batch from disk: one failed file never stops the others. A file
+        whose path was ingested before (and has changed) becomes that
+        document's next version; ``replaces`` (one file only) names the
+        document the file replaces instead."""
+        files = list(iter_input_files(paths))
+        if replaces is not None and len(files) != 1:
+            raise ValueError(f"replaces names one document; got {len(files)} files")
         self.recover(tenant)
         results = []
-        for item in iter_input_files(paths):
-            result = self.ingest_file(item.path, tenant, name=item.name, on_event=on_event)
+        for item in files:
+            result = self.ingest_file(
+                item.path, tenant, name=item.name, replaces=replaces,
+                source=source_key(item.path), on_event=on_event,
+            )  # fmt: skip
             results.append(result)
             if on_result is not None:
                 on_result(result)
@@ -279,6 +318,8 @@ class IngestPipeline:
         *,
         sha: str | None = None,
         on_event: ProgressFn | None = None,
+        replaces: str | None = None,
+        source: str | None = None,
     ) -> IngestResult:
         catalog, store = self.kb.catalog, self.kb.store
         sha = sha or sha256_file(path)
@@ -289,11 +330,14 @@ class IngestPipeline:
             record = existing
             store.delete_documents(tenant, [record.id])
         else:
-            previous = catalog.latest_by_name(tenant, name)
-            version = previous.version + 1 if previous is not None else 1
-            record, created = catalog.create_or_get_document(
-                tenant, name, sha, document.mime, version
-            )
+            try:
+                record, created = catalog.create_or_get_document(
+                    tenant, name, sha, document.mime, replaces=replaces, source=source
+                )
+            except NotFoundError as exc:
+                raise IngestError(
+                    path, f"the document it replaces ({replaces}) does not exist"
+                ) from exc
             if not created:
                 # Another ingest of these bytes (a concurrent job on another
                 # worker) got there first: its document is the one; index nothing.
@@ -332,7 +376,7 @@ class IngestPipeline:
                     log.exception("ingest.internal_error file=%s doc=%s", name, record.id)
                     raise IngestError(path, f"internal error: {type(exc).__name__}") from exc
             raise
-        self._supersede_replaced(tenant, name)
+        self._supersede_replaced(tenant, record.lineage)
         log.info(
             "ingest.document_indexed doc=%s tenant=%s pages=%d chunks=%d",
             record.id,

@@ -43,6 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.errors import ConfigurationError, KnowledgeBaseError, NotFoundError
 from core.types import DocumentRecord, DocumentStatus, Page
 from knowledge_base.catalog_jobs import JobQueue
+from knowledge_base.catalog_migrations import upgrade_schema
 from knowledge_base.catalog_models import (
     KEY_PREFIX,
     ROLES,
@@ -140,7 +141,14 @@ class Catalog(JobQueue):
                 conn.execute(
                     insert(schema_version).values(id=1, version=SCHEMA_VERSION, updated_at=utcnow())
                 )
-            elif version != SCHEMA_VERSION:
+            elif version < SCHEMA_VERSION:
+                version = upgrade_schema(conn, version, SCHEMA_VERSION)
+                conn.execute(
+                    update(schema_version)
+                    .where(schema_version.c.id == 1)
+                    .values(version=version, updated_at=utcnow())
+                )
+            if version is not None and version != SCHEMA_VERSION:
                 raise ConfigurationError(
                     f"catalog ({self._where}) has schema version {version}; this Dossier "
                     f"reads version {SCHEMA_VERSION}"
@@ -211,10 +219,10 @@ class Catalog(JobQueue):
         return None if row is None else _document(row)
 
     def replaced_versions(
-        self, tenant: str | None = None, name: str | None = None
+        self, tenant: str | None = None, lineage: str | None = None
     ) -> list[DocumentRecord]:
-        """READY documents that a READY document of the same tenant and name
-        with a higher version replaces (of one tenant and/or name, or all).
+        """READY documents that a READY document of the same tenant and lineage
+        with a higher version replaces (of one tenant and/or lineage, or all).
         Normally none: an ingest supersedes the older version right after
         the new one is READY; a crash in between leaves both visible."""
         newer = documents.alias("newer")
@@ -223,7 +231,7 @@ class Catalog(JobQueue):
             select(newer.c.id)
             .where(
                 newer.c.tenant == documents.c.tenant,
-                newer.c.name == documents.c.name,
+                newer.c.lineage == documents.c.lineage,
                 newer.c.status == DocumentStatus.READY.value,
                 newer.c.version > documents.c.version,
             )
@@ -231,51 +239,74 @@ class Catalog(JobQueue):
         )
         if tenant is not None:
             stmt = stmt.where(documents.c.tenant == tenant)
-        if name is not None:
-            stmt = stmt.where(documents.c.name == name)
+        if lineage is not None:
+            stmt = stmt.where(documents.c.lineage == lineage)
         with self._tx("list replaced versions") as conn:
             return [_document(r) for r in conn.execute(stmt.order_by(documents.c.version))]
 
     @staticmethod
     def _new_document(
-        tenant: str, name: str, sha256: str, mime: str, version: int
+        tenant: str, name: str, sha256: str, mime: str, version: int, lineage: str | None = None
     ) -> DocumentRecord:
         check_tenant(tenant)
         check_sha256(sha256, name)
         if not name or version < 1:
             raise ValueError(f"invalid document name {name!r} or version {version}")
         now = utcnow()
+        doc_id = uuid.uuid4().hex
         return DocumentRecord(
-            id=uuid.uuid4().hex,
+            id=doc_id,
             tenant=tenant,
             name=name,
             sha256=sha256,
             mime=mime,
             version=version,
+            lineage=lineage or doc_id,
             status=DocumentStatus.INDEXING,
             created_at=now,
             updated_at=now,
         )
 
     def create_document(
-        self, tenant: str, name: str, sha256: str, mime: str, version: int = 1
+        self,
+        tenant: str,
+        name: str,
+        sha256: str,
+        mime: str,
+        version: int = 1,
+        *,
+        lineage: str | None = None,
     ) -> DocumentRecord:
-        """A new INDEXING document (id: uuid4 hex). ``sha256`` is lower-case hex."""
-        record = self._new_document(tenant, name, sha256, mime, version)
+        """A new INDEXING document (id: uuid4 hex). ``sha256`` is lower-case hex;
+        ``lineage`` (default: the new id) is the first version's id."""
+        record = self._new_document(tenant, name, sha256, mime, version, lineage)
         with self._tx(f"create document {name!r}", write=True) as conn:
             conn.execute(insert(documents).values(**record.model_dump()))
         logger.debug("catalog.document_created doc=%s tenant=%s", record.id, tenant)
         return record
 
     def create_or_get_document(
-        self, tenant: str, name: str, sha256: str, mime: str, version: int = 1
+        self,
+        tenant: str,
+        name: str,
+        sha256: str,
+        mime: str,
+        *,
+        replaces: str | None = None,
+        source: str | None = None,
     ) -> tuple[DocumentRecord, bool]:
-        """Like :meth:`create_document`, unless the tenant already has a READY or
+        """A new INDEXING document, unless the tenant already has a READY or
         INDEXING document with these bytes: then that one and ``False`` (nothing
         is written). Check and insert are one transaction serialised per
         (tenant, sha256) — SQLite's write lock, a PostgreSQL advisory lock — so
-        two workers ingesting the same bytes at once create one document."""
-        record = self._new_document(tenant, name, sha256, mime, version)
+        two workers ingesting the same bytes at once create one document.
+
+        The new document is the next version of another only when the caller
+        says so: ``replaces`` (a document id of the tenant; NotFoundError if
+        there is none), or ``source`` (an opaque key of where the bytes came
+        from, e.g. a hash of a CLI path) equal to an earlier document's.
+        Otherwise it is version 1 of its own lineage, whatever its name."""
+        record = self._new_document(tenant, name, sha256, mime, 1)
         with self._tx(f"create document {name!r}", write=True) as conn:
             self._lock_file(conn, tenant, sha256)
             row = conn.execute(self._by_sha(tenant, sha256)).first()
@@ -286,9 +317,47 @@ class Catalog(JobQueue):
                     existing.id, tenant, existing.status.value,
                 )  # fmt: skip
                 return existing, False
-            conn.execute(insert(documents).values(**record.model_dump()))
-        logger.debug("catalog.document_created doc=%s tenant=%s", record.id, tenant)
+            previous = self._predecessor(conn, tenant, replaces, source)
+            if previous is not None:
+                lineage = previous.lineage or previous.id
+                self._lock_file(conn, tenant, f"lineage:{lineage}")
+                latest = conn.execute(
+                    select(func.max(documents.c.version)).where(
+                        documents.c.tenant == tenant, documents.c.lineage == lineage
+                    )
+                ).scalar_one()
+                record = record.model_copy(
+                    update={"lineage": lineage, "version": int(latest or previous.version) + 1}
+                )
+            conn.execute(insert(documents).values(**record.model_dump(), source=source))
+        logger.debug(
+            "catalog.document_created doc=%s tenant=%s version=%d",
+            record.id,
+            tenant,
+            record.version,
+        )
         return record, True
+
+    def _predecessor(
+        self, conn: Connection, tenant: str, replaces: str | None, source: str | None
+    ) -> DocumentRecord | None:
+        """The document a new one replaces: ``replaces`` itself, else the
+        latest non-FAILED document from ``source``, else None."""
+        if replaces is not None:
+            return _document(self._doc_row(conn, tenant, replaces))
+        if source is None:
+            return None
+        row = conn.execute(
+            select(documents)
+            .where(
+                documents.c.tenant == tenant,
+                documents.c.source == source,
+                documents.c.status != DocumentStatus.FAILED.value,
+            )
+            .order_by(documents.c.version.desc(), documents.c.created_at.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else _document(row)
 
     def _file_target(self, tenant: str, sha256: str) -> Path:
         check_tenant(tenant)

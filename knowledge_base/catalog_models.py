@@ -78,8 +78,11 @@ __all__ = [
 ]
 
 #: Bump when the tables change; :class:`~knowledge_base.catalog.Catalog`
-#: refuses a database written by a newer schema.
-SCHEMA_VERSION = 1
+#: refuses a database written by a newer schema and upgrades an older one
+#: (:mod:`knowledge_base.catalog_migrations`).
+#: 2: ``documents.lineage`` and ``documents.source`` (versions by explicit
+#: replacement, not by name).
+SCHEMA_VERSION = 2
 
 #: SQLite waits this long for another writer (thread or process) before
 #: failing with "database is locked".
@@ -145,7 +148,16 @@ documents = Table(
     Column("error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The versions of one document share a lineage: the id of its first
+    # version. A new document starts its own; it joins another's only when
+    # it replaces it explicitly (API ``replaces``) or comes from the same
+    # ``source`` (a hash of the absolute path a CLI ingest read; NULL for
+    # uploads).
+    Column("lineage", String(32), nullable=True),
+    Column("source", String(64), nullable=True),
     Index("ix_documents_tenant_sha", "tenant", "sha256"),
+    Index("ix_documents_tenant_lineage", "tenant", "lineage", "version"),
+    Index("ix_documents_tenant_source", "tenant", "source"),
     Index("ix_documents_tenant_name_version", "tenant", "name", "version"),
     Index("ix_documents_tenant_status", "tenant", "status"),
     Index("ix_documents_tenant_created", "tenant", "created_at"),

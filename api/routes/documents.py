@@ -21,7 +21,10 @@ PNG_DPI = 110
 async def upload_documents(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """Multipart field ``file`` (or ``files``, repeated). Each accepted file is
     stored and queued before this answers 202 with ``jobs`` (one per file);
-    follow them at ``/v1/jobs/{id}``. 413 too large, 415 not PDF/DOCX/TXT/MD."""
+    follow them at ``/v1/jobs/{id}``. 413 too large, 415 not PDF/DOCX/TXT/MD.
+    Each file is a new document, whatever its name, unless the text field
+    ``replaces`` names the document (id) that the one uploaded file is the
+    next version of (422 if there is none)."""
     svc, who = services(request), caller(request)
     parts = await svc.uploads.receive(request.headers.get("content-type"), request.stream())
     saved = await anyio.to_thread.run_sync(svc.uploads.accept, who.tenant, parts)

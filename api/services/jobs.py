@@ -5,7 +5,8 @@ them one at a time with ``catalog.claim_job`` (atomic; PostgreSQL uses
 ``FOR UPDATE SKIP LOCKED``, so several worker processes can share one catalog),
 heartbeats while a job runs and hands it to :meth:`JobExecutor.run`:
 
-- ``ingest``: payload ``{"upload": path, "name": name}`` → ``pipeline.ingest_file``;
+- ``ingest``: payload ``{"upload": path, "name": name, "replaces"?: id}`` →
+  ``pipeline.ingest_file``;
   the job gets ``document_id``, ``pages``, ``chunks`` (or ``error``) and ends
   DONE or FAILED; the upload file is removed afterwards. Re-running an ingest
   job after a crash is safe: the pipeline is idempotent on sha256.
@@ -170,10 +171,10 @@ class JobExecutor:
             # may exist; without the file we cannot tell which: fail clearly.
             return fence.update(
                 status=JobStatus.FAILED,
-                error=f"{name}: the uploaded file is gone from {upload.parent}",
+                error=f"{name}: the uploaded file is gone (stored uploads were removed)",
             )
         result = self.container.pipeline.ingest_file(
-            upload, job.tenant, name=name, on_event=on_event
+            upload, job.tenant, name=name, replaces=payload.get("replaces"), on_event=on_event
         )
         if self.metrics is not None:
             self.metrics.observe_ingest(result.status, result.pages, result.chunks)

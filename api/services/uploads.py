@@ -10,7 +10,10 @@ file and BEFORE the 202 is sent:
    TXT, MD; a DOCX whose parts would expand past a safe size — a zip bomb —
    is refused with 422);
 2. the file is moved to ``uploads/<tenant>/<uuid><suffix>`` (fsync'd);
-3. a QUEUED ``ingest`` job is created with ``{"upload": path, "name": name}``.
+3. a QUEUED ``ingest`` job is created with ``{"upload": path, "name": name}``
+   (plus ``"replaces": id`` when the form field ``replaces`` names the document
+   this one file is a new version of; without it a file is a new document,
+   whatever its name).
 
 So an accepted upload survives a crash or restart: the worker finds the job
 and the file. ``uploads/`` must be on a volume every worker can read when
@@ -21,23 +24,23 @@ once their job has finished.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
-import re
 import tempfile
-import unicodedata
 import uuid
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from api.errors import ApiError
-from core.errors import IngestError
+from core.errors import IngestError, NotFoundError
 from core.types import JobRecord
 from ingest.loaders.detect import detect_format
+from ingest.names import sanitize_filename
 from knowledge_base.catalog import Catalog
 
 __all__ = ["MAX_FILES_PER_REQUEST", "SavedUpload", "UploadService", "sanitize_filename"]
@@ -48,25 +51,9 @@ MAX_FILES_PER_REQUEST = 32
 ZIP_EXPANSION_FACTOR = 20
 ZIP_MAX_RATIO = 200
 _FIELD_NAMES = {"file", "files"}
+#: Small text fields of the form that are read (others are ignored).
+_TEXT_FIELDS = {"replaces"}
 _SUFFIXES = {"pdf": ".pdf", "docx": ".docx", "txt": ".txt", "md": ".md"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_UNSAFE = re.compile(r'[<>:"/\\|?*]')
-
-
-def sanitize_filename(raw: str | None, fallback: str = "upload") -> str:
-    """A safe display/base name: the last path component (``/`` or ``\\``),
-    NFC-normalised, without control or reserved characters, leading dots or
-    spaces, at most 200 characters. ``../../etc/passwd`` → ``passwd``."""
-    name = unicodedata.normalize("NFC", raw or "")
-    name = PureWindowsPath(PurePosixPath(name.replace("\\", "/")).name).name
-    name = _CONTROL.sub("", name)
-    name = _UNSAFE.sub("_", name).strip().lstrip(". ").strip()
-    if not name or name in {".", ".."}:
-        name = fallback
-    if len(name) > 200:
-        stem, dot, ext = name.rpartition(".")
-        name = (stem[: 200 - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:200]
-    return name
 
 
 @dataclass
@@ -76,6 +63,10 @@ class _Part:
     tmp: Path | None = None
     handle: object | None = None
     size: int = 0
+    # ``field`` above shadows dataclasses.field in this class body.
+    value: bytearray = dataclasses.field(default_factory=bytearray)
+    #: The request's text fields (shared by its file parts).
+    form: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass
@@ -144,6 +135,13 @@ class UploadService:
         if not files:
             self.discard(state.parts)
             raise ApiError(400, "no file in the upload: use the multipart field 'file' or 'files'")
+        form = {
+            p.field: p.value.decode("utf-8", "replace").strip()
+            for p in state.parts
+            if p.field in _TEXT_FIELDS and p.tmp is None
+        }
+        for part in files:
+            part.form = form
         return files
 
     def _callbacks(self, state: _ParseState, tmp_dir: Path) -> dict[str, object]:
@@ -193,6 +191,8 @@ class UploadService:
             if part.handle is None:
                 if part.size > 64 * 1024:
                     state.error = ApiError(413, f"form field {part.field!r} is too large")
+                elif part.field in _TEXT_FIELDS:
+                    part.value += data[start:end]
                 return
             if part.size > self.max_bytes:
                 state.error = ApiError(
@@ -241,6 +241,7 @@ class UploadService:
     def accept(self, tenant: str, parts: list[_Part]) -> list[SavedUpload]:
         """Check every file, then store and queue them all (all or nothing)."""
         try:
+            replaces = self._replaces(tenant, parts)
             checked = [self._check(p) for p in parts]
             saved = []
             for part, (name, fmt) in zip(parts, checked, strict=True):
@@ -252,13 +253,31 @@ class UploadService:
                 part.tmp = None
                 _fsync_dir(dest_dir)
                 upload = SavedUpload(name, dest, part.size, fmt)
-                upload.job = self.catalog.create_job(
-                    tenant, "ingest", {"upload": str(dest), "name": name}, file_name=name
-                )
+                payload = {"upload": str(dest), "name": name}
+                if replaces:
+                    payload["replaces"] = replaces
+                upload.job = self.catalog.create_job(tenant, "ingest", payload, file_name=name)
                 saved.append(upload)
             return saved
         finally:
             self.discard(parts)
+
+    def _replaces(self, tenant: str, parts: list[_Part]) -> str | None:
+        """The ``replaces`` field: the id of a document of the tenant that the
+        one uploaded file is the next version of (None when not given)."""
+        replaces = parts[0].form.get("replaces") if parts else None
+        if not replaces:
+            return None
+        if len(parts) != 1:
+            raise ApiError(400, f"'replaces' names one document: upload one file with it "
+                                f"(this request has {len(parts)})")  # fmt: skip
+        try:
+            self.catalog.get_document(tenant, replaces)
+        except NotFoundError as exc:
+            raise ApiError(
+                422, f"replaces: no document {replaces[:64]!r} to replace", slug="unknown-document"
+            ) from exc
+        return replaces
 
     def _check(self, part: _Part) -> tuple[str, str]:
         assert part.tmp is not None

@@ -182,14 +182,17 @@ def test_delete_leaves_zero_chunks(make_container) -> None:  # type: ignore[no-u
     assert container.kb.list_documents("t") == []
 
 
-def test_changed_file_same_name_is_a_new_version(make_container, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_changed_file_at_the_same_path_is_a_new_version(make_container, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Re-running ``dossier ingest`` on a changed file: the new bytes are the
+    next version of the document that path gave, the old one leaves search."""
     container = make_container()
     doc = tmp_path / "nda.txt"
     doc.write_text("1. Term. This agreement lasts two years.\n\n2. Law. New York law governs.\n")
-    first = container.pipeline.ingest_file(doc, "t")
+    (first,) = container.pipeline.ingest_paths([tmp_path], "t")
     doc.write_text("1. Term. This agreement lasts five years.\n\n2. Law. Texas law governs.\n")
-    second = container.pipeline.ingest_file(doc, "t")
+    (second,) = container.pipeline.ingest_paths([tmp_path], "t")
     assert (first.version, second.version) == (1, 2)
+    assert container.pipeline.ingest_paths([doc], "t")[0].status == "unchanged"
     assert second.document_id != first.document_id
     statuses = {d.id: d.status for d in container.kb.list_documents("t")}
     assert statuses[first.document_id] is DocumentStatus.SUPERSEDED
@@ -197,6 +200,40 @@ def test_changed_file_same_name_is_a_new_version(make_container, tmp_path) -> No
     hits = container.kb.search("t", "which law governs", k=5)
     assert hits
     assert {h.chunk.document_id for h in hits} == {second.document_id}
+
+
+def test_same_name_different_document_is_a_new_document(make_container, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two uploads called Agreement.pdf (no ``replaces``) are two documents,
+    both searchable; ``replaces`` makes the next version of a chosen one."""
+    container = make_container()
+    texts = {
+        "a": "1. Term. This agreement lasts two years.\n\n2. Law. New York law governs.\n",
+        "b": "1. Services. Supplier delivers widgets.\n\n2. Law. Texas law governs.\n",
+        "c": "1. Services. Supplier delivers gadgets.\n\n2. Law. Ohio law governs.\n",
+    }
+    results = {}
+    for key, text in texts.items():
+        upload = tmp_path / f"{key}-upload.txt"  # what the API stores: <uuid><suffix>
+        upload.write_text(text)
+        replaces = results["b"].document_id if key == "c" else None
+        results[key] = container.pipeline.ingest_file(
+            upload, "t", name="Agreement.pdf", replaces=replaces
+        )
+    a, b, c = results["a"], results["b"], results["c"]
+    assert [r.status for r in (a, b, c)] == ["indexed"] * 3
+    assert (a.version, b.version, c.version) == (1, 1, 2)
+    statuses = {d.id: d.status for d in container.kb.list_documents("t")}
+    assert statuses == {
+        a.document_id: DocumentStatus.READY,
+        b.document_id: DocumentStatus.SUPERSEDED,
+        c.document_id: DocumentStatus.READY,
+    }
+    assert _searched_documents(container) == {a.document_id, c.document_id}
+    gone = tmp_path / "d-upload.txt"
+    gone.write_text("1. Other. Something else entirely.\n")
+    missing = container.pipeline.ingest_file(gone, "t", name="Agreement.pdf", replaces="f" * 32)
+    assert missing.status == "failed"
+    assert missing.error == f"Agreement.pdf: the document it replaces ({'f' * 32}) does not exist"
 
 
 def _versions_of_nda(container, tmp_path: Path) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
@@ -228,7 +265,7 @@ def test_new_version_completed_after_a_crash_supersedes_the_old_one(
     with monkeypatch.context() as patch:
         patch.setattr(container.pipeline, "_embed", killed)
         with pytest.raises(KeyboardInterrupt):
-            container.pipeline.ingest_file(doc, "t")
+            container.pipeline.ingest_file(doc, "t", replaces=v1)
     (again,) = container.pipeline.ingest_paths([doc], "t")
     assert again.status == "unchanged"  # recover() completed it first
     statuses = {d.id: d.status for d in container.kb.list_documents("t")}
@@ -249,7 +286,7 @@ def test_kill_between_new_version_ready_and_supersede_is_finished_by_recover(
     with monkeypatch.context() as patch:
         patch.setattr(container.pipeline, "_supersede_replaced", killed)
         with pytest.raises(KeyboardInterrupt):
-            container.pipeline.ingest_file(doc, "t")
+            container.pipeline.ingest_file(doc, "t", replaces=v1)
     v2 = next(d.id for d in container.kb.list_documents("t") if d.id != v1)
     assert _searched_documents(container) == {v1, v2}  # both READY: the crash window
     container.pipeline.recover("t")

@@ -282,9 +282,12 @@ def test_create_or_get_document_creates_once_per_bytes(catalog: Catalog) -> None
     assert created
     assert other.id != first.id
     catalog.mark_superseded("acme", first.id)  # only READY/INDEXING rows count
-    newer, created = catalog.create_or_get_document("acme", "a.pdf", sha, "application/pdf", 2)
+    newer, created = catalog.create_or_get_document(
+        "acme", "a.pdf", sha, "application/pdf", replaces=first.id
+    )
     assert created
     assert newer.id != first.id
+    assert (newer.version, newer.lineage) == (2, first.id)
 
     # Many rounds of racers released together: without the per-(tenant, sha256)
     # serialisation some round ends with two documents.
@@ -800,18 +803,82 @@ def test_bad_urls_are_configuration_errors(tmp_path: Path) -> None:
             Catalog(url, tmp_path / "files")
 
 
-def test_replaced_versions_are_older_ready_rows_of_a_name(catalog: Catalog) -> None:
+def test_replaced_versions_are_older_ready_rows_of_a_lineage(catalog: Catalog) -> None:
     """What a crash between a new version's READY and the old one's
-    supersede leaves: two READY versions; only the older one is listed."""
+    supersede leaves: two READY versions; only the older one is listed.
+    Another document with the same name is not a version of it."""
     v1 = catalog.create_document("acme", "deal.pdf", "1" * 64, "application/pdf", version=1)
-    v2 = catalog.create_document("acme", "deal.pdf", "2" * 64, "application/pdf", version=2)
+    v2 = catalog.create_document(
+        "acme", "deal.pdf", "2" * 64, "application/pdf", version=2, lineage=v1.id
+    )
+    namesake = catalog.create_document("acme", "deal.pdf", "3" * 64, "application/pdf", 3)
     other = catalog.create_document("beta", "deal.pdf", "1" * 64, "application/pdf", version=1)
-    for tenant, doc in (("acme", v1), ("acme", v2), ("beta", other)):
+    for tenant, doc in (("acme", v1), ("acme", v2), ("acme", namesake), ("beta", other)):
         catalog.mark_ready(tenant, doc.id, 1, 1)
     assert [d.id for d in catalog.replaced_versions("acme")] == [v1.id]
     assert [d.id for d in catalog.replaced_versions()] == [v1.id]
-    assert [d.id for d in catalog.replaced_versions("acme", "deal.pdf")] == [v1.id]
-    assert catalog.replaced_versions("acme", "other.pdf") == []
+    assert [d.id for d in catalog.replaced_versions("acme", v1.id)] == [v1.id]
+    assert catalog.replaced_versions("acme", namesake.id) == []
     assert catalog.replaced_versions("beta") == []
     catalog.mark_superseded("acme", v1.id)
     assert catalog.replaced_versions() == []
+
+
+def test_a_version_only_when_the_caller_says_so(catalog: Catalog) -> None:
+    """Same name is not same document: a new upload is version 1 of its own
+    lineage unless it ``replaces`` a document or shares its ``source``."""
+    pdf = "application/pdf"
+    first, _ = catalog.create_or_get_document("acme", "Agreement.pdf", "1" * 64, pdf)
+    namesake, _ = catalog.create_or_get_document("acme", "Agreement.pdf", "2" * 64, pdf)
+    assert (first.version, first.lineage) == (1, first.id)
+    assert (namesake.version, namesake.lineage) == (1, namesake.id)
+
+    v2, _ = catalog.create_or_get_document("acme", "renamed.pdf", "3" * 64, pdf, replaces=first.id)
+    v3, _ = catalog.create_or_get_document("acme", "x.pdf", "4" * 64, pdf, replaces=first.id)
+    assert [(d.version, d.lineage) for d in (v2, v3)] == [(2, first.id), (3, first.id)]
+
+    src, _ = catalog.create_or_get_document("acme", "a.pdf", "5" * 64, pdf, source="k" * 64)
+    again, _ = catalog.create_or_get_document("acme", "a.pdf", "6" * 64, pdf, source="k" * 64)
+    assert (again.version, again.lineage) == (2, src.id)
+    elsewhere, _ = catalog.create_or_get_document("acme", "a.pdf", "7" * 64, pdf, source="j" * 64)
+    assert (elsewhere.version, elsewhere.lineage) == (1, elsewhere.id)
+
+    # another tenant's id reads like one that does not exist; nothing is written
+    other, _ = catalog.create_or_get_document("beta", "b.pdf", "8" * 64, pdf)
+    for missing in (other.id, uuid.uuid4().hex):
+        with pytest.raises(NotFoundError):
+            catalog.create_or_get_document("acme", "c.pdf", "9" * 64, pdf, replaces=missing)
+    assert catalog.find_by_sha("acme", "9" * 64) is None
+
+
+def test_a_version_1_catalog_is_upgraded_keeping_its_name_chains(
+    catalog_url: str, tmp_path: Path
+) -> None:
+    """A catalog written before lineages (schema 1, versions chained by name)
+    opens: each chain becomes one lineage, the first version's id."""
+    first = Catalog(catalog_url, tmp_path / "files")
+    v1 = first.create_document("acme", "deal.pdf", "1" * 64, "application/pdf", 1)
+    v2 = first.create_document("acme", "deal.pdf", "2" * 64, "application/pdf", 2)
+    solo = first.create_document("acme", "other.pdf", "3" * 64, "application/pdf", 1)
+    for doc in (v1, v2, solo):
+        first.mark_ready("acme", doc.id, 1, 1)
+    first.close()
+    engine = create_engine(catalog_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:  # back to the version-1 table
+        conn.execute(text("DROP INDEX ix_documents_tenant_lineage"))
+        conn.execute(text("DROP INDEX ix_documents_tenant_source"))
+        conn.execute(text("ALTER TABLE documents DROP COLUMN lineage"))
+        conn.execute(text("ALTER TABLE documents DROP COLUMN source"))
+        conn.execute(text("UPDATE schema_version SET version = 1"))
+    engine.dispose()
+    upgraded = Catalog(catalog_url, tmp_path / "files")
+    try:
+        lineages = {d.id: d.lineage for d in upgraded.list_documents("acme")}
+        assert lineages == {v1.id: v1.id, v2.id: v1.id, solo.id: solo.id}
+        assert [d.id for d in upgraded.replaced_versions("acme")] == [v1.id]
+        v3, _ = upgraded.create_or_get_document(
+            "acme", "deal.pdf", "4" * 64, "application/pdf", replaces=v2.id
+        )
+        assert (v3.version, v3.lineage) == (3, v1.id)
+    finally:
+        upgraded.close()
