@@ -2,7 +2,10 @@
 
 A page is OCR'd when it has fewer than ``settings.ocr_min_chars`` extractable
 characters and images cover at least half of it. The page is rendered at
-:data:`OCR_DPI` and recognised by the system Tesseract (Debian's
+:data:`OCR_DPI`, or lower when that would exceed :data:`OCR_MAX_PIXELS` (a
+3.5 KB PDF can declare a 3000 pt page: 156 megapixels at 300 dpi, gigabytes
+inside Tesseract); a page that would need less than :data:`OCR_MIN_DPI` to fit
+is not OCR'd at all (logged). It is recognised by the system Tesseract (Debian's
 ``tesseract-ocr`` 5, language ``settings.ocr_language``); the result is a
 MuPDF text page, read with the same ``get_text("dict")`` code as born-digital
 pages, so OCR'd text gets the same paragraphs, headings and bounding boxes.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -24,12 +28,24 @@ import pymupdf
 from core.errors import IngestError
 from core.settings import IngestSettings
 
-__all__ = ["OCR_DPI", "needs_ocr", "ocr_textpage", "tessdata_dir"]
+__all__ = ["OCR_DPI", "OCR_MAX_PIXELS", "needs_ocr", "ocr_dpi", "ocr_textpage", "tessdata_dir"]
 
 logger = logging.getLogger(__name__)
 
 OCR_DPI = 300
+#: Most pixels a page is rendered to for OCR: an A4/Letter page at 300 dpi is
+#: ~8.7 million; the render plus Tesseract's copies stay in the low hundreds of MB.
+OCR_MAX_PIXELS = 16_000_000
+#: Below this resolution OCR finds nothing useful; such a page is skipped.
+OCR_MIN_DPI = 50
 _IMAGE_COVER = 0.5
+
+
+def ocr_dpi(rect: pymupdf.Rect) -> int:
+    """The render resolution for a page of ``rect`` (points): :data:`OCR_DPI`,
+    lowered so the page holds at most :data:`OCR_MAX_PIXELS` pixels."""
+    area_in2 = max(abs(rect), 1.0) / (72.0 * 72.0)
+    return min(OCR_DPI, math.floor(math.sqrt(OCR_MAX_PIXELS / area_in2)))
 
 
 def needs_ocr(page: pymupdf.Page, text_chars: int, settings: IngestSettings) -> bool:
@@ -39,6 +55,12 @@ def needs_ocr(page: pymupdf.Page, text_chars: int, settings: IngestSettings) -> 
         return False
     area = abs(page.rect)
     if area <= 0:
+        return False
+    if ocr_dpi(page.rect) < OCR_MIN_DPI:
+        logger.warning(
+            "ingest.page_too_large_for_ocr page=%d width_pt=%.0f height_pt=%.0f",
+            page.number + 1, page.rect.width, page.rect.height,
+        )  # fmt: skip
         return False
     covered = 0.0
     for info in page.get_image_info():
@@ -105,20 +127,22 @@ def ocr_textpage(page: pymupdf.Page, path: Path, settings: IngestSettings) -> An
         )
     _check_language(path, tessdata, settings.ocr_language)
     t0 = time.perf_counter()
+    dpi = ocr_dpi(page.rect)
     try:
         tp = page.get_textpage_ocr(
             flags=pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP,
             language=settings.ocr_language,
-            dpi=OCR_DPI,
+            dpi=dpi,
             full=True,
             tessdata=tessdata,
         )
     except Exception as exc:  # MuPDF raises plain RuntimeError/ValueError here
         raise IngestError(path, f"OCR of page {page.number + 1} failed: {exc}") from exc
     logger.info(
-        "ingest.page_ocr file=%s page=%d ms=%.0f",
+        "ingest.page_ocr file=%s page=%d dpi=%d ms=%.0f",
         path.name,
         page.number + 1,
+        dpi,
         (time.perf_counter() - t0) * 1000,
     )
     return tp
