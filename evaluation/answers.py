@@ -36,6 +36,9 @@ from evaluation.value_match import gold_scorable, states_value
 
 __all__ = ["Question", "load_questions", "run_answers", "says_yes", "score_answer", "summarise"]
 
+#: The fields of each answer in the report.
+_ANSWER_KEYS = ("question", "category", "file", "gold", "answer", "correct", "unsupported",
+                "ttft_s", "error")  # fmt: skip
 #: Fact kinds that count as unsupported claims (names are not scored here).
 SCORED_FACTS = ("jurisdiction", "date", "number", "amount", "duration")
 _YES = re.compile(r"^\W*(?:yes|yeah|correct|indeed)\b", re.I)
@@ -178,21 +181,5 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "citation_precision": round(shown / (shown + dropped), 4) if shown + dropped else None,
         "ttft_p50_s": round(statistics.median(ttfts), 4) if ttfts else None,
         "errors": sum(bool(r["error"]) for r in rows),
-        "answers": [
-            {
-                k: r[k]
-                for k in (
-                    "question",
-                    "category",
-                    "file",
-                    "gold",
-                    "answer",
-                    "correct",
-                    "unsupported",
-                    "ttft_s",
-                    "error",
-                )
-            }  # fmt: skip
-            for r in rows
-        ],
+        "answers": [{k: r[k] for k in _ANSWER_KEYS} for r in rows],
     }

@@ -720,11 +720,19 @@ def api_section(ctx: BenchContext) -> Section:
     return _run_json(ctx, section, argv, _render_api, env=env)
 
 
+def answers_section(ctx: BenchContext) -> Section:
+    """``dossier eval answers``: checked vs draft answers (evaluation/bench_answers.py)."""
+    from evaluation.bench_answers import answers_section as run
+
+    return run(ctx)
+
+
 SECTIONS: tuple[Callable[[BenchContext], Section], ...] = (
     ingestion_section,
     retrieval_section,
     clauses_section,
     agent_section,
+    answers_section,
     api_section,
 )
 
@@ -735,6 +743,7 @@ TITLE_PREFIX = {
     "retrieval": "Retrieval",
     "clauses": "Clause extraction",
     "agent": "Agent latency",
+    "answers": "Answers",
     "api": "API latency",
 }
 
