@@ -141,7 +141,8 @@ def _native(sample: Any, **agent_settings: Any) -> Any:  # type: ignore[no-untyp
         setattr(settings.agent, key, value)
     search = [ToolCallRequest("t1", "search_documents", '{"query": "termination for convenience"}'),
               Finish("tool_calls")]  # fmt: skip
-    text = ("Customer may terminate for convenience on ninety (90) days' notice [1]. "
+    text = ('<evidence n="1" page="2">Customer may terminate for convenience on ninety (90) '
+            "days' notice [1].</evidence> "
             "The notice period is 4.3 days [1]. The agreement is governed by Delaware law.")  # fmt: skip
     answer = [TokenDelta(part + " ") for part in text.split(" ")] + [Finish("stop")]
     return Agent(sample.kb, ScriptedChatModel([search, answer]), None, settings)
@@ -152,6 +153,8 @@ async def test_gated_stream_never_shows_an_unsupported_sentence(sample) -> None:
     tokens = "".join(e.text for e in events if isinstance(e, TokenEvent))
     assert "4.3" not in tokens
     assert "Delaware" not in tokens
+    assert "<evidence" not in tokens  # prompt markup the model echoes never reaches the user
+    assert "</evidence>" not in done.answer
     assert "ninety (90) days" in done.answer
     assert [c["supported"] for c in done.claims] == [True, False, False]
     answer = next(e for e in events if isinstance(e, AnswerEvent))
