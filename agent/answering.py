@@ -110,32 +110,43 @@ def _composed_claim(composed: Composed, checker: ClaimChecker, question: str) ->
 
 
 def lead_claims(
-    want: Intent | None,
+    wanted: Sequence[Intent],
     tool_data: Sequence[dict[str, Any]],
     ledger: EvidenceLedger,
     checker: ClaimChecker,
     question: str,
     quote_open: bool,
+    open_part: bool = False,
 ) -> tuple[list[Claim], bool]:
-    """The answer's first claims and whether they answer the question
-    (composed from a clause finding) rather than only quote evidence."""
-    if want is not None:
-        for data in tool_data:
-            finding = _finding(data, want.category)
-            if finding is not None:
-                composed = compose(want, finding, clause_item(ledger, data), question)
-                return [_composed_claim(composed, checker, question)], True
-    if not quote_open:
-        return [], False
+    """The answer's first claims, and whether they answer the whole question
+    (every term asked about composed from its clause finding, nothing else asked)."""
+    claims: list[Claim] = []
+    for want in wanted:
+        finding = next(
+            (f for data in tool_data if (f := _finding(data, want.category)) is not None), None
+        )
+        if finding is not None:
+            data = next(d for d in tool_data if _finding(d, want.category) is finding)
+            composed = compose(want, finding, clause_item(ledger, data), question)
+            claims.append(_composed_claim(composed, checker, question))
+    complete = bool(wanted) and len(claims) == len(wanted) and not open_part
+    if complete or not quote_open:
+        return claims, complete
+    claims += _lead_quotes(ledger, question, claims)
+    return claims, False
+
+
+def _lead_quotes(ledger: EvidenceLedger, question: str, before: Sequence[Claim]) -> list[Claim]:
+    """The most relevant evidence sentences, quoted verbatim (open questions)."""
     claims: list[Claim] = []
     for item in ledger.items[:LEAD_QUOTES]:
         quote = best_sentence(item.quote, question)
         if len(quote) < 20 or any(quote == c.support.quote for c in claims if c.support):
             continue
-        prefix = "The documents say" if not claims else "They also say"
+        prefix = "The documents say" if not claims and not before else "They also say"
         claims.append(Claim(f'{prefix}: "{" ".join(quote.split())}"', True, [item.n], "quotes the document",
                             Support(item, quote, 1.0)))  # fmt: skip
-    return claims, False
+    return claims
 
 
 class SentenceGate:

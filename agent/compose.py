@@ -23,7 +23,7 @@ from agent.facts import facts
 from tools.clauses.values import document_value, rule_value
 from tools.retrieval import Evidence
 
-__all__ = ["Composed", "Intent", "compose", "intent"]
+__all__ = ["Composed", "Intent", "compose", "intent", "intents"]
 
 #: Calibrated presence probability from which a yes/no question is answered "Yes".
 YES_PROBABILITY = 0.5
@@ -131,6 +131,30 @@ def intent(question: str, categories: frozenset[str] | None = None) -> Intent | 
                 return Intent(category, "yes_no")
             return Intent(category, "value" if is_value else "clause")
     return None
+
+
+#: Where a question asks a second thing: ", and can ...", "; ", "? Does ...".
+_PARTS = re.compile(
+    r",?\s+and\s+(?=(?:can|could|does|do|did|is|are|was|what|which|who|when|how|will|may|must|"
+    r"has|have|should)\b)|;\s*|\?\s+(?=\S)",
+    re.I,
+)
+
+
+def intents(question: str) -> tuple[list[Intent], bool]:
+    """The contract terms of every part of ``question`` (one per category), and
+    whether some part asks something else (an open question)."""
+    found: list[Intent] = []
+    open_part = False
+    for part in _PARTS.split(question):
+        if not part.strip():
+            continue
+        want = intent(part)
+        if want is None:
+            open_part = True
+        elif all(w.category != want.category for w in found):
+            found.append(want)
+    return found, open_part
 
 
 def _long_date(iso: str) -> str:

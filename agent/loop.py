@@ -36,7 +36,7 @@ from langgraph.graph import END, START, StateGraph
 from agent.answering import SentenceGate, answer_text, finish_claims, lead_claims
 from agent.citations import CitationChecker
 from agent.claims import ClaimChecker
-from agent.compose import intent
+from agent.compose import intents
 from agent.events import (
     AnswerEvent,
     CitationEvent,
@@ -79,17 +79,18 @@ def _prompt(name: str) -> str:
     return (_PROMPTS / f"{name}.txt").read_text(encoding="utf-8")
 
 
-def _plan_clause(plan: Plan, want: Any, tools: frozenset[str] | set[str]) -> None:
-    """Make the plan review the contract for the term the question asks about."""
-    if want is None or "extract_clauses" not in tools:
+def _plan_clause(plan: Plan, wanted: Sequence[Any], tools: frozenset[str] | set[str]) -> None:
+    """Make the plan review the contract for the terms the question asks about."""
+    if not wanted or "extract_clauses" not in tools:
         return
+    needed = [w.category for w in wanted]
     for call in plan.calls:
         if call.tool == "extract_clauses":
             cats = call.arguments.get("categories")
-            if cats is not None and want.category not in cats:
-                call.arguments["categories"] = [*cats, want.category]
+            if cats is not None:
+                call.arguments["categories"] = list(dict.fromkeys([*cats, *needed]))
             return
-    plan.calls.append(PlannedCall("extract_clauses", {"categories": [want.category]}))
+    plan.calls.append(PlannedCall("extract_clauses", {"categories": needed}))
 
 
 class AgentState(TypedDict, total=False):
@@ -222,8 +223,8 @@ class Agent:
             if p.follow_up:
                 emit(StatusEvent(stage="planning", message=f"follow-up: searching for {p.query!r}"))
             if self.checked:
-                ctx().intent = intent(p.query)
-                _plan_clause(p, ctx().intent, registry.names)
+                ctx().intents, ctx().open_part = intents(p.query)
+                _plan_clause(p, ctx().intents, registry.names)
             mode: Literal["native", "planner", "evidence-only"]
             reason = ""
             if model is None:
@@ -479,8 +480,8 @@ class Agent:
     def _lead(self, c: TurnContext, quote_open: bool) -> bool:
         """Stream the lead claims; True when they answer the question (composed)."""
         lead, composed = lead_claims(
-            c.intent, c.clause_data, c.ledger, ClaimChecker(self.kb.embedder), c.question,
-            quote_open=quote_open,
+            c.intents, c.clause_data, c.ledger, ClaimChecker(self.kb.embedder), c.question,
+            quote_open=quote_open, open_part=c.open_part,
         )  # fmt: skip
         c.claims.extend(lead)
         text = answer_text(lead)
@@ -500,7 +501,7 @@ class Agent:
             await c.gate.flush()
             c.claims.extend(c.gate.claims)
             c.gate = None
-        if c.intent is not None and not any(cl.reason.startswith(_LEAD_REASONS) for cl in c.claims):
+        if c.intents and not any(cl.reason.startswith(_LEAD_REASONS) for cl in c.claims):
             await self._native_lead(c, docs)
         claims, verified, dropped = await finish_claims(c.claims, c.checker, c.ledger, c.question)
         c.claims = claims
@@ -523,13 +524,13 @@ class Agent:
         if doc is None and c.ledger.items:
             doc = c.ledger.items[0].document_id
         if not c.clause_data and doc and "extract_clauses" in c.registry.names:
-            args = {"document_id": doc, "categories": [c.intent.category]}
+            args = {"document_id": doc, "categories": [w.category for w in c.intents]}
             await c.dispatch("extract_clauses", args, "compose_0")
-        lead, composed = lead_claims(
-            c.intent, c.clause_data, c.ledger, ClaimChecker(self.kb.embedder), c.question,
+        lead, _complete = lead_claims(
+            c.intents, c.clause_data, c.ledger, ClaimChecker(self.kb.embedder), c.question,
             quote_open=False,
         )  # fmt: skip
-        if composed:
+        if lead:
             checker = ClaimChecker(self.kb.embedder)
             lead_text = [claim.text for claim in lead]
             for claim in c.claims:

@@ -94,7 +94,9 @@ class TurnContext:
     warm_ups: list[Any] = field(default_factory=list)
     #: Checked answers: the contract term asked about, the ``data`` of each
     #: successful extract_clauses call, the claims so far, the model's gate.
-    intent: Any = None
+    intents: list[Any] = field(default_factory=list)
+    #: Part of the question is not about a contract term (the model answers it).
+    open_part: bool = True
     clause_data: list[dict[str, Any]] = field(default_factory=list)
     claims: list[Any] = field(default_factory=list)
     gate: Any = None

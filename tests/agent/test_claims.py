@@ -131,6 +131,17 @@ async def test_composed_answers_on_the_sample_contract_without_a_model(  # type:
         assert_verbatim(sample.kb, done)
 
 
+async def test_a_two_part_question_gets_a_composed_sentence_for_each_part(sample) -> None:  # type: ignore[no-untyped-def]
+    agent = Agent(sample.kb, None, None, sample.settings)
+    _events, done = await collect(
+        agent, "Which law governs the agreement, and can the customer terminate for convenience?"
+    )
+    first, second = done.answer.split("]. ", 1)
+    assert "governed by the laws of New York" in first
+    assert second.startswith("Yes: a party may terminate this agreement for convenience")
+    assert_verbatim(sample.kb, done)
+
+
 # -- the native path: model sentences checked, unsupported ones retracted --------
 
 
