@@ -16,14 +16,20 @@ runs it, in this order:
    :data:`EXIT_VIOLATION` on the first forbidden operation: sockets,
    processes (fork/exec/spawn/system/kill), ctypes, new audit hooks, tracing,
    code-object construction, gc introspection, threads, writes outside the work
-   dir, reads outside the work dir and the stdlib, ...
+   dir, reads, listings and metadata (stat, lstat, access, readlink, statvfs,
+   pathconf) outside the work dir and the stdlib, ...
+7. routes the metadata calls, which raise no audit event of their own, through
+   the hook (:func:`_route_metadata_calls`): the originals are reachable only
+   from the hook.
 
 The hook is built so that the code cannot tamper with it: it is reachable from
 no module, and every builtin it uses is bound in its closure, so patching
 ``builtins``, ``os`` or ``os.path`` does not change its decisions.
 
 Protocol with the parent: a line ``isolation\\t<name>`` on the status fd for
-every layer that applied; on a violation ``violation\\t<event>\\t<detail>`` and
+every layer that applied, then ``ready`` just before the code runs (the code
+can write to the status fd too, so the parent reads the isolation report only
+up to ``ready``); on a violation ``violation\\t<event>\\t<detail>`` and
 exit status :data:`EXIT_VIOLATION`; on ``MemoryError`` exit status
 :data:`EXIT_MEMORY`; an uncaught exception prints a traceback on stderr and
 exits 1; ``SystemExit`` keeps its code.
@@ -98,6 +104,10 @@ READ_PATH_EVENTS = frozenset(
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
+#: Path functions that raise no audit event; the hook performs them
+#: (event ``sandbox.meta``) after checking the path like a read.
+METADATA_CALLS = ("stat", "lstat", "access", "readlink", "statvfs", "pathconf")
+
 
 def _status(fd: int, *fields: str) -> None:
     with contextlib.suppress(OSError):
@@ -151,6 +161,18 @@ def _drop_privileges(cfg: dict, status_fd: int) -> None:
     os.setgid(gid)
     os.setuid(uid)
     _status(status_fd, "isolation", f"uid={uid}")
+
+
+def _prime_linecache() -> None:
+    """Cache this script's lines (mtime None: never re-checked), so a traceback
+    through its frames (an import that fails) needs no stat or read of the
+    script, which the hook refuses."""
+    import linecache
+
+    path = os.path.abspath(__file__)
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().splitlines(True)
+    linecache.cache[path] = (sum(map(len, lines)), None, lines, path)
 
 
 def _disable_bytecode_cache() -> None:
@@ -214,9 +236,10 @@ def _make_hook(workdir: str, read_roots: tuple[str, ...], status_fd: int) -> Cal
     no global or builtin name is looked up when it runs, hence no ``any()``
     or ``contextlib`` below.
     """
-    _type, _str, _bytes, _int = type, str, bytes, int
+    _type, _str, _bytes, _int, _bool, _list = type, str, bytes, int, bool, list
     _OSError = OSError
     _lstat, _readlink, _getcwd = os.lstat, os.readlink, os.getcwd
+    _stat, _access, _statvfs, _pathconf = os.stat, os.access, os.statvfs, os.pathconf
     _write, _exit = os.write, os._exit
     _write_flags = _WRITE_FLAGS
     _deny_events = DENY_EVENTS
@@ -285,7 +308,14 @@ def _make_hook(workdir: str, read_roots: tuple[str, ...], status_fd: int) -> Cal
                 return True
         return False
 
-    def check_path(event, value, roots, what):
+    def above(path, roots):
+        """``path`` is a folder on the way to a root (``/``, ``/tmp``)."""
+        for root in roots:  # noqa: SIM110 - any() would be a builtin lookup
+            if path == "/" or root.startswith(path + "/"):
+                return True
+        return False
+
+    def check_path(event, value, roots, what, ancestors=False):
         if value is None:
             value = "."
         if _type(value) is _int:
@@ -294,8 +324,36 @@ def _make_hook(workdir: str, read_roots: tuple[str, ...], status_fd: int) -> Cal
         if text is None:
             violation(event, what + " of a non-string path")
         full = resolve(text)
-        if full is None or not inside(full, roots):
+        if full is None or not (inside(full, roots) or (ancestors and above(full, roots))):
             violation(event, what + " outside the sandbox: " + text[:200])
+
+    def metadata(args):
+        """``sandbox.meta`` (name, path, arg, box): check, call, result in box.
+        Exact types only, so no code of the caller runs in here."""
+        if len(args) != 4:
+            violation("sandbox.meta", "malformed call")
+        name, path, arg, box = args[0], args[1], args[2], args[3]
+        if _type(name) is not _str or _type(box) is not _list or len(box) != 0:
+            violation("sandbox.meta", "malformed call")
+        if _type(arg) is not _int and _type(arg) is not _bool and _type(arg) is not _str:
+            violation("sandbox.meta", "malformed call")
+        # Metadata of the folders above the work dir and the stdlib (what
+        # os.path.realpath walks through) reveals nothing; the rest is a read.
+        check_path("os." + name, path, _read_roots, name, ancestors=True)
+        if name == "stat":
+            box.append(_stat(path, follow_symlinks=arg is True))
+        elif name == "lstat":
+            box.append(_lstat(path))
+        elif name == "access" and _type(arg) is _int:
+            box.append(_access(path, arg))
+        elif name == "readlink":
+            box.append(_readlink(path))
+        elif name == "statvfs":
+            box.append(_statvfs(path))
+        elif name == "pathconf" and _type(arg) is not _bool:
+            box.append(_pathconf(path, arg))
+        else:
+            violation("sandbox.meta", "malformed call")
 
     def hook(event, args):
         if _type(event) is not _str:  # sys.audit() with a str subclass
@@ -309,6 +367,9 @@ def _make_hook(workdir: str, read_roots: tuple[str, ...], status_fd: int) -> Cal
                 check_path(event, path, _write_roots, "write")
             else:
                 check_path(event, path, _read_roots, "read")
+            return
+        if event == "sandbox.meta":
+            metadata(args)
             return
         if event == "import":
             name = args[0]
@@ -328,6 +389,66 @@ def _make_hook(workdir: str, read_roots: tuple[str, ...], status_fd: int) -> Cal
             check_path(event, args[0], _read_roots, "listing")
 
     return hook
+
+
+def _route_metadata_calls() -> None:
+    """Replace ``os.stat`` & co. (:data:`METADATA_CALLS`) in ``os``, ``posix``
+    and the ``os.supports_*`` sets by wrappers that raise ``sandbox.meta``:
+    the hook checks the path and makes the call. A wrapper holds no original
+    (its closure is readable by the code); only the hook does. Called after
+    the hook is installed, and after it captured the originals."""
+    import posix
+
+    audit, fspath, _type, _int, _str = sys.audit, os.fspath, type, int, str
+    originals = {name: getattr(os, name) for name in METADATA_CALLS}
+
+    def unavailable(name: str) -> OSError:
+        return OSError(38, f"{name}() with dir_fd, effective_ids or follow_symlinks=False "
+                           "is not available in the sandbox")  # fmt: skip
+
+    def call(name: str, path: object, arg: object) -> object:
+        box: list[object] = []
+        audit("sandbox.meta", name, path if _type(path) is _int else fspath(path), arg, box)
+        return box[0]
+
+    def stat(path, *, dir_fd=None, follow_symlinks=True):  # type: ignore[no-untyped-def]
+        if dir_fd is not None:
+            raise unavailable("stat")
+        return call("stat", path, bool(follow_symlinks))
+
+    def lstat(path, *, dir_fd=None):  # type: ignore[no-untyped-def]
+        if dir_fd is not None:
+            raise unavailable("lstat")
+        return call("lstat", path, False)
+
+    def access(path, mode, *, dir_fd=None, effective_ids=False, follow_symlinks=True):  # type: ignore[no-untyped-def]
+        if dir_fd is not None or effective_ids or not follow_symlinks:
+            raise unavailable("access")
+        return call("access", path, int(mode))
+
+    def readlink(path, *, dir_fd=None):  # type: ignore[no-untyped-def]
+        if dir_fd is not None:
+            raise unavailable("readlink")
+        return call("readlink", path, False)
+
+    def statvfs(path):  # type: ignore[no-untyped-def]
+        return call("statvfs", path, False)
+
+    def pathconf(path, name):  # type: ignore[no-untyped-def]
+        return call("pathconf", path, str(name) if isinstance(name, _str) else int(name))
+
+    wrappers = {"stat": stat, "lstat": lstat, "access": access, "readlink": readlink,
+                "statvfs": statvfs, "pathconf": pathconf}  # fmt: skip
+    for name, wrapper in wrappers.items():
+        setattr(os, name, wrapper)
+        setattr(posix, name, wrapper)
+    # What the wrappers support: an fd for a path; stat's follow_symlinks.
+    for group in (os.supports_dir_fd, os.supports_fd, os.supports_follow_symlinks,
+                  os.supports_effective_ids):  # fmt: skip
+        for original in originals.values():
+            group.discard(original)
+    os.supports_fd.update((stat, statvfs, pathconf))
+    os.supports_follow_symlinks.add(stat)
 
 
 def _run(code: str) -> int:
@@ -373,6 +494,7 @@ def main() -> None:
         # Imported before the uid drop: the stdlib may be unreadable to ``nobody``.
         for name in PRELOAD:
             __import__(name)
+        _prime_linecache()
         _disable_bytecode_cache()
         _disable_threads()
         _audit_python_imports()
@@ -386,6 +508,13 @@ def main() -> None:
     sys.addaudithook(hook)
     _status(status_fd, "isolation", "audit-hook")
     del hook
+    try:
+        _route_metadata_calls()
+    except Exception as exc:
+        _status(status_fd, "setup_error", f"{type(exc).__name__}: {exc}")
+        os._exit(EXIT_SETUP)
+    # The isolation report ends here: the code could write to the fd itself.
+    _status(status_fd, "ready")
     # The code must not reach this module's globals (its helpers, the config).
     sys.modules.pop("__main__", None)
     sys.argv = ["<sandbox>"]

@@ -6,7 +6,10 @@ Layers, outermost first (:attr:`SandboxResult.isolation` records which applied):
   variables, no user site, no script directory; no site-packages: only the
   stdlib is needed), in its own session/process group with an environment of
   only ``PATH``, ``LANG``, ``HOME`` and ``TMPDIR`` (the work directory);
-- a throwaway work directory (its cwd), removed afterwards whatever happened;
+- a throwaway work directory (its cwd), removed afterwards whatever happened,
+  with a disk quota: each file is capped by ``RLIMIT_FSIZE`` and the whole
+  directory (bytes and entries) is measured every :data:`_DISK_POLL_S` while
+  the code runs and once after; over the quota, the process group is killed;
 - a wall-clock deadline: the whole process group is killed when it passes;
 - stdout/stderr read at most ``max_output_bytes`` each: one byte more kills
   the process group;
@@ -17,7 +20,11 @@ Layers, outermost first (:attr:`SandboxResult.isolation` records which applied):
   file permissions apply; and an audit hook that ends the process on the
   first forbidden operation (sockets, fork/exec/spawn/system/kill, ctypes,
   threads, tracing, code objects, ``marshal``, writes outside the work
-  directory, reads outside it and the stdlib).
+  directory, reads, listings and ``stat``-like calls outside it and the stdlib).
+
+The isolation report (:attr:`SandboxResult.isolation`) is what the child
+wrote on its status pipe *before* its ``ready`` line: the code itself can
+write to that pipe, so nothing after ``ready`` counts as a layer.
 
 Outcomes: a finished run, whatever its exit status, is a :class:`SandboxResult`;
 the wall or CPU limit raises :class:`~core.errors.SandboxTimeoutError`; memory,
@@ -54,6 +61,8 @@ logger = logging.getLogger(__name__)
 _CHILD_SCRIPT = Path(child.__file__).resolve()
 _CODE_FILE = ".sandbox-code.py"
 _MIB = 1024 * 1024
+#: How often the work directory's size is measured while the code runs.
+_DISK_POLL_S = 0.05
 
 
 class SandboxLimits(BaseModel):
@@ -73,6 +82,10 @@ class SandboxLimits(BaseModel):
     max_code_chars: int = Field(default=100_000, ge=1)
     #: Largest file the code may write (RLIMIT_FSIZE).
     max_file_bytes: int = Field(default=16 * _MIB, ge=0)
+    #: Most bytes all files of the work directory may hold together.
+    max_disk_bytes: int = Field(default=64 * _MIB, ge=0)
+    #: Most files and folders the work directory may hold.
+    max_disk_entries: int = Field(default=2000, ge=1)
     #: RLIMIT_NPROC of the child: processes its uid may own before a fork
     #: fails. Only enforced for non-root uids, hence ``run_as_uid``.
     max_processes: int = Field(default=0, ge=0)
@@ -103,6 +116,29 @@ def _read_roots() -> list[str]:
     return roots
 
 
+def _disk_usage(root: str, max_entries: int) -> tuple[int, int]:
+    """(bytes, entries) under ``root``, not following links; a file counts
+    its size or its allocated blocks, whichever is larger. Stops counting
+    entries past ``max_entries`` + 1 (that is already over)."""
+    total = entries = 0
+    pending = [root]
+    while pending and entries <= max_entries:
+        try:
+            with os.scandir(pending.pop()) as it:
+                for entry in it:
+                    entries += 1
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += max(st.st_size, getattr(st, "st_blocks", 0) * 512)
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+        except OSError:
+            continue
+    return total, entries
+
+
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
@@ -111,12 +147,30 @@ def _kill_group(pid: int) -> None:
 class _Run:
     """Bookkeeping of one child process: output, status lines, how it ended."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], status_fd: int, limits: SandboxLimits):
+    def __init__(
+        self, proc: subprocess.Popen[bytes], status_fd: int, limits: SandboxLimits, workdir: str
+    ):
         self.proc = proc
         self.limits = limits
         self.status_fd = status_fd
+        self.workdir = workdir
         self.out = {"stdout": bytearray(), "stderr": bytearray(), "status": bytearray()}
-        self.killed_for: str | None = None  # "wall" | "output:<stream>"
+        self.killed_for: str | None = None  # "wall" | "output:<stream>" | "disk"
+        self._disk_checked = 0.0
+
+    def over_quota(self) -> bool:
+        """Measure the work directory now; True when it is over the quota."""
+        self._disk_checked = time.monotonic()
+        size, entries = _disk_usage(self.workdir, self.limits.max_disk_entries)
+        return size > self.limits.max_disk_bytes or entries > self.limits.max_disk_entries
+
+    def check_disk(self) -> bool:
+        """At most every :data:`_DISK_POLL_S`: kill the group when over the
+        quota. True when killed."""
+        if time.monotonic() - self._disk_checked < _DISK_POLL_S or not self.over_quota():
+            return False
+        self.kill("disk")
+        return True
 
     def collect(self, deadline: float) -> None:
         """Read all streams until EOF, the deadline, or an output overflow."""
@@ -133,7 +187,9 @@ class _Run:
                 if remaining <= 0:
                     self.kill("wall")
                     return
-                for key, _ in sel.select(timeout=remaining):
+                if self.check_disk():
+                    return
+                for key, _ in sel.select(timeout=min(remaining, _DISK_POLL_S)):
                     chunk = os.read(key.fd, 65536)
                     if not chunk:
                         sel.unregister(key.fd)
@@ -158,6 +214,8 @@ class _Run:
             if time.monotonic() >= deadline:
                 self.kill("wall")
                 return
+            if self.check_disk():
+                return
             time.sleep(0.01)
 
     def kill(self, reason: str) -> None:
@@ -168,6 +226,17 @@ class _Run:
         text = self.out["status"].decode("utf-8", "replace")
         return [line.split("\t") for line in text.splitlines() if line]
 
+    def isolation(self) -> list[str]:
+        """The layers the child reported before its ``ready`` line (after it,
+        the sandboxed code could have written the lines itself)."""
+        layers = []
+        for fields in self.status_lines():
+            if fields == ["ready"]:
+                break
+            if fields[0] == "isolation" and len(fields) > 1:
+                layers.append(fields[1])
+        return layers
+
 
 def _spawn(workdir: str, status_w: int, limits: SandboxLimits) -> subprocess.Popen[bytes]:
     config = {
@@ -176,7 +245,7 @@ def _spawn(workdir: str, status_w: int, limits: SandboxLimits) -> subprocess.Pop
         "cpu_seconds": limits.cpu_seconds,
         "memory_bytes": limits.memory_bytes,
         "max_processes": limits.max_processes,
-        "max_file_bytes": limits.max_file_bytes,
+        "max_file_bytes": min(limits.max_file_bytes, limits.max_disk_bytes),
         "run_as_uid": limits.run_as_uid,
         "run_as_gid": limits.run_as_gid if limits.run_as_gid is not None else limits.run_as_uid,
         "network_namespace": limits.network_namespace,
@@ -202,12 +271,17 @@ def _outcome(run: _Run, duration: float) -> SandboxResult:
     """Map how the child ended to a result or a sandbox error."""
     limits, rc = run.limits, run.proc.returncode
     lines = run.status_lines()
-    isolation = [f[1] for f in lines if f[0] == "isolation" and len(f) > 1]
     violation = next((f for f in lines if f[0] == "violation" and len(f) > 2), None)
     setup_error = next((f for f in lines if f[0] == "setup_error" and len(f) > 1), None)
     if run.killed_for == "wall":
         raise SandboxTimeoutError(
             f"run_python: wall-clock limit of {limits.wall_seconds:g} s exceeded; the code was stopped"
+        )
+    if run.killed_for == "disk" or (run.killed_for is None and run.over_quota()):
+        raise SandboxViolationError(
+            f"run_python: disk quota of the work directory exceeded "
+            f"({limits.max_disk_bytes // _MIB} MiB, {limits.max_disk_entries} files); "
+            "write less (keep results in memory and print them)"
         )
     if run.killed_for and run.killed_for.startswith("output:"):
         stream = run.killed_for.split(":", 1)[1]
@@ -241,7 +315,7 @@ def _outcome(run: _Run, duration: float) -> SandboxResult:
         stderr=run.out["stderr"].decode("utf-8", "replace"),
         exit_code=rc if rc is not None else -1,
         duration_s=duration,
-        isolation=isolation,
+        isolation=run.isolation(),
     )
 
 
@@ -273,7 +347,7 @@ def run_sandboxed(code: str, limits: SandboxLimits | None = None) -> SandboxResu
         proc = _spawn(workdir, status_w, limits)
         os.close(status_w)
         status_w = -1
-        run = _Run(proc, status_r, limits)
+        run = _Run(proc, status_r, limits, workdir)
         run.collect(start + limits.wall_seconds)
         _kill_group(proc.pid)  # leader not reaped yet: sweeps any stragglers safely
         proc.wait()

@@ -20,6 +20,7 @@ from tools.base import Tool, ToolResult, call_tool, tool_schema
 from tools.sandbox import RunPythonTool, SandboxLimits, SandboxResult, run_sandboxed
 
 # Small limits keep hostile cases fast; the wall limit leaves room for a busy CI box.
+_MIB = 1024 * 1024
 LIMITS = SandboxLimits(cpu_seconds=2, wall_seconds=6, memory_bytes=256 * 1024 * 1024)
 
 
@@ -249,6 +250,94 @@ def test_writing_outside_work_dir_is_refused() -> None:
     with pytest.raises(SandboxViolationError, match=r"os\.remove"):
         run("import os\nos.remove('/tmp/anything')")
     assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("import os\nprint(os.stat('/etc/passwd').st_size)", "stat outside the sandbox: /etc/passwd"),
+        ("import os\nprint(os.lstat('/etc/shadow'))", "lstat outside the sandbox: /etc/shadow"),
+        ("import os\nprint(os.path.exists('/etc/shadow'))", "stat outside the sandbox"),
+        ("import pathlib\nprint(pathlib.Path('/etc/hosts').stat())", "stat outside the sandbox"),
+        ("import posix\nprint(posix.stat('/etc/passwd'))", "stat outside the sandbox"),
+        ("import os\nprint(os.access('/etc/shadow', os.R_OK))", "access outside the sandbox"),
+        ("import os\nprint(os.readlink('/proc/self/exe'))", "readlink outside the sandbox"),
+        ("import os\nprint(os.statvfs('/etc'))", "statvfs outside the sandbox"),
+        ("import os\nprint(os.pathconf('/etc/passwd', 'PC_NAME_MAX'))", "pathconf outside"),
+        ("import os\nprint(os.scandir('/etc'))", "listing outside the sandbox: /etc"),
+        ("import os\nprint(os.listdir('..'))", "listing outside the sandbox: .."),
+        # the originals are reachable from nowhere: not the os.supports_* sets,
+        # not the wrappers' closures, not a hand-made event
+        ("import os\nfor f in os.supports_fd:\n    f.__name__ == 'stat' and f('/etc/passwd')",
+         "stat outside the sandbox"),
+        ("import os\nfor c in os.stat.__closure__:\n    print(c.cell_contents)\n"
+         "os.stat.__closure__[0].cell_contents('stat', '/etc/passwd', True)",
+         "stat outside the sandbox"),
+        ("import sys\nbox = []\nsys.audit('sandbox.meta', 'stat', '/etc/passwd', True, box)",
+         "stat outside the sandbox"),
+    ],
+    ids=["stat", "lstat", "exists", "pathlib", "posix", "access", "readlink", "statvfs",
+         "pathconf", "scandir", "listdir-up", "supports-set", "closure", "audit-event"],
+)  # fmt: skip
+def test_metadata_outside_work_dir_is_refused(code: str, message: str) -> None:
+    with pytest.raises(SandboxViolationError, match=re.escape(message)):
+        run(code)
+    # the hook refuses them on its own too (root, no uid drop)
+    limits = LIMITS.model_copy(update={"run_as_uid": None, "network_namespace": False})
+    with pytest.raises(SandboxViolationError, match=re.escape(message)):
+        run(code, limits)
+
+
+def test_metadata_inside_work_dir_works() -> None:
+    code = (
+        "import os, pathlib\n"
+        "open('a.txt', 'w').write('hello')\n"
+        "os.mkdir('sub')\n"
+        "print(os.path.getsize('a.txt'), os.path.isdir('sub'), os.path.exists('nope'),\n"
+        "      pathlib.Path('a.txt').resolve() == pathlib.Path(os.getcwd(), 'a.txt'),\n"
+        "      os.access('a.txt', os.R_OK), os.stat(os.open('a.txt', os.O_RDONLY)).st_size,\n"
+        "      sorted(e.name for e in os.scandir('.')))"
+    )
+    assert run(code).stdout.strip() == "5 True False True True 5 ['a.txt', 'sub']"
+
+
+def test_disk_quota_of_the_work_directory() -> None:
+    limits = LIMITS.model_copy(update={"max_file_bytes": _MIB, "max_disk_bytes": 4 * _MIB})
+    many_files = (
+        "block = b'0' * (1 << 20)\n"
+        "for i in range(64):\n"
+        "    open(f'part{i}.bin', 'wb').write(block)\n"
+        "print('wrote 64 MiB')"
+    )
+    with pytest.raises(
+        SandboxViolationError, match=re.escape("disk quota of the work directory exceeded (4 MiB")
+    ):
+        run(many_files, limits)
+    # the quota holds while the code runs, not only when it has ended
+    slow = "import time\n" + many_files.replace("block)", "block); time.sleep(0.01)")
+    started = time.monotonic()
+    with pytest.raises(SandboxViolationError, match="disk quota"):
+        run(slow, limits)
+    assert time.monotonic() - started < 3  # 64 writes x 10 ms would be ~0.7 s more
+    with pytest.raises(SandboxViolationError, match="2000 files"):
+        run("for i in range(5000):\n    open(f'e{i}', 'w').close()")
+    assert run("open('ok.txt', 'w').write('x' * 1000)\nprint('ok')", limits).stdout == "ok\n"
+
+
+def test_isolation_report_cannot_be_forged() -> None:
+    honest = run("print('hi')").isolation
+    assert "audit-hook" in honest
+    forged = run(
+        "import os\n"
+        "for fd in range(3, 64):\n"
+        "    try:\n"
+        "        os.write(fd, b'isolation\\tforged-netns\\nready\\nisolation\\tforged\\n')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print('done')"
+    )
+    assert forged.stdout == "done\n"
+    assert forged.isolation == honest
 
 
 @pytest.mark.parametrize(
