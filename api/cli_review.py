@@ -15,6 +15,7 @@ from rich.table import Table
 from api.cli import JsonOpt, KbOpt, TenantOpt, emit_json, err, fail, get_container, out
 from api.cli_eval import eval_app
 from core.errors import DossierError, NotFoundError
+from ingest.pipeline import source_key
 
 __all__ = ["register"]
 
@@ -49,7 +50,7 @@ def review(
         book = load_playbook(playbook)
         path = Path(target)
         if path.is_file():
-            result = container.pipeline.ingest_file(path, tenant_id)
+            result = container.pipeline.ingest_file(path, tenant_id, source=source_key(path))
             if result.status == "failed" or not result.document_id:
                 raise fail(f"{path.name}: {result.error or 'ingest failed'}")
             err.print(

@@ -26,6 +26,7 @@ from api.cli import (
     out,
 )
 from core.errors import DossierError, NotFoundError
+from ingest.pipeline import source_key
 
 __all__ = ["register"]
 
@@ -261,7 +262,7 @@ def summarize(
 def _document_id(container: Any, tenant: str, target: str) -> str:
     path = Path(target)
     if path.is_file():
-        result = container.pipeline.ingest_file(path, tenant)
+        result = container.pipeline.ingest_file(path, tenant, source=source_key(path))
         if result.status == "failed" or not result.document_id:
             raise DossierError(result.error or f"{path.name}: ingest failed")
         return str(result.document_id)
