@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import JSONBody
 from litestar.response import Stream
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,7 +44,7 @@ async def ask_page(request: Request[Any, Any, Any], doc: str | None = None) -> R
 
 
 @post("/ask/stream")
-async def ask_stream(request: Request[Any, Any, Any], data: AskForm) -> Stream:
+async def ask_stream(request: Request[Any, Any, Any], data: JSONBody[AskForm]) -> Stream:
     svc, who = services(request), viewer(request)
 
     async def frames() -> AsyncIterator[bytes]:

@@ -72,19 +72,20 @@ def _highlights(
     svc: Any, tenant: str, record: Any, hp: int, start: int | None, end: int | None,
     quote: str | None,
 ) -> tuple[list[Highlight], tuple[int, int] | None]:  # fmt: skip
-    """Rectangles (PDF), and for text documents the marked range on page hp."""
+    """Rectangles (PDF) and the quote's range in the text of page ``hp``."""
     if not 1 <= hp <= record.pages:
         return [], None
     text = svc.kb.page_text(tenant, record.id, hp)
     wanted = _quote_of(text, start, end, quote)
     if not wanted:
         return [], None
+    at = text.find(wanted) if start is None else start
+    marked = (at, at + len(wanted)) if at >= 0 else None
     if record.mime != "application/pdf":
-        at = text.find(wanted) if start is None else start
-        return [], ((at, at + len(wanted)) if at >= 0 else None)
+        return [], marked
     hint = (start / max(len(text), 1)) if start is not None else None
     path = svc.catalog.file_path(tenant, record.id)
-    return find_highlights(path, hp, wanted, hint=hint), None
+    return find_highlights(path, hp, wanted, hint=hint), marked
 
 
 @get("/documents/{document_id:str}")
@@ -113,13 +114,14 @@ async def document_page(
         hits = await in_thread(lambda: svc.kb.search(who.tenant, find.strip(), k=SEARCH_K,
                                                      document_ids=[document_id]))  # fmt: skip
     here = [r for r in rects if r.page == page]
+    is_pdf = record.mime == "application/pdf"
     elsewhere = sorted({r.page for r in rects if r.page != page})
     keep = {"hp": hp, "s": s, "e": e, "q": q if s is None else None}
     highlight_query = urlencode({k: v for k, v in keep.items() if v is not None})
     return html(request, "document.html", doc=record, page=page, text=text, rects=here,
                 marked=marked if hp == page else None, other_pages=elsewhere,
                 highlight_query=highlight_query, hits=hits, find=find or "",
-                quote_missing=hp is not None and not rects and marked is None,
+                quote_missing=hp == page and not (here or (marked and not is_pdf)),
                 page_link=page_link)  # fmt: skip
 
 
