@@ -16,6 +16,9 @@ command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 # PostgreSQL server binaries (initdb, pg_ctl under /usr/lib/postgresql/<ver>/bin):
 # the catalog and multi-worker tests start a throw-away cluster of their own.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+# Chromium for the web app's browser tests (Playwright drives /usr/bin/chromium;
+# it never downloads a browser of its own).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
