@@ -55,22 +55,49 @@ def serve(
     no_llm: Annotated[
         bool, typer.Option("--no-llm", help="Do not start the embedded LLM.")
     ] = False,
+    sign_in_key: Annotated[
+        bool,
+        typer.Option(
+            "--sign-in-key",
+            help="Create an admin key for --tenant and print it "
+            "(to sign in to the web app; shown once).",
+        ),
+    ] = False,
     kb: KbOpt = None,
+    tenant: TenantOpt = None,
 ) -> None:
-    """Start the HTTP API (uvicorn) with the job worker and, unless
-    DOSSIER_LLM__BASE_URL is set, the embedded LLM in the background."""
+    """Start the web app (at /) and the HTTP API (uvicorn) with the job worker
+    and, unless DOSSIER_LLM__BASE_URL is set, the embedded LLM in the background."""
     import uvicorn
 
     from api.app import create_app
 
-    settings = get_settings(ctx, kb)
+    settings = get_settings(ctx, kb, tenant)
+    key = _web_sign_in_key(settings) if sign_in_key else None
     app = create_app(settings, worker=not no_worker, manage_llm=not no_llm)
     h, p = host or settings.api.host, port or settings.api.port
+    url = f"http://{'127.0.0.1' if h in ('0.0.0.0', '::') else h}:{p}/"
     err.print(
         f"[dim]Dossier API on http://{h}:{p} (kb {settings.data_dir}); schema at /schema[/dim]"
     )
+    err.print(f"Web app: [bold]{url}[/bold]", highlight=False)
+    if key:
+        err.print(f"Sign in with this admin key for tenant {settings.tenant!r} (shown once):")
+        out.print(key, markup=False, highlight=False)
     uvicorn.run(app, host=h, port=p, log_level=settings.log_level.lower(),
                 access_log=False, timeout_graceful_shutdown=10)  # fmt: skip
+
+
+def _web_sign_in_key(settings: Any) -> str:
+    """A new admin key for the settings' tenant, labelled as made by serve."""
+    from knowledge_base.catalog import Catalog
+
+    catalog = Catalog(settings.catalog_url, settings.files_dir)
+    try:
+        key, _ = catalog.create_api_key(settings.tenant, "admin", "web sign-in (dossier serve)")
+    finally:
+        catalog.close()
+    return key
 
 
 # -- keys ------------------------------------------------------------------------
