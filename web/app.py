@@ -23,11 +23,13 @@ from litestar.static_files import create_static_files_router
 from web.errors import web_exception_handlers
 from web.render import SECURITY_HEADERS
 from web.session import viewer_guard
+from web.views.admin import ADMIN_ROUTES
 from web.views.ask import ASK_ROUTES
 from web.views.auth import AUTH_ROUTES
 from web.views.documents import DOCUMENT_ROUTES
 from web.views.reader import READER_ROUTES
 from web.views.reviews import REVIEW_ROUTES
+from web.views.search import SEARCH_ROUTES
 
 __all__ = ["STATIC_DIR", "create_web_router"]
 
@@ -57,6 +59,8 @@ def create_web_router() -> Router:
             *READER_ROUTES,
             *REVIEW_ROUTES,
             *ASK_ROUTES,
+            *SEARCH_ROUTES,
+            *ADMIN_ROUTES,
             static,
         ],
         guards=[viewer_guard],

@@ -280,3 +280,54 @@ def test_a_hostile_document_name_and_text_render_inertly(
     assert page.evaluate("() => window.__xss") is None
     assert not dialogs
     assert not csp_violations(page)
+
+
+def test_search_opens_a_hit_and_summaries_end_in_a_downloadable_digest(
+    services_doc: str, sign_in: Any, screens: Screens
+) -> None:
+    page = sign_in("acme", "member")
+    page.goto("/search?q=indemnify+the+Trust&mode=hybrid&k=5")
+    hit = page.locator(f".hits a[href^='/documents/{services_doc}']").first
+    assert "page" in hit.inner_text()
+    screens.save(page, "search")
+    hit.click()
+    page.wait_for_selector(".page-frame .hl")
+    page.goto("/summaries")
+    page.check(f"#sum-{services_doc}")
+    page.click("form[action='/summaries'] button[type=submit]")
+    page.wait_for_selector("h1:has-text('Digest')", timeout=120_000)
+    assert page.locator(".quote-link").count() >= 1
+    screens.save(page, "summaries")
+    digest = page.request.get(page.locator("a[href$='digest.md']").get_attribute("href"))
+    assert digest.ok
+    assert digest.text().startswith("# Digest")
+    assert SERVICES_PDF.name in digest.text()
+
+
+def test_admin_creates_and_revokes_a_key_and_filters_the_audit_log(
+    web_server: RunningServer, sign_in: Any, screens: Screens
+) -> None:
+    member = sign_in("acme", "member")
+    assert member.locator("nav a:has-text('Admin')").count() == 0
+    assert member.goto("/admin/keys").status == 403
+    page = sign_in("acme", "admin")
+    page.goto("/admin/keys")
+    page.fill("#key-name", "Pat Reader")
+    page.select_option("#key-role", "reader")
+    page.click("form[action='/admin/keys'] button[type=submit]")
+    key = page.locator("#new-key").inner_text().strip()
+    assert key.startswith("dsk_")
+    screens.save(page, "admin-keys")
+    with httpx.Client(base_url=web_server.base_url, timeout=30) as pat:
+        assert pat.post("/sign-in", data={"key": key}).status_code == 303
+        assert pat.get("/documents").status_code == 200
+        page.on("dialog", lambda d: d.accept())
+        page.locator("tr:has-text('Pat Reader') button:has-text('Revoke')").click()
+        page.wait_for_selector("tr:has-text('Pat Reader') .status-failed")
+        assert pat.get("/documents").status_code == 303  # signed out at once
+    page.goto("/admin/audit?action=key_revoked")
+    rows = page.locator("tbody tr")
+    assert rows.count() == 1
+    assert "key_revoked" in rows.first.inner_text()
+    screens.save(page, "audit")
+    assert not csp_violations(page)

@@ -317,6 +317,9 @@
   }
 
   function setupButtons() {
+    document.querySelectorAll("form[data-confirm]").forEach((f) => f.addEventListener("submit", (ev) => {
+      if (!window.confirm(f.dataset.confirm)) ev.preventDefault();
+    }));
     document.querySelectorAll("[data-print]").forEach((b) => b.addEventListener("click", () => window.print()));
     document.querySelectorAll("[data-copy]").forEach((b) => b.addEventListener("click", () => {
       const target = document.getElementById(b.dataset.copy);
