@@ -331,3 +331,37 @@ def test_admin_creates_and_revokes_a_key_and_filters_the_audit_log(
     assert "key_revoked" in rows.first.inner_text()
     screens.save(page, "audit")
     assert not csp_violations(page)
+
+
+def test_the_checked_answer_replaces_the_streamed_tokens_and_claims_are_listed(
+    sign_in: Any,
+) -> None:
+    """The LLM path's events (claim, answer) through the page's own handler:
+    the checked answer is what remains on screen; an unsupported claim shows
+    with its reason; verified and dropped chips differ."""
+    page = sign_in("acme", "reader")
+    page.goto("/ask")
+    cite = {"n": 1, "document_id": "d1", "document": "A.pdf", "page": 2, "quote": "q",
+            "start": 0, "end": 1, "verified": True}  # fmt: skip
+    shown = page.evaluate(
+        "events => window.dossierReplayTurn('Which law governs?', events)",
+        [["token", {"text": "Delaware law governs [1]. "}],
+         ["token", {"text": "The fee is $9 million [1]."}],
+         ["claim", {"text": "Delaware law governs [1].", "supported": True, "citations": [1]}],
+         ["claim", {"text": "The fee is $9 million [1].", "supported": False, "citations": [1],
+                    "reason": "the cited text states no such amount"}],
+         ["citation", {"citation": cite}],
+         ["citation", {"citation": cite | {"n": 2, "verified": False}, "reason": "not on page"}],
+         ["answer", {"text": "Delaware law governs [1].", "retracted": True}],
+         ["done", {"answer": "Delaware law governs [1]. The fee is $9 million [1].",
+                   "session_id": "web-1"}]],
+    )  # fmt: skip
+    assert shown == "Delaware law governs [1]."
+    assert (
+        page.locator(".claims .unsupported")
+        .inner_text()
+        .endswith("the cited text states no such amount")
+    )
+    assert page.locator(".chip.verified").count() == 1
+    assert page.locator(".chip.dropped").count() == 1
+    assert "not verified" in page.locator(".chip.dropped").inner_text()

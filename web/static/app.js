@@ -292,9 +292,20 @@
     }
   }
 
+  // Replays already-received events into a new turn (the same code path as a
+  // live answer); the browser tests use it to check claim/answer handling.
+  function replayTurn(question, events) {
+    const t = newTurn(question);
+    const state = { text: "", checked: null };
+    events.forEach(([name, data]) => handleAskEvent(t, state, name, data));
+    t.answer.classList.remove("streaming");
+    return t.answer.textContent;
+  }
+
   function setupAsk() {
     const form = document.getElementById("ask-form");
     if (!form) return;
+    window.dossierReplayTurn = replayTurn;
     form.addEventListener("submit", (ev) => { ev.preventDefault(); ask(form); });
     form.question.addEventListener("keydown", (ev) => {
       if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); ask(form); }
