@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Any
 
 import anyio.to_thread
 from litestar import Request, Response, delete, get, post
+from litestar.exceptions import InternalServerException
 from litestar.response import File
 
 from api.errors import ApiError
@@ -14,7 +17,14 @@ from api.schemas import document_json, job_json
 
 __all__ = ["DOCUMENT_ROUTES"]
 
+log = logging.getLogger(__name__)
+
 PNG_DPI = 110
+#: A rendered page holds at most this many pixels (about 75 MB of RGB while it
+#: is encoded): larger pages are rendered at a lower resolution, down to
+#: PNG_MIN_DPI; a page that does not fit even then gets a 422.
+PNG_MAX_PIXELS = 25_000_000
+PNG_MIN_DPI = 36
 
 
 @post("/v1/documents", opt={"role": "member"}, status_code=202, summary="Upload files")
@@ -26,7 +36,14 @@ async def upload_documents(request: Request[Any, Any, Any]) -> Response[dict[str
     ``replaces`` names the document (id) that the one uploaded file is the
     next version of (422 if there is none)."""
     svc, who = services(request), caller(request)
-    parts = await svc.uploads.receive(request.headers.get("content-type"), request.stream())
+    try:
+        parts = await svc.uploads.receive(request.headers.get("content-type"), request.stream())
+    except InternalServerException as exc:  # Litestar's way to say the client went away
+        if "disconnected" not in str(exc.detail):
+            raise
+        log.info("api.upload_disconnected tenant=%s", who.tenant)
+        raise ApiError(400, "the client disconnected before the upload was complete",
+                       slug="client-disconnected") from None  # fmt: skip
     saved = await anyio.to_thread.run_sync(svc.uploads.accept, who.tenant, parts)
     svc.wake.set()
     await anyio.to_thread.run_sync(
@@ -72,24 +89,38 @@ async def get_page(
     svc, who = services(request), caller(request)
     if format not in ("json", "png"):
         raise ApiError(400, f"format must be json or png, not {format!r}")
+    record = await anyio.to_thread.run_sync(svc.kb.get_document, who.tenant, document_id)
+    if not 1 <= page <= record.pages:  # before any query: 10**20 overflows SQL integers
+        raise ApiError(404, f"{record.name} has no page {page} (it has {record.pages})",
+                       slug="not-found")  # fmt: skip
     if format == "json":
         text = await anyio.to_thread.run_sync(svc.kb.page_text, who.tenant, document_id, page)
         return Response({"document_id": document_id, "page": page, "text": text})
-    record = await anyio.to_thread.run_sync(svc.kb.get_document, who.tenant, document_id)
     if record.mime != "application/pdf":
         raise ApiError(415, f"{record.name}: only PDF pages can be rendered as PNG")
-    if not 1 <= page <= record.pages:
-        raise ApiError(404, f"{record.name} has no page {page} (it has {record.pages})")
     path = await anyio.to_thread.run_sync(svc.catalog.file_path, who.tenant, document_id)
-    png = await anyio.to_thread.run_sync(_render_png, path, page)
+    png = await anyio.to_thread.run_sync(_render_png, path, page, record.name)
     return Response(png, media_type="image/png")
 
 
-def _render_png(path: Any, page: int) -> bytes:
+def _render_png(path: Any, page: int, name: str) -> bytes:
+    """The page as PNG at PNG_DPI, or lower so it stays under PNG_MAX_PIXELS."""
     import pymupdf
 
     with pymupdf.open(path) as pdf:
-        return pdf[page - 1].get_pixmap(dpi=PNG_DPI).tobytes("png")  # type: ignore[no-any-return]
+        rect = pdf[page - 1].rect
+        points = max(rect.width * rect.height, 1.0)
+        dpi = min(PNG_DPI, int(72 * math.sqrt(PNG_MAX_PIXELS / points)))
+        if dpi < PNG_MIN_DPI:
+            raise ApiError(
+                422,
+                f"{name}: page {page} is {rect.width:.0f} x {rect.height:.0f} pt "
+                f"({rect.width / 72:.0f} x {rect.height / 72:.0f} inches); a PNG of it at "
+                f"{PNG_MIN_DPI} dpi would exceed {PNG_MAX_PIXELS // 1_000_000} megapixels. "
+                "Download the original file instead.",
+                slug="page-too-large",
+            )
+        return pdf[page - 1].get_pixmap(dpi=dpi).tobytes("png")  # type: ignore[no-any-return]
 
 
 @delete("/v1/documents/{document_id:str}", opt={"role": "member"}, summary="Delete a document")
