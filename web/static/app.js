@@ -226,10 +226,13 @@
     t.steps.append(li);
   }
 
+  const TOOL_LABELS = { search_documents: "Searching the documents", extract_clauses: "Reading the contract's clauses",
+    run_python: "Calculating" };
+
   function handleAskEvent(t, state, name, data) {
     if (name === "status") step(t, data.message);
-    else if (name === "tool_call") step(t, "Running " + data.name + "…");
-    else if (name === "tool_result") step(t, data.name + (data.is_error ? " failed" : " done") + (data.summary ? ": " + data.summary : ""));
+    else if (name === "tool_call") step(t, (TOOL_LABELS[data.name] || ("Running " + data.name)) + "…");
+    else if (name === "tool_result") step(t, (data.is_error ? "Failed: " : "Done: ") + (data.summary || data.name));
     else if (name === "token") { state.text += data.text; t.answer.textContent = state.text; }
     else if (name === "citation") t.chips.append(chip(data.citation, data.reason));
     else if (name === "claim") {
@@ -245,7 +248,6 @@
       if (data.session_id) document.getElementById("session_id").value = data.session_id;
       const final = state.checked ?? (data.answer || state.text);
       renderAnswer(t.answer, final);
-      if (data.degraded) step(t, "The language model is not available: this answer is the best matching passages.");
     } else if (name === "error") {
       const p = document.createElement("p");
       p.className = "error";
