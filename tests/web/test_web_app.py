@@ -13,7 +13,7 @@ import httpx
 import pymupdf
 import pytest
 
-from tests.e2e.conftest import RunningServer, ingest
+from tests.e2e.conftest import NDA_DOCX, RunningServer, ingest
 from tests.web.conftest import (
     COBRANDING_PDF,
     HOSTING_PDF,
@@ -365,3 +365,20 @@ def test_the_checked_answer_replaces_the_streamed_tokens_and_claims_are_listed(
     assert page.locator(".chip.verified").count() == 1
     assert page.locator(".chip.dropped").count() == 1
     assert "not verified" in page.locator(".chip.dropped").inner_text()
+
+
+def test_a_docx_is_shown_as_its_text_and_a_search_hit_is_marked_in_it(
+    web_server: RunningServer, sign_in: Any
+) -> None:
+    with web_server.client("acme") as client:
+        (doc,) = ingest(client, NDA_DOCX)
+    page = sign_in("acme", "reader")
+    page.goto(f"/documents/{doc}?find=confidential+information")
+    hit = page.locator(".hits a").first
+    query = parse_qs(urlsplit(hit.get_attribute("href")).query)
+    hp, start, end = int(query["hp"][0]), int(query["s"][0]), int(query["e"][0])
+    hit.click()
+    page.wait_for_selector(".page-text-doc mark")
+    stored = web_server.container.kb.page_text("acme", doc, hp)
+    assert page.locator(".page-text-doc mark").inner_text() == stored[start:end]
+    assert page.locator("#page-image").count() == 0
