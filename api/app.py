@@ -23,7 +23,7 @@ import anyio.to_thread
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 
 from api.auth import auth_guard
 from api.container import Container
@@ -151,7 +151,9 @@ def create_app(
             description="Self-hosted document analysis for legal teams. "
             "Authenticate with 'Authorization: Bearer <key>' (dossier keys create).",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            # JSON only: every UI plugin (Swagger, Scalar, ...) loads its
+            # scripts from a public CDN, and nothing may leave the machine.
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),
         debug=False,
     )
