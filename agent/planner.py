@@ -10,6 +10,9 @@ Rules (no model involved, so the same question always gets the same plan):
 3. Add ``run_python`` when the question needs arithmetic or date math and the
    planner can write the program itself: an arithmetic expression in the
    question, two dates (days between), or "N days/weeks/months after DATE".
+4. Put ``citator`` first when the question asks who cites an authority or how it
+   was treated ("which of our opinions cite 288 Ark. 37", "has Carter v.
+   Matthews been distinguished or overruled") and names one.
 """
 
 from __future__ import annotations
@@ -84,6 +87,14 @@ _SYNONYMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"warrant", ("Warranty Duration",)),
     (r"licen[cs]e", ("License Grant",)),
     (r"governing|jurisdiction|which (?:state|country)'?s? law", ("Governing Law",)),
+)
+_CITATOR = re.compile(
+    r"\b(?:cit(?:e|es|ed|ing)|cited\s+by|citator|overrul\w*|distinguish\w*|abrogat\w*|"
+    r"question(?:ed)?\s+(?:in|by)|good\s+law|followed|treat(?:ed|ment))\b",
+    re.I,
+)
+_AUTHORITY = re.compile(
+    r"\b\d{1,4}\s+[A-Z][A-Za-z.\s]{0,20}?\d?[a-z]{0,2}\s+\d{1,5}\b|\b[A-Z]\w+\s+vs?\.\s+[A-Z]"
 )
 _ARITH = re.compile(
     r"(?<![\w.])\(?\d[\d,]*(?:\.\d+)?\)?(?:\s*[-+*/×x]\s*\(?\d[\d,]*(?:\.\d+)?\)?)+"
@@ -288,6 +299,8 @@ def plan_question(
     if document_ids:
         search_args["document_ids"] = list(document_ids)
     plan.calls.append(PlannedCall("search_documents", search_args))
+    if "citator" in available and _CITATOR.search(query) and _AUTHORITY.search(query):
+        plan.calls.insert(0, PlannedCall("citator", {"question": query}))
     if "extract_clauses" in available and _CLAUSE.search(query):
         plan.calls.append(
             PlannedCall("extract_clauses", {"categories": clause_categories(query, categories)})

@@ -21,7 +21,7 @@ __all__ = ["DEFAULT_TOOLS", "ToolRegistry", "build_tools"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TOOLS = ("search_documents", "extract_clauses", "run_python")
+DEFAULT_TOOLS = ("search_documents", "extract_clauses", "run_python", "citator")
 
 
 class ToolRegistry:
@@ -116,4 +116,8 @@ def build_tools(
         tools.append(clause)
     if "run_python" in include and (python := _python_tool()):
         tools.append(python)
+    if "citator" in include:
+        from tools.citator import CitatorTool  # the citation graph (court opinions)
+
+        tools.append(CitatorTool(kb, tenant, ledger))
     return ToolRegistry(tools)
