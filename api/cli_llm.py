@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -65,27 +69,77 @@ def ask(
     settings = container.settings
     chat_model = None
     base_url = settings.llm.base_url
-    if base_url is None and not no_start:
-        server = LocalVLLMServer(settings)
+    server = LocalVLLMServer(settings) if base_url is None else None
+    start_error = None
+    if server is not None and not no_start:
         if not server.status().running:
             err.print("[dim]starting the embedded LLM (first start takes a few minutes)…[/dim]")
         try:
-            base_url = ensure_local_llm(settings)
+            with _stop_on_interrupt(server):
+                base_url = ensure_local_llm(settings, server=server)
         except (LLMError, ConfigurationError) as exc:
+            start_error = str(exc)
             err.print(f"[yellow]warning:[/yellow] {exc}")
-    elif base_url is None:
-        base_url = LocalVLLMServer(settings).base_url
+    elif server is not None:
+        base_url = server.base_url
     if base_url is not None:
         chat_model = OpenAIChatModel(settings.llm, base_url)
-    container.kb.embedder.embed_batch(["warm-up"])  # model load is not retrieval time
-    agent = Agent(container.kb, chat_model, None, settings)
-    result = asyncio.run(
-        _consume(agent, question, settings.tenant, session, doc, json_out, chat_model)
-    )
+    with _stop_on_interrupt(server):
+        container.kb.embedder.embed_batch(["warm-up"])  # model load is not retrieval time
+        agent = Agent(container.kb, chat_model, None, settings)
+        result = asyncio.run(
+            _consume(agent, question, settings.tenant, session, doc, json_out, chat_model)
+        )
     if json_out:
         emit_json(result)
+    _last_lines(result, server, start_error)
     if result.get("error"):
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt(server: LocalVLLMServer | None) -> Iterator[None]:
+    """Ctrl-C or SIGTERM: stop the embedded LLM if this command started it
+    (one already running before is left alone), then exit 130."""
+    previous = signal.getsignal(signal.SIGTERM)
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        if server is not None and server.started_here:
+            server.cancel()
+            server.stop()
+            err.print("interrupted: stopped the embedded LLM this command had started")
+        else:
+            err.print("interrupted")
+        raise typer.Exit(130) from None
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _last_lines(
+    result: dict[str, Any], server: LocalVLLMServer | None, start_error: str | None
+) -> None:
+    """What a person must know after the answer: an evidence-only answer
+    says so plainly, and an LLM this command started is still running."""
+    if result.get("mode") == "evidence-only":
+        reason = start_error or result.get("degraded_reason") or "no language model answered"
+        err.print(f"[bold yellow]Evidence-only answer:[/bold yellow] no language model wrote it "
+                  f"(reason: {reason}); what is shown above is quoted from your documents.",
+                  markup=True, highlight=False)  # fmt: skip
+    if server is not None and server.started_here:
+        status = server.status()
+        if status.running:
+            err.print(f"[dim]The embedded LLM started for this question keeps running for the "
+                      f"next ones (pid {status.pid}, {status.memory_mb:.0f} MB); "
+                      "`dossier llm stop` stops it.[/dim]")  # fmt: skip
 
 
 async def _consume(
@@ -102,6 +156,7 @@ async def _consume(
     dropped: list[CitationEvent] = []
     checked: AnswerEvent | None = None
     streamed = False
+    degraded_reason = ""
     try:
         async for event in agent.stream_answer(
             question, tenant, session_id=session, document_ids=doc
@@ -118,6 +173,8 @@ async def _consume(
             ):
                 newline = "\n" if streamed and not json_out else ""
                 err.print(f"{newline}[dim]{event.message}[/dim]")
+                if event.stage == "degraded":
+                    degraded_reason = event.message
             elif isinstance(event, ToolCallEvent):
                 err.print(f"[dim]→ {event.name}[/dim]")
             elif isinstance(event, CitationEvent) and not event.citation.verified:
@@ -163,6 +220,8 @@ async def _consume(
         "session_id": done.session_id,
         "degraded": done.degraded,
         "planner": done.planner,
+        "mode": done.planner,  # native | planner | evidence-only
+        "degraded_reason": degraded_reason or None,
         "claims": done.claims,
     }  # fmt: skip
 

@@ -84,8 +84,11 @@ def serve(
     if key:
         err.print(f"Sign in with this admin key for tenant {settings.tenant!r} (shown once):")
         out.print(key, markup=False, highlight=False)
-    uvicorn.run(app, host=h, port=p, log_level=settings.log_level.lower(),
-                access_log=False, timeout_graceful_shutdown=10)  # fmt: skip
+    try:
+        uvicorn.run(app, host=h, port=p, log_level=settings.log_level.lower(),
+                    access_log=False, timeout_graceful_shutdown=10)  # fmt: skip
+    finally:  # the app's shutdown stops it too; this covers a shutdown cut short
+        app.state.services.llm.stop_started()
 
 
 def _web_sign_in_key(settings: Any) -> str:

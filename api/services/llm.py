@@ -8,6 +8,9 @@ chat model the agent uses.
   evidence-only (degraded) answer.
 - unset and not ``manage_local`` (``dossier serve --no-llm``): the embedded
   server's URL is used if one happens to be running, else answers degrade.
+
+A server this service started is stopped when the app shuts down (SIGTERM,
+Ctrl-C); one that was already running is left alone.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 import time
 from typing import Literal
 
+import anyio.to_thread
 import httpx
 
 from agent.llm import OpenAIChatModel
@@ -44,6 +48,7 @@ class LLMService:
         self._model: OpenAIChatModel | None = None
         self._probe: tuple[float, LLMState] | None = None
         self._lock = threading.Lock()
+        self._server = LocalVLLMServer(settings)
 
     # -- lifecycle ---------------------------------------------------------------
     def start_background(self) -> None:
@@ -56,10 +61,11 @@ class LLMService:
     def _start_local(self) -> None:
         t0 = time.perf_counter()
         try:
-            url = ensure_local_llm(self.settings)
+            url = ensure_local_llm(self.settings, server=self._server)
         except (DossierError, OSError) as exc:
             self._start_error = str(exc)
-            log.warning("api.llm_start_failed error=%s", type(exc).__name__)
+            if not self._server.cancelled:  # cancelled: the app is shutting down
+                log.warning("api.llm_start_failed error=%s", type(exc).__name__)
         else:
             with self._lock:
                 self._base_url = url
@@ -72,6 +78,21 @@ class LLMService:
         if self._model is not None:
             await self._model.aclose()
             self._model = None
+        await anyio.to_thread.run_sync(self.stop_started)
+
+    def stop_started(self) -> bool:
+        """Stop the embedded server if this service started it (idempotent);
+        a start still in progress is cancelled first."""
+        if not self.manage_local:
+            return False
+        self._server.cancel()
+        if not self._server.started_here:
+            return False
+        stopped = self._server.stop()
+        self._server.started_here = False
+        if stopped:
+            log.info("api.llm_stopped (started by this server)")
+        return stopped
 
     # -- use ---------------------------------------------------------------------
     @property

@@ -64,7 +64,10 @@ def test_prepare_is_idempotent(llm_model_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_dying_server_fails_with_the_log_tail(tmp_path: Path) -> None:
+def test_a_dying_server_fails_with_the_log_tail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOSSIER_RUNTIME_DIR", str(tmp_path / "run"))  # not the session's server
     broken = tmp_path / "broken-model"
     broken.mkdir()
     (broken / "config.json").write_text('{"model_type": "no-such-architecture"}')
