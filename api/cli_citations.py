@@ -4,6 +4,8 @@ README, same as the ``/v1/`` routes)."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -151,13 +153,6 @@ def kind(
         out.print(f"{document_id}: kind {profile.kind}")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("citations")(citations)
-    app.command("cited-by")(cited_by)
-    app.command("authorities")(authorities)
-    app.command("kind")(kind)
-
-
 KindOpt = Annotated[
     str | None,
     typer.Option("--kind", help="Document kind: opinion | brief | contract | report | other."),
@@ -201,3 +196,84 @@ def search_scope(
         decided_from=decided_from,
         decided_to=decided_to,
     )
+
+
+_CAP = Path("../shared/data/court/cap-arkansas")
+
+
+def eval_precedents(
+    ctx: typer.Context,
+    corpus: Annotated[
+        Path,
+        typer.Option(
+            "--corpus", help="CAP sample folder (metadata.jsonl, text/, original_casemets/)."
+        ),
+    ] = _CAP,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Only the first N cases.")
+    ] = None,
+    baseline: Annotated[
+        bool, typer.Option("--baseline/--no-baseline", help="Also run the naive retriever.")
+    ] = True,
+    kb: KbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Opinion metadata accuracy, citation-graph recall/precision and headnote
+    retrieval recall@1/@5 (vs the naive baseline) on CAP's Arkansas opinions."""
+    from api.cli import get_settings
+    from api.container import Container
+    from evaluation.precedents import run_precedents
+
+    if not (corpus / "metadata.jsonl").is_file():
+        raise fail(
+            f"{corpus}: no metadata.jsonl (see ../shared/data/README.md, court/cap-arkansas)"
+        )
+    with tempfile.TemporaryDirectory(prefix="dossier-precedents-") as tmp:
+        settings = get_settings(ctx, kb or Path(tmp) / "kb")
+        container = Container(settings)
+        try:
+            report = run_precedents(
+                container, corpus, baseline=baseline, limit=limit, workdir=Path(tmp) / "texts"
+            )
+        finally:
+            container.close()
+    if json_out:
+        emit_json(report)
+        return
+    _print_eval(report)
+
+
+def _print_eval(report: dict[str, Any]) -> None:
+    m, g, r = report["metadata"], report["graph"], report["retrieval"]
+    table = Table(
+        title=f"precedents: {report['documents']} CAP opinions, ingest {report['ingest_s']} s"
+    )
+    for col in ("measure", "value", "where the text states it"):
+        table.add_column(col)
+    for field, value in m["accuracy"].items():
+        stated = m["accuracy_where_stated"][field]
+        n = m["stated_in_text"][field]
+        table.add_row(
+            f"metadata: {field}",
+            f"{value:.3f}",
+            "—" if stated is None else f"{stated:.3f} ({n} cases)",
+        )
+    table.add_row("kind = opinion", f"{m['kind_opinion']:.3f}", "")
+    table.add_row("graph recall", str(g["recall"]), f"{g['gold_edges']} gold edges")
+    table.add_row("graph precision", str(g["precision"]), f"{g['predicted_edges']} predicted")
+    base = r.get("baseline", {})
+    for k in ("recall@1", "recall@5"):
+        table.add_row(
+            f"headnote {k}", f"{r[k]:.3f}", f"naive baseline {base[k]:.3f}" if base else ""
+        )
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    from api.cli_eval import eval_app
+
+    app.command("citations")(citations)
+    app.command("cited-by")(cited_by)
+    app.command("authorities")(authorities)
+    app.command("kind")(kind)
+    eval_app.command("precedents")(eval_precedents)

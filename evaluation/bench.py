@@ -727,10 +727,21 @@ def answers_section(ctx: BenchContext) -> Section:
     return run(ctx)
 
 
+def precedents_section(ctx: BenchContext) -> Section:
+    """``dossier eval precedents`` on CAP's 288 Arkansas opinions (evaluation/precedents.py):
+    metadata accuracy, citation-graph recall/precision, headnote retrieval vs naive."""
+    from evaluation.precedents import render_markdown
+
+    args = ["--corpus", str(DATA / "court" / "cap-arkansas")]
+    title = "Precedents: 288 Arkansas Supreme Court opinions (CAP)"
+    return _hook_section(ctx, title, "precedents", args, render_markdown)
+
+
 SECTIONS: tuple[Callable[[BenchContext], Section], ...] = (
     ingestion_section,
     retrieval_section,
     clauses_section,
+    precedents_section,
     agent_section,
     answers_section,
     api_section,
@@ -742,6 +753,7 @@ TITLE_PREFIX = {
     "ingestion": "Ingestion",
     "retrieval": "Retrieval",
     "clauses": "Clause extraction",
+    "precedents": "Precedents",
     "agent": "Agent latency",
     "answers": "Answers",
     "api": "API latency",

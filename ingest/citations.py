@@ -36,6 +36,9 @@ from knowledge_base.citation_graph import CitationRef, OpinionPart
 __all__ = ["TREATMENTS", "extract_citations", "normalise_authority", "treatment_of"]
 
 log = logging.getLogger(__name__)
+# eyecite logs citation text and case names at WARNING ("Unknown overlap case.
+# Last cite: ..."): document text must not reach the logs.
+logging.getLogger("eyecite").setLevel(logging.ERROR)
 
 _SEP = "\n\n"
 
