@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -86,12 +87,25 @@ def get_settings(ctx: typer.Context, kb: Path | None = None, tenant: str | None 
         state.tenant = tenant
     if state.settings is None:
         state.settings = load_settings(data_dir=state.kb, tenant=state.tenant)
+        _quiet_libraries(state.settings.log_level)
         logging.basicConfig(
             level=state.settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
             stream=sys.stderr,
         )
     return state.settings
+
+
+def _quiet_libraries(log_level: str) -> None:
+    """No library progress bars or advisory warnings on a person's screen:
+    transformers' "Loading weights" bar and its ``loss_type=None`` warning
+    (the embedder's model load). Errors still show; DOSSIER_LOG_LEVEL=DEBUG
+    shows everything. Set before transformers is imported (it reads them once)."""
+    if log_level.upper() == "DEBUG":
+        return
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 
 def get_container(ctx: typer.Context, kb: Path | None = None, tenant: str | None = None) -> Any:

@@ -80,8 +80,11 @@ def ask(
         except (LLMError, ConfigurationError) as exc:
             start_error = str(exc)
             err.print(f"[yellow]warning:[/yellow] {exc}")
-    elif server is not None:
-        base_url = server.base_url
+    elif server is not None:  # --no-start: a running server (any KB's) is used
+        if server.status().running:
+            base_url = server.base_url
+        else:
+            start_error = "the embedded LLM is not running and --no-start was given"
     if base_url is not None:
         chat_model = OpenAIChatModel(settings.llm, base_url)
     with _stop_on_interrupt(server):

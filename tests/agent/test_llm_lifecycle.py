@@ -174,7 +174,7 @@ def test_a_second_kb_uses_the_running_llm_and_leaves_it_running(
     assert llm_server.status().pid == before.pid  # it was running before: left alone
 
 
-def test_evidence_only_is_said_plainly_in_the_last_lines(tmp_path: Path) -> None:
+def test_evidence_only_is_said_plainly_and_without_library_noise(tmp_path: Path) -> None:
     env = _env(tmp_path / "run", free_port())
     kb = tmp_path / "kb"
     ingest = subprocess.run([*DOSSIER, "ingest", str(CUAD_PDF), "--kb", str(kb)],
@@ -183,8 +183,12 @@ def test_evidence_only_is_said_plainly_in_the_last_lines(tmp_path: Path) -> None
     ask = subprocess.run([*DOSSIER, "ask", "Which law governs?", "--kb", str(kb), "--no-start"],
                          cwd=REPO, env=env, capture_output=True, timeout=300)  # fmt: skip
     assert ask.returncode == 0
-    tail = " ".join(ask.stderr.decode().split()[-60:])
+    stderr = ask.stderr.decode()
+    tail = " ".join(stderr.split()[-60:])
     assert "Evidence-only answer: no language model wrote it" in tail
+    assert "--no-start was given" in tail
+    for noise in ("Loading weights", "loss_type", "WARNING", "Traceback"):  # #12 item 5
+        assert noise not in stderr, stderr
     ask_json = subprocess.run([*DOSSIER, "ask", "Which law governs?", "--kb", str(kb),
                                "--no-start", "--json"], cwd=REPO, env=env, capture_output=True,
                               timeout=300)  # fmt: skip
