@@ -39,7 +39,7 @@ ProgressFn = Callable[[str, int, int], None]
 
 
 def _norm(text: str | None) -> str:
-    text = re.sub(r"\bvs\.", "v.", (text or "").lower())
+    text = re.sub(r"\bvs\b\.?", "v.", (text or "").lower())  # "vs" with or without its period
     return re.sub(r"[\s.,;]+", " ", text).strip()
 
 

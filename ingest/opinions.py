@@ -287,9 +287,20 @@ def _iso(date: str) -> str | None:
     return None
 
 
+def _boxed_caption(line: str) -> str | None:
+    """A caption drawn as a box of ')' (Missouri): 'JAGELS, ) No. ) Appellant, ) vs. ) STATE, )'."""
+    if line.count(")") < 3 or not re.search(r"\b(?:v|vs)\.", line):
+        return None
+    names = [s.strip().rstrip(",") for s in line.split(")") if s.strip().isupper()]
+    names = [n for n in names if n and not _ROLE.match(n)]
+    return f"{names[0]} v. {names[1]}" if len(names) >= 2 else None
+
+
 def _case_name(lines: list[str]) -> str | None:
     for i, line in enumerate(lines[:40]):
         s = line.strip()
+        if boxed := _boxed_caption(s):
+            return boxed
         if s in ("v.", "vs.", "V.", "VS."):  # a caption with the parties on their own lines
             before = [
                 x for x in lines[max(0, i - 4) : i] if x.strip() and not _ROLE.match(x.strip())
@@ -297,8 +308,14 @@ def _case_name(lines: list[str]) -> str | None:
             after = [x for x in lines[i + 1 : i + 5] if x.strip() and not _ROLE.match(x.strip())]
             if before and after:
                 return _tidy(f"{before[-1]} v. {after[0]}")
-        if re.search(r"\s(?:v|vs)\.(?:\s|$)", s) and not re.search(r"\d{2,}", s) and len(s) < 300:
-            if re.search(r"\s(?:v|vs)\.$", s) and i + 1 < len(lines):
+        if re.match(r"^(?:in the matter of|in re|ex parte|matter of)\b", s, re.I) and len(s) < 300:
+            return _tidy(s)  # a one-party caption
+        if (
+            re.search(r"\s(?:v\.|vs\.?)(?:\s|$)", s)
+            and not re.search(r"\d{2,}", s)
+            and len(s) < 1000
+        ):
+            if re.search(r"\s(?:v|vs)\.?$", s) and i + 1 < len(lines):
                 s = f"{s} {lines[i + 1].strip()}"
             if re.match(r"^(?:see|in|and|the court)\b", s, re.I):
                 continue
@@ -314,7 +331,9 @@ def _tidy(name: str) -> str:
 def _own_citations(caption: str, lines: list[str]) -> list[str]:
     own: list[str] = []
     volume = re.search(r"Volume (\d+) U\. ?S\.", caption)
-    first = re.search(r"(?m)^OCTOBER TERM, \d{4} (\d+)$", caption)
+    first = re.search(r"(?m)^OCTOBER TERM, \d{4} (\d+)$", caption) or re.search(
+        r"(?m)^Pages (\d+)[–-]\d+$", caption
+    )
     if volume and first:
         own.append(f"{volume.group(1)} U.S. {first.group(1)}")
     for line in lines[:25]:
@@ -329,6 +348,14 @@ def _own_citations(caption: str, lines: list[str]) -> list[str]:
 
 def _disposition(text: str, whole: str) -> str | None:
     word = r"(?:affirmed|reversed|remanded|vacated|dismissed|modified|denied|granted)"
+    # The reporter's line under the syllabus: "251 Ariz. 203, ..., vacated and remanded."
+    line = re.search(
+        rf"(?m)^\d[^\n]{{0,120}}?,\s+({word}(?:,? (?:and|in part,? and) {word})*(?: in part)?)\.\s*$",
+        whole,
+        re.I,
+    )
+    if line:
+        return line.group(1).lower()
     paras = [p.strip() for p in re.split(r"\n\s*\n|\n", text) if p.strip()]
     for para in reversed(paras[-40:]):
         m = re.match(
@@ -380,7 +407,9 @@ def opinion_profile(
         docket=(docket.group(1) or docket.group(2)).strip() if docket else None,
         author=majority.author if majority else None,
         judges=list(dict.fromkeys([*_judges(caption), *(p.author for p in parts if p.author)])),
-        parties=[_tidy(p) for p in re.split(r"\s+(?:v|vs)\.\s+", case_name)] if case_name else [],
+        parties=[_tidy(p) for p in re.split(r"\s+(?:v\.|vs\.?)\s+", case_name)]
+        if case_name
+        else [],
         disposition=_disposition(majority_text, text),
         own_citations=_own_citations(caption, lines),
         parts=parts,

@@ -61,7 +61,12 @@ def test_pdf_opinions_metadata_and_parts() -> None:
     assert cruz.own_citations == ["598 U.S. 17"]
     assert cruz.docket == "21–846"
     assert [(p.part, p.author) for p in cruz.parts][-1] == ("dissent", "Barrett")
+    bittner = opinion_profile(_load(COURT / "scotus_briefs" / "598us1r6_0813.pdf"))
+    assert bittner.own_citations == ["598 U.S. 85"]
+    assert bittner.disposition == "reversed and remanded"
+    assert cruz.disposition == "vacated and remanded"
     missouri = opinion_profile(_load(COURT / "missouri.pdf"))
+    assert missouri.case_name == "NICHOLE MARIE JAGELS v. STATE OF MISSOURI"
     assert missouri.court_id == "moctapped"
     assert missouri.decided == "2021-01-19"
     slip = _load(COURT / "vector-pdf.pdf")
