@@ -7,6 +7,8 @@
 #   4. a playbook risk review of the first document
 # DEMO_NO_LLM=1 runs every step without starting the LLM: `ask --no-start`
 # answers from the retrieved evidence only (tests/e2e/test_demo.py uses it).
+# The demo stops, when it ends (or is interrupted), the LLM it started;
+# DEMO_KEEP_LLM=1 keeps it running, and the last line says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KB=${1:-dossier-data}; shift || true
@@ -20,6 +22,25 @@ else
   DOCS=(samples/master-services-agreement.pdf samples/master-services-agreement.docx)
 fi
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+llm_field() {  # state | pid | memory_mb of the machine's embedded LLM
+  $D llm status --kb "$KB" --json 2>/dev/null | tail -n 1 \
+    | .venv/bin/python -c "import json,sys; print(json.load(sys.stdin).get('$1'))" 2>/dev/null || echo unknown
+}
+LLM_BEFORE=$(llm_field state)
+finish() {
+  [ "$(llm_field state)" = running ] || return 0
+  local pid mem
+  pid=$(llm_field pid); mem=$(llm_field memory_mb)
+  if [ "$LLM_BEFORE" != running ] && [ "${DEMO_KEEP_LLM:-0}" != 1 ]; then
+    $D llm stop --kb "$KB" >/dev/null
+    printf '\nStopped the embedded LLM the demo started (pid %s, %s MB).\n' "$pid" "$mem"
+  else
+    printf '\nThe embedded LLM is still running (pid %s, %s MB); stop it with: %s llm stop --kb %s\n' \
+      "$pid" "$mem" "$D" "$KB"
+  fi
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
 
 step "dossier ingest ${DOCS[*]} --kb $KB"
 $D ingest "${DOCS[@]}" --kb "$KB" || echo "(some files failed; see the table above)"

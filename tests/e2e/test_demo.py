@@ -40,7 +40,8 @@ def _closed_port() -> int:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     kb = tmp_path_factory.mktemp("demo") / "kb"
     llm_url = f"http://127.0.0.1:{_closed_port()}/v1"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DOSSIER_") or k == "DOSSIER_RUNTIME_DIR"}  # fmt: skip
     env.update(DEMO_NO_LLM="1", DOSSIER_LLM__BASE_URL=llm_url, COLUMNS="160")
     proc = subprocess.run(
         ["bash", str(REPO / "scripts" / "demo.sh"), str(kb)],
@@ -93,7 +94,7 @@ def test_ask_step_starts_no_llm_and_answers_from_evidence(demo: dict[str, Any]) 
     assert "evidence-only answer" in ask
     assert demo["llm_url"] in ask  # the closed port, nothing else was tried
     assert "terminate this Agreement for convenience" in ask
-    assert not (demo["kb"] / "llm" / "server.json").exists()
+    assert not (demo["kb"] / "llm" / "server.log").exists()  # no LLM was launched
 
 
 def test_review_step_reports_on_the_sample(demo: dict[str, Any]) -> None:
