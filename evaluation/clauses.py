@@ -10,12 +10,21 @@ Metric (per category, then micro and macro):
   (:func:`tools.clauses.matching.quotes_match`: at least half of the shorter
   text's normalised tokens shared). Recall counts gold quotes matched by at
   least one prediction.
+- ``span_*_jaccard``: the same with the CUAD paper's rule (Hendrycks et al.
+  2021, ``evaluate.py``): a prediction matches a gold quote when the Jaccard
+  similarity of their word sets is at least 0.5. Our passages are whole
+  chunks (~160 tokens), longer than most gold quotes, so this rule is much
+  stricter for us; it is reported so figures compare with published ones.
 - ``presence_aupr``: average precision of the calibrated presence confidences
   pooled over every (contract, category) pair.
 
 Macro averages are over categories with at least one gold quote in the
 evaluated contracts. ``--cv K`` trains on K-1 folds of contracts and predicts
 the held-out fold, so every contract is scored by a model that never saw it.
+
+``values`` (:mod:`evaluation.clause_values`): accuracy of the values read
+from the gold passages and from the predicted passages, against CUAD's
+normalised answers.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import numpy as np
 
 from core.errors import DossierError
 from core.types import Chunk
+from evaluation.clause_values import VALUE_CATEGORIES, score_values
 from knowledge_base.protocols import Embedder
 from tools.clauses.corpus import (
     ContractLabels,
@@ -65,7 +75,18 @@ METRIC_KEYS = (
     "span_precision",
     "span_recall",
     "span_f1",
+    "span_precision_jaccard",
+    "span_recall_jaccard",
+    "span_f1_jaccard",
 )
+#: The CUAD paper's match rule: word-set Jaccard similarity at least this.
+JACCARD_MATCH = 0.5
+
+
+def jaccard_match(a: set[str], b: set[str]) -> bool:
+    """CUAD's rule: ``|a & b| / |a | b| >= 0.5`` on word sets (empty: no match)."""
+    union = len(a | b)
+    return bool(union) and len(a & b) >= JACCARD_MATCH * union
 
 
 @dataclass
@@ -204,6 +225,12 @@ def _prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
+def _span_prf(tp: int, hit: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
+    p = tp / n_pred if n_pred else 0.0
+    r = hit / n_gold if n_gold else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
 def average_precision(scores: Sequence[float], positive: Sequence[bool]) -> float:
     """Area under the precision-recall curve (step-wise average precision)."""
     if not any(positive):
@@ -223,7 +250,9 @@ def score_predictions(
     """Metrics of ``predictions[i][category] = (confidence, reported quotes)``
     against ``labels[i]``; the JSON shape of ``dossier eval clauses``."""
     counts = {
-        c: dict.fromkeys(("ptp", "ppred", "pgold", "stp", "spred", "sgold", "shit"), 0)
+        c: dict.fromkeys(
+            ("ptp", "ppred", "pgold", "stp", "spred", "sgold", "shit", "jtp", "jhit"), 0
+        )
         for c in categories
     }
     conf: list[float] = []
@@ -240,21 +269,25 @@ def score_predictions(
             gold_present.append(bool(gold))
             gc = [token_counts(g) for g in gold]
             covered: set[int] = set()
+            jcovered: set[int] = set()
             for q in quotes:
                 qc = token_counts(q)
                 hits = {i for i, g in enumerate(gc) if quotes_match(qc, g)}
+                jhits = {i for i, g in enumerate(gc) if jaccard_match(set(qc), set(g))}
                 k["stp"] += bool(hits)
+                k["jtp"] += bool(jhits)
                 covered |= hits
+                jcovered |= jhits
             k["spred"] += len(quotes)
             k["sgold"] += len(gold)
             k["shit"] += len(covered)
+            k["jhit"] += len(jcovered)
 
     def metrics(k: dict[str, int]) -> dict[str, float]:
         pp, pr, pf = _prf(k["ptp"], k["ppred"], k["pgold"])
-        sp = k["stp"] / k["spred"] if k["spred"] else 0.0
-        sr = k["shit"] / k["sgold"] if k["sgold"] else 0.0
-        sf = 2 * sp * sr / (sp + sr) if sp + sr else 0.0
-        vals = (pp, pr, pf, sp, sr, sf)
+        sp, sr, sf = _span_prf(k["stp"], k["shit"], k["spred"], k["sgold"])
+        jp, jr, jf = _span_prf(k["jtp"], k["jhit"], k["spred"], k["sgold"])
+        vals = (pp, pr, pf, sp, sr, sf, jp, jr, jf)
         return {key: round(v, 4) for key, v in zip(METRIC_KEYS, vals, strict=True)}
 
     per_category = {
@@ -319,9 +352,30 @@ def evaluate_clauses(
         model = model or ClauseModel.load()
         predictions = [predict_contract(model, c) for c in contracts]
     result = score_predictions(predictions, [c.labels for c in contracts], categories)
+    result["values"] = _value_accuracy(contracts, predictions)
     result["cv"] = cv or 0
     result["seconds"] = round(time.perf_counter() - t0, 1)
     return result
+
+
+def _value_accuracy(
+    contracts: Sequence[PreparedContract], predictions: Sequence[dict[str, tuple[float, list[str]]]]
+) -> dict[str, Any]:
+    labels = [c.labels for c in contracts]
+    gold: list[dict[str, list[str]]] = []
+    for c in contracts:
+        positive = chunk_labels(c.chunks, c.labels, VALUE_CATEGORIES)
+        gold.append(
+            {
+                cat: [ch.body for ch, p in zip(c.chunks, positive, strict=True) if j in p]
+                for j, cat in enumerate(VALUE_CATEGORIES)
+            }
+        )
+    predicted = [{cat: quotes for cat, (_, quotes) in p.items()} for p in predictions]
+    return {
+        "gold_passages": score_values(labels, gold),
+        "predicted_passages": score_values(labels, predicted),
+    }
 
 
 def _extra() -> int:

@@ -34,7 +34,7 @@ def test_governing_law_country() -> None:
     ],
 )
 def test_durations(text: str, days: float) -> None:
-    v = rule_value("Renewal Term", text)
+    v = rule_value("Warranty Duration", text)
     assert v is not None
     assert v.days == days
 

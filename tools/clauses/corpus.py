@@ -5,8 +5,8 @@ model is trained and measured on the same units that a review sees at run time:
 chunks made by the project chunker (``ingest.chunking.Chunker``).
 
 Label format (one JSON object per line): ``{"file", "pdf", "category",
-"quotes": [...], "spans": [[start, end], ...] | null}``; ``quotes == []`` means
-the clause is absent from the contract.
+"quotes": [...], "spans": [[start, end], ...] | null, "answer": str?}``;
+``quotes == []`` means the clause is absent from the contract.
 """
 
 from __future__ import annotations
@@ -40,12 +40,14 @@ class DocumentChunker(Protocol):
 
 @dataclass
 class ContractLabels:
-    """Gold labels of one contract: per category, its quotes and spans (may be None)."""
+    """Gold labels of one contract: per category, its quotes, spans (may be
+    None) and CUAD's normalised answer (``"New York"``, ``"5/8/14"``, ``"Yes"``)."""
 
     file: str
     pdf: str | None
     quotes: dict[str, list[str]] = field(default_factory=dict)
     spans: dict[str, list[tuple[int, int]] | None] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)
 
     def present(self, category: str) -> bool:
         return bool(self.quotes.get(category))
@@ -68,6 +70,8 @@ def load_labels(path: Path) -> dict[str, ContractLabels]:
             labels.quotes[category] = [q for q in row.get("quotes") or [] if q.strip()]
             spans = row.get("spans")
             labels.spans[category] = [(int(s), int(e)) for s, e in spans] if spans else None
+            if isinstance(row.get("answer"), str) and row["answer"].strip():
+                labels.answers[category] = row["answer"]
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise DossierError(f"{path}:{lineno}: bad label line ({exc})") from exc
     return contracts

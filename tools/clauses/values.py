@@ -14,14 +14,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
 from core.errors import LLMError
-from tools.clauses.taxonomy import VALUE_KINDS, ValueKind
+from tools.clauses.taxonomy import VALUE_KINDS, ValueKind, canonical_category
+from tools.clauses.value_names import PLACES as _PLACES  # noqa: F401  (agent.facts reads it)
+from tools.clauses.value_names import cap_formula, governing_laws, parties
+from tools.clauses.value_rules import date_for, notice_period, renewal_term
+from tools.clauses.value_text import Duration
 
 __all__ = [
     "ClauseValue",
@@ -30,6 +33,9 @@ __all__ = [
     "LLMValueExtractor",
     "RuleValueExtractor",
     "ValueExtractor",
+    "document_value",
+    "document_values",
+    "rule_value",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,6 +54,10 @@ class ClauseValue(BaseModel):
     jurisdiction: str | None = None
     worldwide: bool | None = None
     parties: list[str] = []
+    #: Every jurisdiction a choice-of-law clause names (``jurisdiction`` is the first).
+    jurisdictions: list[str] = []
+    #: Renewal terms: the agreement renews again and again ("successive one-year terms").
+    successive: bool | None = None
 
     @property
     def years(self) -> float | None:
@@ -95,65 +105,8 @@ _AMOUNT = re.compile(
     r"(?:\s*(?P<mult>million|billion|thousand))?",
     re.IGNORECASE,
 )
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        [
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ],
-        start=1,
-    )
-}
-_DATE_LONG = re.compile(
-    r"\b(?P<month>"
-    + "|".join(_MONTHS)
-    + r")\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d{2})\b",
-    re.IGNORECASE,
-)
-_DATE_DAY_OF = re.compile(
-    r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+day\s+of\s+(?P<month>"
-    + "|".join(_MONTHS)
-    + r"),?\s+(?P<year>(?:19|20)\d{2})\b",
-    re.IGNORECASE,
-)
-_DATE_NUMERIC = re.compile(r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>(?:19|20)?\d{2})\b")
-_US_STATES = [
-    "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut",
-    "Delaware", "Florida", "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa", "Kansas",
-    "Kentucky", "Louisiana", "Maine", "Maryland", "Massachusetts", "Michigan", "Minnesota",
-    "Mississippi", "Missouri", "Montana", "Nebraska", "Nevada", "Ohio", "Oklahoma", "Oregon",
-    "Pennsylvania", "Tennessee", "Texas", "Utah", "Vermont", "Virginia", "Washington",
-    "Wisconsin", "Wyoming", "New Hampshire", "New Jersey", "New Mexico", "New York",
-    "North Carolina", "North Dakota", "Rhode Island", "South Carolina", "South Dakota",
-    "West Virginia", "District of Columbia",
-]  # fmt: skip
-_COUNTRIES = [
-    "England and Wales", "England", "Scotland", "United Kingdom", "Ireland", "Canada", "Ontario",
-    "British Columbia", "Quebec", "Alberta", "Germany", "France", "Switzerland", "the Netherlands",
-    "Netherlands", "Israel", "Singapore", "Hong Kong", "Japan", "China", "India", "Australia",
-    "Sweden", "Italy", "Spain", "Korea", "Taiwan", "Bermuda", "Cayman Islands", "Luxembourg",
-]  # fmt: skip
-_PLACES = sorted(_US_STATES + _COUNTRIES, key=len, reverse=True)
-_LAW_OF = re.compile(
-    r"laws?\s+(?:and\s+\w+\s+)?(?:in force\s+)?(?:of|in)\s+(?:the\s+)?", re.IGNORECASE
-)
 _WORLDWIDE = re.compile(
     r"\b(world-?wide|throughout the world|anywhere in the world|any country)\b", re.I
-)
-_BETWEEN = re.compile(
-    r"\bbetween\s+(?P<a>[^,(;]{3,120}?)\s*[,(].{0,200}?\band\s+(?P<b>[^,(;]{3,120}?)\s*[,(]",
-    re.IGNORECASE | re.DOTALL,
 )
 
 
@@ -175,87 +128,181 @@ def _durations(text: str) -> list[tuple[float, str]]:
     return out
 
 
-def _iso(year: str, month: int, day: str) -> str | None:
-    y = int(year) + (2000 if len(year) == 2 and int(year) < 50 else 1900 if len(year) == 2 else 0)
-    try:
-        return date(y, month, int(day)).isoformat()
-    except ValueError:
+def _amount_value(text: str) -> ClauseValue | None:
+    m = _AMOUNT.search(text)
+    if not m:
         return None
+    amount = float(
+        m.group("num").replace(",", "") + ("." + m.group("dec") if m.group("dec") else "")
+    )
+    mult = (m.group("mult") or "").lower()
+    amount *= {"thousand": 1e3, "million": 1e6, "billion": 1e9}.get(mult, 1.0)
+    cur = m.group("cur").strip().upper().replace(".", "")
+    currency = {"$": "USD", "US$": "USD", "US $": "USD", "€": "EUR", "£": "GBP"}.get(cur, cur)
+    return ClauseValue(kind="amount", text=m.group(0).strip(), amount=amount, currency=currency)
 
 
-def _first_date(text: str) -> str | None:
-    found: list[tuple[int, str]] = []
-    for pattern in (_DATE_LONG, _DATE_DAY_OF):
-        for m in pattern.finditer(text):
-            iso = _iso(m.group("year"), _MONTHS[m.group("month").lower()], m.group("day"))
-            if iso:
-                found.append((m.start(), iso))
-    for m in _DATE_NUMERIC.finditer(text):
-        iso = _iso(m.group("year"), int(m.group("month")), m.group("day"))
-        if iso:
-            found.append((m.start(), iso))
-    return min(found)[1] if found else None
+def _duration_value(d: Duration, text: str, successive: bool | None = None) -> ClauseValue:
+    return ClauseValue(kind="duration", text=text, days=d.approx_days, successive=successive)
 
 
-def _jurisdiction(text: str) -> str | None:
-    for m in _LAW_OF.finditer(text):
-        tail = text[m.end() : m.end() + 80]
-        tail = re.sub(r"^(State|Commonwealth|Province|Republic)\s+of\s+", "", tail, flags=re.I)
-        for place in _PLACES:
-            if tail.lower().startswith(place.lower()):
-                return place.removeprefix("the ")
-    for place in _PLACES:
-        if re.search(rf"\b{re.escape(place)}\b", text):
-            return place.removeprefix("the ")
+def _date_value(iso: str) -> ClauseValue:
+    if iso == "perpetual":
+        return ClauseValue(kind="date", text="perpetual")
+    if len(iso) == 7:  # the day is left blank: "March ___, 1999"
+        year, month = iso.split("-")
+        return ClauseValue(kind="date", text=f"{_MONTH_NAMES[int(month) - 1]} {year}")
+    return ClauseValue(kind="date", text=iso, date=iso)
+
+
+_MONTH_NAMES = [
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+]  # fmt: skip
+
+
+def _renewal(passage: str) -> tuple[ClauseValue, int] | None:
+    found = renewal_term(passage)
+    if found is None:
+        return None
+    length, successive, count, strength = found
+    if isinstance(length, str):
+        return ClauseValue(kind="duration", text=length), strength
+    label = length.label()
+    text = (
+        f"{count} successive {label}" if count else f"successive {label}" if successive else label
+    )
+    return _duration_value(length, text, successive), strength
+
+
+def _strong_rule(
+    category: str, passage: str, context: Mapping[str, str]
+) -> tuple[ClauseValue, int] | None:
+    """The category-specific rules of :mod:`tools.clauses.value_rules` / ``value_names``."""
+    if category == "Renewal Term":
+        return _renewal(passage)
+    if category == "Notice Period to Terminate Renewal":
+        notice = notice_period(passage)
+        return (_duration_value(notice[0], notice[0].label()), notice[1]) if notice else None
+    if category in ("Agreement Date", "Effective Date", "Expiration Date"):
+        found = date_for(category, passage, dict(context))
+        return (_date_value(found[0]), found[1]) if found else None
+    if category == "Governing Law":
+        laws = governing_laws(passage)
+        if laws is None:
+            return None
+        places, strength = laws
+        value = ClauseValue(
+            kind="jurisdiction", text=" and ".join(places), jurisdiction=places[0],
+            jurisdictions=places,
+        )  # fmt: skip
+        return value, strength
+    if category == "Parties":
+        found_parties = parties(passage)
+        if found_parties is None:
+            return None
+        named, strength = found_parties
+        text = "; ".join(f'{n} ("{t}")' if t else n for n, t in named)
+        return ClauseValue(kind="parties", text=text, parties=[n for n, _ in named]), strength
+    if category == "Cap on Liability":
+        cap = cap_formula(passage)
+        if cap is None:
+            return None
+        amount = _amount_value(cap[0])
+        value = ClauseValue(
+            kind="amount", text=cap[0], amount=amount.amount if amount else None,
+            currency=amount.currency if amount else None,
+        )  # fmt: skip
+        return value, cap[1]
+    return None
+
+
+_STRONG = frozenset(
+    {
+        "Renewal Term", "Notice Period to Terminate Renewal", "Agreement Date", "Effective Date",
+        "Expiration Date", "Governing Law", "Parties", "Cap on Liability",
+    }
+)  # fmt: skip
+
+
+def _rule(
+    category: str, passage: str, context: Mapping[str, str] | None = None
+) -> tuple[ClauseValue, int] | None:
+    try:
+        category = canonical_category(category)
+    except KeyError:
+        return None
+    if category in _STRONG:
+        return _strong_rule(category, passage, context or {})
+    kind = VALUE_KINDS.get(category, "none")
+    if kind == "duration":
+        found = _durations(passage)
+        worldwide = bool(_WORLDWIDE.search(passage))
+        if not found:
+            return (
+                (ClauseValue(kind=kind, text="worldwide", worldwide=True), 1) if worldwide else None
+            )
+        # Restrictive covenants: the longest period is the one that binds.
+        days, text = max(found) if category.startswith(("Non-Compete", "No-Solicit")) else found[0]
+        return ClauseValue(kind=kind, text=text, days=days, worldwide=worldwide), 1
+    if kind == "amount":
+        amount = _amount_value(passage)
+        return (amount, 1) if amount else None
+    if kind == "title":
+        for line in passage.splitlines():
+            line = line.strip()
+            if "AGREEMENT" in line.upper() and len(line) <= 120:
+                return ClauseValue(kind=kind, text=" ".join(line.split())), 1
     return None
 
 
 def rule_value(category: str, passage: str) -> ClauseValue | None:
     """The rule-based value of ``category`` in ``passage``, or None."""
-    kind = VALUE_KINDS.get(category, "none")
-    if kind == "jurisdiction":
-        place = _jurisdiction(passage)
-        return ClauseValue(kind=kind, text=place, jurisdiction=place) if place else None
-    if kind == "date":
-        iso = _first_date(passage)
-        if iso:
-            return ClauseValue(kind=kind, text=iso, date=iso)
-        if category == "Expiration Date" and re.search(r"\bperpetu|indefinite", passage, re.I):
-            return ClauseValue(kind=kind, text="perpetual")
+    found = _rule(category, passage)
+    return found[0] if found else None
+
+
+def document_value(
+    category: str, passages: Sequence[str], *, context: Mapping[str, str] | None = None
+) -> ClauseValue | None:
+    """The value of ``category`` across one document's candidate ``passages``
+    (best first): the most firmly stated one, the earlier passage on a tie.
+
+    ``context`` maps date categories already read from the same document to
+    their ISO dates (see :func:`document_values`): an effective date "as of
+    the date hereof" is the agreement date; an expiration "five (5) years
+    from the Effective Date" is computed from the effective date. Governing
+    law gathers every jurisdiction that the choice-of-law passages name.
+    """
+    found = [v for p in passages if (v := _rule(category, p, context)) is not None]
+    if not found:
         return None
-    if kind == "duration":
-        found = _durations(passage)
-        worldwide = bool(_WORLDWIDE.search(passage))
-        if not found:
-            return ClauseValue(kind=kind, text="worldwide", worldwide=True) if worldwide else None
-        # Restrictive covenants: the longest period is the one that binds.
-        days, text = max(found) if category.startswith(("Non-Compete", "No-Solicit")) else found[0]
-        return ClauseValue(kind=kind, text=text, days=days, worldwide=worldwide)
-    if kind == "amount":
-        m = _AMOUNT.search(passage)
-        if not m:
-            return None
-        amount = float(
-            m.group("num").replace(",", "") + ("." + m.group("dec") if m.group("dec") else "")
+    best, strength = max(found, key=lambda vs: vs[1])  # max keeps the first of equals
+    if best.kind == "jurisdiction" and strength >= 3:
+        places = list(
+            dict.fromkeys(j for v, s in found if s >= 3 for j in v.jurisdictions or [v.text])
         )
-        mult = (m.group("mult") or "").lower()
-        amount *= {"thousand": 1e3, "million": 1e6, "billion": 1e9}.get(mult, 1.0)
-        cur = m.group("cur").strip().upper().replace(".", "")
-        currency = {"$": "USD", "US$": "USD", "US $": "USD", "€": "EUR", "£": "GBP"}.get(cur, cur)
-        return ClauseValue(kind=kind, text=m.group(0).strip(), amount=amount, currency=currency)
-    if kind == "parties":
-        m = _BETWEEN.search(passage)
-        if not m:
-            return None
-        parties = [" ".join(m.group(g).split()).strip(' "“”') for g in ("a", "b")]
-        return ClauseValue(kind=kind, text="; ".join(parties), parties=parties)
-    if kind == "title":
-        for line in passage.splitlines():
-            line = line.strip()
-            if "AGREEMENT" in line.upper() and len(line) <= 120:
-                return ClauseValue(kind=kind, text=" ".join(line.split()))
-        return None
-    return None
+        text = " and ".join(places)
+        best = best.model_copy(update={"text": text, "jurisdictions": places})
+    return best
+
+
+def document_values(passages: Mapping[str, Sequence[str]]) -> dict[str, ClauseValue]:
+    """:func:`document_value` for every category of ``passages`` (candidate
+    passages per category, best first), the agreement date read before the
+    effective date and both before the expiration date."""
+    order = ["Agreement Date", "Effective Date", "Expiration Date"]
+    names = sorted(passages, key=lambda c: order.index(c) if c in order else -1)
+    context: dict[str, str] = {}
+    out: dict[str, ClauseValue] = {}
+    for category in names:
+        value = document_value(category, passages[category], context=context)
+        if value is None:
+            continue
+        out[category] = value
+        if value.date:
+            context[category] = value.date
+    return out
 
 
 class RuleValueExtractor:

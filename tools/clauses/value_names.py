@@ -1,0 +1,199 @@
+"""The rules that read names from a clause passage: the parties of a preamble,
+the jurisdictions of a choice-of-law clause, and the formula or amount of a
+liability cap. Each reader returns its value with a strength (how firmly the
+passage states it), as :mod:`tools.clauses.value_rules` does.
+
+- Parties: the names of a preamble ("between A, a Delaware corporation
+  ("X"), and B ("Y")"), legal suffixes kept ("Xencor, Inc."), each with its
+  defined term when it has one.
+- Governing law: each jurisdiction named by a choice-of-law phrase ("laws of
+  the State of X", "Swiss law"), in order; a place named by an incorporation
+  phrase ("a corporation organized under the laws of X") is not one.
+  The CISG counts when the clause applies it (not when it excludes it).
+- Cap on liability: the cap's formula ("the fees paid or payable in the
+  twelve (12) months preceding the claim"), else the amount it names.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tools.clauses.value_rules import prepare
+
+__all__ = ["PLACES", "cap_formula", "governing_laws", "parties"]
+
+_US_STATES = [
+    "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut",
+    "Delaware", "Florida", "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa", "Kansas",
+    "Kentucky", "Louisiana", "Maine", "Maryland", "Massachusetts", "Michigan", "Minnesota",
+    "Mississippi", "Missouri", "Montana", "Nebraska", "Nevada", "Ohio", "Oklahoma", "Oregon",
+    "Pennsylvania", "Tennessee", "Texas", "Utah", "Vermont", "Virginia", "Washington",
+    "Wisconsin", "Wyoming", "New Hampshire", "New Jersey", "New Mexico", "New York",
+    "North Carolina", "North Dakota", "Rhode Island", "South Carolina", "South Dakota",
+    "West Virginia", "District of Columbia",
+]  # fmt: skip
+_COUNTRIES = [
+    "England and Wales", "England", "Wales", "Scotland", "United Kingdom", "Ireland", "Canada",
+    "Ontario", "British Columbia", "Quebec", "Alberta", "Germany", "France", "Switzerland",
+    "the Netherlands", "Netherlands", "Belgium", "Israel", "Singapore", "Hong Kong", "Japan",
+    "People's Republic of China", "China", "India", "Australia", "New South Wales", "Victoria",
+    "Sweden", "Italy", "Spain", "Korea", "Taiwan", "Bermuda", "Cayman Islands", "Luxembourg",
+    "Cyprus", "Denmark", "Norway", "Finland", "Austria", "Mexico", "Brazil", "United States",
+]  # fmt: skip
+#: Place names a choice-of-law clause may name (longest first).
+PLACES = sorted(_US_STATES + _COUNTRIES, key=len, reverse=True)
+_ADJECTIVES = {
+    "English": "England", "Swiss": "Switzerland", "German": "Germany", "French": "France",
+    "Israeli": "Israel", "Dutch": "Netherlands", "Irish": "Ireland", "Japanese": "Japan",
+    "Chinese": "People's Republic of China", "Singaporean": "Singapore", "Italian": "Italy",
+    "Spanish": "Spain", "Swedish": "Sweden", "Belgian": "Belgium", "Canadian": "Canada",
+    "Scottish": "Scotland", "Luxembourg": "Luxembourg", "Cypriot": "Cyprus",
+}  # fmt: skip
+_PLACE_RE = "|".join(re.escape(p) for p in PLACES)
+_LAWS_OF = re.compile(
+    r"\blaws?\s+(?:and\s+\w+\s+)?(?:in force\s+)?(?:of|in)\s+(?:the\s+)?"
+    r"(?:(?:State|Commonwealth|Province|Republic|Kingdom|Federal Republic)\s+of\s+)?"
+    rf"(?P<place>{_PLACE_RE})\b",
+    re.I,
+)
+_PLACE_LAW = re.compile(
+    rf"\b(?P<place>{_PLACE_RE}|{'|'.join(_ADJECTIVES)})\s+(?:substantive\s+)?law\b", re.I
+)
+_INCORPORATION = re.compile(
+    r"(?:incorporated|organi[sz]ed|existing|formed|registered|established|chartered|"
+    r"a\s+\w+\s+(?:corporation|company))\W+(?:\w+\W+){0,4}$",
+    re.I,
+)
+_CISG = re.compile(
+    r"United Nations Convention on Contracts? for the International Sale of Goods|CISG"
+)
+_CISG_EXCLUDED = re.compile(r"not apply|shall not|excluded|exclusion|disclaim|will not", re.I)
+_GOVERNS = re.compile(r"govern|constru|interpret|enforced|applicable law|laws? applicable", re.I)
+
+
+def _canonical_place(name: str) -> str:
+    if name.capitalize() in _ADJECTIVES or name in _ADJECTIVES:
+        return _ADJECTIVES.get(name, _ADJECTIVES.get(name.capitalize(), name))
+    found = next((p for p in PLACES if p.lower() == name.lower()), name)
+    return found.removeprefix("the ")
+
+
+def governing_laws(passage: str) -> tuple[list[str], int] | None:
+    """The jurisdictions a choice-of-law passage names, in order, and its strength."""
+    text = prepare(passage)
+    found: list[tuple[int, str]] = []
+    for pattern in (_LAWS_OF, _PLACE_LAW):
+        for m in pattern.finditer(text):
+            if _INCORPORATION.search(text[max(0, m.start() - 60) : m.start()]):
+                continue
+            found.append((m.start(), _canonical_place(m.group("place"))))
+    cisg = _CISG.search(text)
+    if cisg and not _CISG_EXCLUDED.search(text[cisg.start() - 80 : cisg.end() + 80]):
+        found.append(
+            (
+                cisg.start(),
+                "United Nations Convention on Contracts for the International Sale of Goods",
+            )
+        )
+    places = list(dict.fromkeys(p for _, p in sorted(found)))
+    if "England and Wales" in places:
+        places = [p for p in places if p not in ("England", "Wales")]
+    if not places:
+        return None
+    return places, 3 if _GOVERNS.search(text) else 1
+
+
+# -- parties -------------------------------------------------------------------------
+_ANCHOR = re.compile(r"\b(?:by\s+and\s+)?(?:between|among)\s*:?\s+", re.I)
+_DEFINED = re.compile(
+    r"\(\s*(?:the\s+|hereinafter\s+(?:referred\s+to\s+as\s+|called\s+(?:as\s+)?)?|each\s+a\s+)?"
+    r"\"(?P<term>[^\"]{1,60})\"[^()]{0,120}\)"
+    r"|(?:hereinafter|hereafter)\s+(?:referred\s+to\s+as\s+|called\s+(?:as\s+)?)?\"(?P<term2>[^\"]{1,60})\"",
+    re.I,
+)
+_NAME_END = re.compile(
+    r",\s*(?:a|an|the|with|having|whose|located|organi[sz]ed|incorporated|represented|acting|"
+    r"together|on behalf|its|doing business)\b|\s(?:having|with (?:its|a|offices|an)|located|"
+    r"organi[sz]ed|incorporated|represented by|whose|a company|a corporation)\b|\s\d{2,}\s|"
+    r"\s+\(\s*(?:hereinafter|the)\b",
+    re.I,
+)
+_GROUP = re.compile(
+    r"collectively|individually|each\s+(?:a|of)\b|referred to as (?:the )?\"?part", re.I
+)
+_SUFFIXED = re.compile(
+    r"(?:[A-Z0-9][\w&.'/-]*,?\s+){0,6}?(?:[A-Z0-9][\w&.'/-]*),?\s+(?:Inc|Incorporated|Corp|"
+    r"Corporation|LLC|L\.L\.C|Ltd|Limited|Co\.,?\s+Ltd|Company|LP|L\.P|plc|PLC|GmbH|AG|S\.A|SA|"
+    r"B\.V|N\.V|N\.A|S\.A\.S)\b\.?"
+)
+
+
+def _name_of(segment: str) -> str | None:
+    segment = re.sub(r"^[\s,;:]*(?:and|&)?[\s,;:]*(?:\(\w\)|\d\.)?\s*", "", segment)
+    if not segment or _GROUP.search(segment):
+        return None
+    end = _NAME_END.search(segment)
+    name = segment[: end.start()] if end else segment
+    name = name.strip(' ,;:"')
+    if len(name) > 90 or re.search(r"agreement", name, re.I):
+        suffixed = list(_SUFFIXED.finditer(name))
+        name = suffixed[-1].group(0).strip(" ,") if suffixed else ""
+    return name if re.search(r"[A-Za-z]{2}", name) else None
+
+
+def parties(passage: str) -> tuple[list[tuple[str, str | None]], int] | None:
+    """[(legal name, defined term)] of a preamble, and the strength."""
+    text = prepare(passage)
+    anchor = _ANCHOR.search(text)
+    start = anchor.end() if anchor else 0
+    window = text[start : start + 1500]
+    out: list[tuple[str, str | None]] = []
+    cursor = 0
+    for m in _DEFINED.finditer(window):
+        name = _name_of(window[cursor : m.start()])
+        cursor = m.end()
+        if name is None:
+            if out:
+                break
+            continue
+        out.append((name, m.group("term") or m.group("term2")))
+        if re.match(r"\s*[.]", window[cursor:]):
+            break
+    if len(out) < 2 and anchor:
+        names = [_name_of(s) for s in re.split(r"\s+and\s+", window[:400], maxsplit=1)]
+        if all(names) and len(names) == 2:
+            out = [(n, None) for n in names if n]
+    if not out:
+        return None
+    strength = 3 if anchor and len(out) >= 2 else 2 if len(out) >= 2 else 1
+    return out, strength
+
+
+# -- cap on liability ----------------------------------------------------------------
+_CAP_FORMULA = re.compile(
+    r"(?:(?:exceed|to|of|than|limited to|capped at)\s+)(?P<f>(?:the\s+)?(?:(?:total|aggregate|amount|"
+    r"sum|greater|lesser)\b[^.;]{0,40}?\b)?(?:fees?|amounts?|charges?|payments?|consideration|price)"
+    r"\b[^.;]{0,240})",
+    re.I,
+)
+_AMOUNT = re.compile(
+    r"(?:US\$|U\.S\.\s?\$|\$|USD\s?|EUR\s?|€|£|GBP\s?)\s?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
+    r"(?:\s*(?:million|billion|thousand))?|(?:US\$|\$|USD\s?|EUR\s?|€|£)\s?\d+(?:\.\d+)?"
+    r"(?:\s*(?:million|billion|thousand))?",
+    re.I,
+)
+
+
+def cap_formula(passage: str) -> tuple[str, int] | None:
+    """The cap's formula ("fees paid ... in the twelve (12) months preceding the
+    claim") or amount, and the strength."""
+    text = prepare(passage)
+    formula = _CAP_FORMULA.search(text)
+    if formula and re.search(
+        r"month|year|agreement|order|claim|hereunder|event", formula.group("f"), re.I
+    ):
+        return re.split(r",\s+(?:and|or|but|provided|except)\b", formula.group("f"))[0].strip(
+            " ,"
+        ), 3
+    amount = _AMOUNT.search(text)
+    return (amount.group(0).strip(), 2) if amount else None
