@@ -20,7 +20,7 @@ import re
 
 from tools.clauses.value_rules import prepare
 
-__all__ = ["PLACES", "cap_formula", "governing_laws", "parties"]
+__all__ = ["PLACES", "cap_formula", "document_name", "governing_laws", "parties"]
 
 _US_STATES = [
     "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut",
@@ -112,12 +112,15 @@ _DEFINED = re.compile(
     re.I,
 )
 _NAME_END = re.compile(
-    r",\s*(?:a|an|the|with|having|whose|located|organi[sz]ed|incorporated|represented|acting|"
-    r"together|on behalf|its|doing business)\b|\s(?:having|with (?:its|a|offices|an)|located|"
-    r"organi[sz]ed|incorporated|represented by|whose|a company|a corporation)\b|\s\d{2,}\s|"
+    r",\s*(?:a|an|the|whose|located|organi[sz]ed|incorporated (?:in|under)|represented|acting|"
+    r"together|on behalf|its|doing business)\b|,?\s+(?:having|with|located|organi[sz]ed|"
+    r"incorporated (?:in|under)|represented by|whose|a company|a corporation)\b|\s\d{2,}\s|"
     r"\s+\(\s*(?:hereinafter|the)\b",
     re.I,
 )
+#: Where the next party starts in the text after a defined term: after "and"
+#: at the start, or after an address / description that ends in , ; . ) or a digit.
+_NEXT_PARTY = re.compile(r"(?:^[\s,;]*|[,;.)\d]\s*)(?:and|AND)\b\s*:?\s*")
 _GROUP = re.compile(
     r"collectively|individually|each\s+(?:a|of)\b|referred to as (?:the )?\"?part", re.I
 )
@@ -150,8 +153,14 @@ def parties(passage: str) -> tuple[list[tuple[str, str | None]], int] | None:
     out: list[tuple[str, str | None]] = []
     cursor = 0
     for m in _DEFINED.finditer(window):
-        name = _name_of(window[cursor : m.start()])
+        segment = window[cursor : m.start()]
         cursor = m.end()
+        if out:
+            after = _NEXT_PARTY.search(segment)
+            if after is None:  # a second defined term of the same party
+                continue
+            segment = segment[after.end() :]
+        name = _name_of(segment)
         if name is None:
             if out:
                 break
@@ -197,3 +206,33 @@ def cap_formula(passage: str) -> tuple[str, int] | None:
         ), 3
     amount = _AMOUNT.search(text)
     return (amount.group(0).strip(), 2) if amount else None
+
+
+# -- document name -------------------------------------------------------------------
+_UPPER_RUN = re.compile(
+    r"(?:\b[A-Z0-9][A-Z0-9&'.,/()-]*|\s-)(?:\s+(?:[A-Z0-9][A-Z0-9&'.,/()-]*|-))*"
+)
+_TITLE_WORD = re.compile(r"^(?:AGREEMENT|CONTRACT|AMENDMENT|LICENSE|LEASE)[,.]?$")
+_BOILERPLATE = re.compile(
+    r"^(?:EXHIBIT\s+[\w.()-]+\s+|CONFIDENTIAL\s+|EXECUTION\s+(?:VERSION|COPY)\s+)+"
+)
+_MIXED_TITLE = re.compile(
+    r"\b[Tt]his\s+(?P<t>(?:[A-Z][\w-]*\s+|-\s+|(?:and|of|for|to)\s+){0,8}?(?:Agreement|Contract|Amendment))\b"
+)
+
+
+def document_name(passage: str) -> tuple[str, int] | None:
+    """The instrument's title: the first upper-case run naming an agreement
+    ("WEBSITE CONTENT LICENSE AGREEMENT"), else "This <Title> Agreement"."""
+    text = prepare(passage)
+    for m in _UPPER_RUN.finditer(text):
+        words = re.split(r"\s+(?=THIS\b)", m.group(0))[0].split()
+        keys = [i for i, w in enumerate(words) if _TITLE_WORD.match(w)]
+        if not keys or (len(words) < 2 and words[0].startswith("AGREEMENT")):
+            continue
+        title = " ".join(words[max(0, keys[0] - 7) : keys[-1] + 6]).strip(" ,-")
+        title = _BOILERPLATE.sub("", title)
+        if len(title.split()) >= 2:
+            return title, 3
+    mixed = _MIXED_TITLE.search(text)
+    return (" ".join(mixed.group("t").split()), 2) if mixed else None

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from core.errors import LLMError
 from tools.clauses.taxonomy import VALUE_KINDS, ValueKind, canonical_category
 from tools.clauses.value_names import PLACES as _PLACES  # noqa: F401  (agent.facts reads it)
-from tools.clauses.value_names import cap_formula, governing_laws, parties
+from tools.clauses.value_names import cap_formula, document_name, governing_laws, parties
 from tools.clauses.value_rules import date_for, notice_period, renewal_term
 from tools.clauses.value_text import Duration
 
@@ -204,6 +204,9 @@ def _strong_rule(
         named, strength = found_parties
         text = "; ".join(f'{n} ("{t}")' if t else n for n, t in named)
         return ClauseValue(kind="parties", text=text, parties=[n for n, _ in named]), strength
+    if category == "Document Name":
+        title = document_name(passage)
+        return (ClauseValue(kind="title", text=title[0]), title[1]) if title else None
     if category == "Cap on Liability":
         cap = cap_formula(passage)
         if cap is None:
@@ -220,7 +223,7 @@ def _strong_rule(
 _STRONG = frozenset(
     {
         "Renewal Term", "Notice Period to Terminate Renewal", "Agreement Date", "Effective Date",
-        "Expiration Date", "Governing Law", "Parties", "Cap on Liability",
+        "Expiration Date", "Governing Law", "Parties", "Cap on Liability", "Document Name",
     }
 )  # fmt: skip
 
@@ -248,11 +251,6 @@ def _rule(
     if kind == "amount":
         amount = _amount_value(passage)
         return (amount, 1) if amount else None
-    if kind == "title":
-        for line in passage.splitlines():
-            line = line.strip()
-            if "AGREEMENT" in line.upper() and len(line) <= 120:
-                return ClauseValue(kind=kind, text=" ".join(line.split())), 1
     return None
 
 
