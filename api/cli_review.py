@@ -123,23 +123,66 @@ def eval_clauses(
 
 def _print_clause_table(result: dict[str, Any]) -> None:
     table = Table(title=f"Clause extraction: {result['contracts']} contracts, cv={result['cv']}")
-    for col in ("category", "gold", "pres P", "pres R", "pres F1", "span P", "span R", "span F1"):
+    cols = (
+        "category",
+        "gold",
+        "pres P",
+        "pres R",
+        "pres F1",
+        "span P",
+        "span R",
+        "span F1",
+        "J F1",
+    )
+    for col in cols:
         table.add_column(col, justify="left" if col == "category" else "right")
+    keys = (
+        "presence_precision",
+        "presence_recall",
+        "presence_f1",
+        "span_precision",
+        "span_recall",
+        "span_f1",
+        "span_f1_jaccard",
+    )
 
     def row(name: str, m: dict[str, Any], gold: str = "") -> list[str]:
-        keys = (
-            "presence_precision",
-            "presence_recall",
-            "presence_f1",
-            "span_precision",
-            "span_recall",
-            "span_f1",
-        )
         return [name, gold, *(f"{m[k]:.3f}" for k in keys)]
 
-    for name, m in result["per_category"].items():
+    shown = {n: m for n, m in result["per_category"].items() if m["gold_contracts"]}
+    for name, m in shown.items():
         table.add_row(*row(name, m, str(m["gold_contracts"])))
     table.add_row(*row("micro", result["micro"]))
     table.add_row(*row("macro", result["macro"]))
     out.print(table)
-    out.print(f"presence AUPR {result['presence_aupr']:.3f}  ({result['seconds']:.0f}s)")
+    hidden = len(result["per_category"]) - len(shown)
+    out.print(
+        f"presence AUPR {result['presence_aupr']:.3f}  ({result['seconds']:.0f}s)"
+        + (f"; {hidden} categories without gold quotes not shown" if hidden else "")
+    )
+    out.print(
+        "span: a passage matches a gold quote sharing half of the shorter text's words; "
+        "J F1: the CUAD paper's rule (word-set Jaccard >= 0.5)"
+    )
+    if "values" in result:
+        _print_value_table(result["values"])
+
+
+def _print_value_table(values: dict[str, Any]) -> None:
+    gold, pred = values["gold_passages"], values["predicted_passages"]
+    table = Table(title="Value accuracy against CUAD's normalised answers")
+    for col in ("category", "n", "gold passages", "predicted passages", "unscored"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for name, m in gold["per_category"].items():
+        p = pred["per_category"][name]
+        accuracy = (f"{m['accuracy']:.3f}", f"{p['accuracy']:.3f}") if m["n"] else ("-", "-")
+        table.add_row(name, str(m["n"]), *accuracy, str(m["unscored"]))
+    table.add_row(
+        "micro",
+        str(gold["n"]),
+        f"{gold['micro_accuracy']:.3f}",
+        f"{pred['micro_accuracy']:.3f}",
+        str(gold["unscored"]),
+    )
+    table.add_row("macro", "", f"{gold['macro_accuracy']:.3f}", f"{pred['macro_accuracy']:.3f}", "")
+    out.print(table)

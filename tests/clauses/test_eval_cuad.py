@@ -55,6 +55,10 @@ def test_eval_clauses_reproduces_committed_numbers(tmp_path: Path) -> None:
             assert got[group][key] == pytest.approx(value, abs=TOLERANCE), (group, key)
     assert got["presence_aupr"] == pytest.approx(expected["presence_aupr"], abs=TOLERANCE)
     assert set(got["per_category"]) == set(expected["per_category"])
+    values = got["values"]["gold_passages"]
+    assert values["n"] >= 20  # the 5 contracts' scorable value answers
+    assert values["micro_accuracy"] >= 0.7
+    assert 0 < got["micro"]["span_f1_jaccard"] <= got["micro"]["span_f1"]
 
 
 # -- the metric itself, on hand-made predictions ---------------------------------------
@@ -80,6 +84,15 @@ def test_metric_counts_by_hand() -> None:
     assert m["per_category"]["Cap on Liability"]["span_recall"] == 0.5
     assert set(m["macro"]) == set(m["micro"])
     assert m["presence_aupr"] == 1.0  # both present pairs outrank the absent one
+
+
+def test_cuad_jaccard_rule() -> None:
+    from evaluation.clauses import jaccard_match
+
+    gold = {"this", "agreement", "is", "governed", "by", "delaware", "law"}
+    assert jaccard_match(gold | {"section", "9"}, gold)  # 7/9
+    assert not jaccard_match(gold | set("abcdefgh"), gold)  # 7/15: a long chunk fails
+    assert not jaccard_match(set(), set())
 
 
 def test_average_precision() -> None:
@@ -115,3 +128,4 @@ def test_eval_clauses_from_pdf(tmp_path: Path) -> None:
     assert (got["contracts"], got["source"]) == (2, "pdf")
     assert got["micro"]["presence_recall"] > 0.5
     assert got["micro"]["span_recall"] > 0.3
+    assert got["values"]["gold_passages"]["per_category"]["Agreement Date"]["correct"] == 2
