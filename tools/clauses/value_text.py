@@ -180,7 +180,7 @@ _MONTH = (
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
 _ORD = "|".join(sorted(_ORDINALS, key=len, reverse=True))
-_DAY = rf"(?P<day>\d{{1,2}}(?:st|nd|rd|th)?|{_ORD})"
+_DAY = rf"(?P<day>\d{{1,2}}(?:\s?(?:st|nd|rd|th|t\s?h|s\s?t|n\s?d|r\s?d)\b)?|{_ORD})"
 _BLANK = r"(?P<blank>_+|\[\s*_*\s*\])"
 _YEAR = r"(?P<year>(?:19|20)\d{2})"
 _DATES = [
