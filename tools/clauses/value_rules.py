@@ -159,8 +159,6 @@ _FROM_START = re.compile(
 def term_length(passage: str) -> Duration | None:
     """The initial term's length when the passage ties it to the start date."""
     text = prepare(passage)
-    if not (_FROM_START.search(text) or re.search(r"commenc|effective date|begin", text, re.I)):
-        return None
     m = _ANNIVERSARY.search(text)
     if m:
         return Duration(
@@ -206,7 +204,7 @@ _CUES: dict[str, re.Pattern[str]] = {
     ),
     "Expiration Date": re.compile(
         r"(?:expir\w*|terminat\w*|end(?:ing|s)?|through|until|conclud\w*|later than|last day)"
-        r"\W*(?:\w+\W+){0,3}$",
+        r"\W*(?:\w+\W+){0,3}$|\d{4}\s+(?:to|-)\s*$",
         re.I,
     ),
 }
@@ -220,7 +218,8 @@ _SELF_DATED = re.compile(
     re.I,
 )
 _OPEN_ENDED = re.compile(
-    r"perpetu|indefinite|until (?:it is |this agreement is )?terminated|for so long as|"
+    r"perpetu|indefinite|unlimited period|end when terminated|until full performance|"
+    r"until (?:it is |this agreement is )?terminated|for so long as|"
     r"until the (?:expiration|termination|completion|last|end)|continue[sd]? (?:in (?:full )?(?:force|effect) )?"
     r"(?:until|through) (?:the )?(?:completion|expiration|termination|last)",
     re.I,
