@@ -122,13 +122,14 @@ def lead_claims(
     (every term asked about composed from its clause finding, nothing else asked)."""
     claims: list[Claim] = []
     for want in wanted:
-        finding = next(
-            (f for data in tool_data if (f := _finding(data, want.category)) is not None), None
-        )
-        if finding is not None:
-            data = next(d for d in tool_data if _finding(d, want.category) is finding)
-            composed = compose(want, finding, clause_item(ledger, data), question)
-            claims.append(_composed_claim(composed, checker, question))
+        data = next((d for d in tool_data if _finding(d, want.category) is not None), None)
+        if data is None:
+            continue
+        doc = str(data.get("document_id") or "")
+        searched = [e for e in ledger.items if e.document_id == doc]
+        composed = compose(want, _finding(data, want.category), clause_item(ledger, data),
+                           question, searched)  # fmt: skip
+        claims.append(_composed_claim(composed, checker, question))
     complete = bool(wanted) and len(claims) == len(wanted) and not open_part
     if complete or not quote_open:
         return claims, complete

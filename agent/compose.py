@@ -14,7 +14,7 @@ the more likely answer), not the review's recall-oriented threshold.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -229,21 +229,30 @@ def compose(
     finding: dict[str, Any] | None,
     item_for: Callable[[dict[str, Any]], Evidence],
     question: str = "",
+    searched: Sequence[Evidence] = (),
 ) -> Composed:
     """The first sentence for ``want`` from its clause ``finding`` (review JSON).
 
     ``item_for`` registers a finding's evidence in the turn's ledger and
-    returns its numbered passage.
+    returns its numbered passage. ``searched``: the search passages of the
+    same document, tried for a governing-law value the clause passages lack.
     """
     evidence = (finding or {}).get("evidence") or []
     if want.kind == "yes_no":
         return _compose_yes_no(want, finding, evidence, item_for)
-    if not evidence:
+    chosen, value = _valued_evidence(want.category, evidence) if evidence else (None, {})
+    if not value and want.kind == "value":
+        found = _searched_value(want.category, searched)
+        if found is not None:
+            item, value = found
+            sentence = _sentence_for(want.category, value, item.quote)
+            if sentence is not None:
+                return Composed(f"{sentence} [{item.n}].", item)
+    if chosen is None:
         absent = _PRESENCE_TEXT.get(
             want.category, ("", f"I found no {want.category.lower()} clause")
         )
         return Composed(_VALUE_ABSENT.get(want.category, absent[1] + "."), None)
-    chosen, value = _valued_evidence(want.category, evidence)
     item = item_for(chosen)
     sentence = _sentence_for(want.category, value, item.quote) if want.kind == "value" else None
     if sentence is None:
@@ -257,10 +266,42 @@ def compose(
     return Composed(f"{sentence} [{item.n}].", item)
 
 
+#: A passage that chooses a law (not one that only mentions a place).
+_CHOOSES_LAW = re.compile(
+    r"\b(?:govern\w*|constru\w*|interpret\w*)\b.{0,160}?\blaws?\b|\blaws?\b.{0,100}?\bgovern\w*",
+    re.I | re.S,
+)
+
+
+def _searched_value(
+    category: str, searched: Sequence[Evidence]
+) -> tuple[Evidence, dict[str, Any]] | None:
+    """A governing-law value from the search passages, best ranked first."""
+    if category != "Governing Law":
+        return None
+    for item in searched:
+        if _CHOOSES_LAW.search(item.quote):
+            value = rule_value(category, item.quote)
+            if value is not None:
+                return item, value.model_dump(mode="json")
+    return None
+
+
+#: Categories whose value the agreement's opening words state.
+_OPENING = frozenset({"Parties", "Agreement Date", "Effective Date"})
+
+
 def _valued_evidence(
     category: str, evidence: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The clause passage the document's value comes from, and that value (JSON)."""
+    """The clause passage the document's value comes from, and that value (JSON).
+
+    Parties and dates of the agreement are stated in its opening words: their
+    passages are tried in reading order, the others best first."""
+    if category in _OPENING:
+        evidence = sorted(
+            evidence, key=lambda e: (int(e.get("page") or 0), int(e.get("start") or 0))
+        )
     quotes = [str(e.get("quote") or "") for e in evidence]
     value = document_value(category, quotes)
     if value is None:
