@@ -261,6 +261,8 @@ def date_for(category: str, passage: str, context: dict[str, str]) -> tuple[str,
         return context["Agreement Date"], 2
     if dates and not (category == "Effective Date" and len(dates) > 1):
         return dates[0].iso, 1
+    if category == "Effective Date" and context.get("Agreement Date"):
+        return context["Agreement Date"], 0  # an agreement takes effect on its date
     return None
 
 

@@ -189,6 +189,8 @@ _DATES = [
     re.compile(r"\b(?P<year>(?:19|20)\d{2})-(?P<mnum>\d{1,2})-(?P<day>\d{1,2})\b"),
     re.compile(r"(?<![\d/])(?P<mnum>\d{1,2})/(?P<day>\d{1,2})/(?P<year>(?:19|20)?\d{2})(?![\d/])"),
     re.compile(r"(?<![\d.])(?P<mnum>\d{1,2})-(?P<day>\d{1,2})-(?P<year>(?:19|20)\d{2})\b"),
+    # dotted dates read day first (European use) unless the first number cannot be a day...
+    re.compile(r"(?<![\d.])(?P<dotted>\d{1,2})\.(?P<other>\d{1,2})\.(?P<year>(?:19|20)\d{2})\b"),
 ]  # fmt: skip
 
 
@@ -218,6 +220,8 @@ def full_year(year: str) -> int:
 
 
 def _month_of(m: re.Match[str]) -> int:
+    if "dotted" in m.re.groupindex:  # ... or the second one is over 12 ("04.18.2018")
+        return int(m.group("dotted") if int(m.group("other")) > 12 else m.group("other"))
     if "mnum" in m.re.groupindex:
         return int(m.group("mnum"))
     word = m.group("month").lower()[:3]
@@ -232,6 +236,10 @@ def _day_of(raw: str | None) -> int | None:
     return int(digits.group(0)) if digits else _ORDINALS.get(raw)
 
 
+def _dotted_day(m: re.Match[str]) -> str:
+    return m.group("other") if int(m.group("other")) > 12 else m.group("dotted")
+
+
 def find_dates(text: str) -> list[DateMention]:
     """Every date in ``text`` (reading order; numeric dates read month first)."""
     text = clean(text)
@@ -240,7 +248,8 @@ def find_dates(text: str) -> list[DateMention]:
         for m in pattern.finditer(text):
             if any(d.start < m.end() and m.start() < d.end for d in out):
                 continue
-            year, month, day = full_year(m.group("year")), _month_of(m), _day_of(m.group("day"))
+            year, month = full_year(m.group("year")), _month_of(m)
+            day = _day_of(m.group("day") if "day" in m.re.groupindex else _dotted_day(m))
             try:
                 date(year, month, day or 1)
             except ValueError:
