@@ -175,7 +175,14 @@ def parties(passage: str) -> tuple[list[tuple[str, str | None]], int] | None:
     if not out:
         return None
     strength = 3 if anchor and len(out) >= 2 else 2 if len(out) >= 2 else 1
+    if not all(_proper(n) for n, _ in out):
+        strength = 1  # "between the Owner and the Licensee": a later reference, not the preamble
     return out, strength
+
+
+def _proper(name: str) -> bool:
+    """Not a later reference to a party ("the Owner", "any of the Suppliers")."""
+    return not re.match(r"(?:the|any|such|each|said|all)\s", name)
 
 
 # -- cap on liability ----------------------------------------------------------------
