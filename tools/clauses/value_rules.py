@@ -69,7 +69,7 @@ _NOTICE_BEFORE = re.compile(
 )
 _RENEW_BEFORE = re.compile(
     r"(?:renew\w*|extend\w*|extension|additional|successive|subsequent|further|consecutive|"
-    r"each year|thereafter)\b[^.;]{0,60}$",
+    r"each year|thereafter)\b[^.;]{0,90}$",
     re.I,
 )
 _INITIAL_BEFORE = re.compile(r"initial\b[^.;]{0,50}$", re.I)
@@ -105,7 +105,9 @@ def _count_value(word: str) -> int:
 def renewal_term(passage: str) -> tuple[Duration | str, bool, int | None, int] | None:
     """(length or "perpetual", successive, count, strength) of a renewal clause."""
     text = prepare(passage)
-    if not re.search(r"renew|extend|extension|year[\s-]to[\s-]year", text, re.I):
+    if not re.search(
+        r"renew|extend|extension|year[\s-]to[\s-]year|additional terms?\b", text, re.I
+    ):
         return None
     for d in find_durations(text):
         before = _before(text, d.start)
@@ -113,7 +115,7 @@ def renewal_term(passage: str) -> tuple[Duration | str, bool, int | None, int] |
             continue
         if _AFTER_INITIAL.search(_after(text, d.end, 30)):
             continue
-        if _RENEW_BEFORE.search(before) or d.surface.lower() in ("year-to-year", "year to year"):
+        if _RENEW_BEFORE.search(before) or re.match(r"year.to.year|every year", d.surface, re.I):
             near = text[max(0, d.start - 60) : d.end + 40]
             count = _COUNT.search(text[max(0, d.start - 60) : d.end])
             n = _count_value(count.group("n")) if count else None

@@ -67,7 +67,7 @@ _DURATION = re.compile(
     r"(?P<unit>day|week|month|year)s?\b",
     re.I,
 )
-_PER_YEAR = re.compile(r"\byear[\s-]to[\s-]year\b|\bannual(?:ly)?\b|\beach year\b", re.I)
+_PER_YEAR = re.compile(r"\byear[\s-]to[\s-]year\b|\bannual(?:ly)?\b|\b(?:each|every) year\b", re.I)
 _PER_MONTH = re.compile(r"\bmonth[\s-]to[\s-]month\b|\bmonthly\b", re.I)
 
 
@@ -162,15 +162,13 @@ def find_durations(text: str) -> list[Duration]:
     "annually" read as one year, "month-to-month" as one month."""
     text = clean(text)
     out: list[Duration] = []
+    for pattern, unit in ((_PER_YEAR, "year"), (_PER_MONTH, "month")):
+        out += [Duration(1.0, unit, m.start(), m.end(), m.group(0)) for m in pattern.finditer(text)]
     for m in _DURATION.finditer(text):
         number = _quantity(m)
-        if number:
+        if number and not any(d.start < m.end() and m.start() < d.end for d in out):
             surface = m.group(0).strip()
             out.append(Duration(number, m.group("unit").lower(), m.start(), m.end(), surface))
-    for pattern, unit in ((_PER_YEAR, "year"), (_PER_MONTH, "month")):
-        for m in pattern.finditer(text):
-            if not any(d.start <= m.start() < d.end for d in out):
-                out.append(Duration(1.0, unit, m.start(), m.end(), m.group(0)))
     return sorted(out, key=lambda d: d.start)
 
 
