@@ -251,3 +251,19 @@ def test_document_value_prefers_the_firmest_passage() -> None:
     assert v is not None
     assert v.years == pytest.approx(1, rel=0.01)
     assert document_value("Renewal Term", []) is None
+
+
+@pytest.mark.parametrize(
+    ("passage", "text"),
+    [
+        ("this Agreement shall continue on a year to year basis (\"Extended Term(s)\") until "
+         "terminated by either party by giving written notice at least six (6) months prior to the "
+         "end of the then current Extended Term.", "successive 1 year"),
+        ("you will have the option to continue the franchise relationship with us for two (2) "
+         "additional terms of ten (10) years each.", "2 successive 10 years"),
+    ],
+)  # fmt: skip
+def test_renewal_wordings(passage: str, text: str) -> None:
+    v = rule_value("Renewal Term", passage)
+    assert v is not None
+    assert v.text == text
