@@ -134,8 +134,8 @@ def _last_lines(
     says so plainly, and an LLM this command started is still running."""
     if result.get("mode") == "evidence-only":
         reason = start_error or result.get("degraded_reason") or "no language model answered"
-        err.print(f"[bold yellow]Evidence-only answer:[/bold yellow] no language model wrote it "
-                  f"(reason: {reason}); what is shown above is quoted from your documents.",
+        err.print(f"[bold yellow]Evidence-only answer:[/bold yellow] no language model was used "
+                  f"(reason: {reason}); the answer above comes from your documents' own words.",
                   markup=True, highlight=False)  # fmt: skip
     if server is not None and server.started_here:
         status = server.status()

@@ -185,7 +185,7 @@ def test_evidence_only_is_said_plainly_and_without_library_noise(tmp_path: Path)
     assert ask.returncode == 0
     stderr = ask.stderr.decode()
     tail = " ".join(stderr.split()[-60:])
-    assert "Evidence-only answer: no language model wrote it" in tail
+    assert "Evidence-only answer: no language model was used" in tail
     assert "--no-start was given" in tail
     for noise in ("Loading weights", "loss_type", "WARNING", "Traceback"):  # #12 item 5
         assert noise not in stderr, stderr

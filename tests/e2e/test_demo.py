@@ -91,8 +91,9 @@ def test_search_step_shows_the_governing_law_clause_with_pages(demo: dict[str, A
 def test_ask_step_starts_no_llm_and_answers_from_evidence(demo: dict[str, Any]) -> None:
     ask = demo["out"].split("== dossier ask", 1)[1].split("== dossier review", 1)[0]
     assert "--no-start" in ask.splitlines()[0]
-    assert "evidence-only answer" in ask
-    assert demo["llm_url"] in ask  # the closed port, nothing else was tried
+    last = demo["err"].split("Evidence-only answer:", 1)[1]  # said plainly, at the end
+    assert demo["llm_url"] in last  # the closed port, nothing else was tried
+    assert "Stopped the embedded LLM" not in demo["out"]
     assert "terminate this Agreement for convenience" in ask
     assert not (demo["kb"] / "llm" / "server.log").exists()  # no LLM was launched
 
