@@ -178,7 +178,7 @@ def ingest(
     files = list(iter_input_files(paths))
     if not files:
         raise fail("no input files")
-    from api.cli_citations import apply_kind, check_kind
+    from api.cli_citations import check_kind
 
     check_kind(kind)
     if replaces is not None and len(files) != 1:
@@ -216,10 +216,8 @@ def ingest(
 
         container.embedder  # load the model before the clock matters  # noqa: B018
         results = pipeline.ingest_paths(
-            files, settings.tenant, on_event=on_event, replaces=replaces
+            files, settings.tenant, on_event=on_event, replaces=replaces, kind=kind
         )
-    if kind is not None:
-        apply_kind(container, results, kind)
     elapsed = time.perf_counter() - t0
     failed = [r for r in results if r.status == "failed"]
     table = Table(title=f"ingested {len(results)} file(s) in {elapsed:.1f}s")

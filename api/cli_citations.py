@@ -166,15 +166,6 @@ def check_kind(kind: str | None) -> None:
         raise fail(f"--kind must be one of {', '.join(DOCUMENT_KINDS)}, not {kind!r}", 2)
 
 
-def apply_kind(container: Any, results: list[Any], kind: str) -> None:
-    """``dossier ingest --kind``: the given kind replaces the detected one."""
-    from ingest.precedent import reanalyse_document
-
-    for r in results:
-        if r.status != "failed" and r.document_id:
-            reanalyse_document(container.kb, container.settings.tenant, r.document_id, kind)
-
-
 def search_scope(
     container: Any,
     doc: list[str] | None,

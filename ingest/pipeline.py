@@ -45,7 +45,7 @@ from ingest.chunking import Chunker
 from ingest.loaders import load_document
 from ingest.names import clean_name
 from ingest.opinions import label_chunks
-from ingest.precedent import analyse_document
+from ingest.precedent import analyse_document, reanalyse_document
 from knowledge_base.citation_graph import CitationGraph
 from knowledge_base.service import KnowledgeBase
 
@@ -202,9 +202,12 @@ class IngestPipeline:
         replaces: str | None = None,
         source: str | None = None,
         on_event: ProgressFn | None = None,
+        kind: str | None = None,
     ) -> IngestResult:
         """Ingest one file. Never raises for a bad file: the result says why
         (naming the file by ``name``, never by the path it is stored under).
+        ``kind`` (opinion, brief, contract, report, other) replaces the
+        detected document kind, also for bytes already indexed.
 
         A new document is the next version of ``replaces`` (a document id), or
         of the latest document with the same ``source`` key (:func:`source_key`);
@@ -228,10 +231,12 @@ class IngestPipeline:
                     existing.chunks,
                     version=existing.version,
                 )
+                if kind is not None:
+                    reanalyse_document(self.kb, tenant, existing.id, kind)
             else:
                 result = self._index(
                     path, tenant, name, existing, sha=sha, on_event=on_event,
-                    replaces=replaces, source=source,
+                    replaces=replaces, source=source, kind=kind,
                 )  # fmt: skip
         except IngestError as exc:
             log.info("ingest.failed file=%s reason=%s", name, exc.reason)
@@ -270,6 +275,7 @@ class IngestPipeline:
         on_result: Callable[[IngestResult], None] | None = None,
         *,
         replaces: str | None = None,
+        kind: str | None = None,
     ) -> list[IngestResult]:
         """A batch from disk: one failed file never stops the others. A file
         whose path was ingested before (and has changed) becomes that
@@ -283,7 +289,7 @@ class IngestPipeline:
         for item in files:
             result = self.ingest_file(
                 item.path, tenant, name=item.name, replaces=replaces,
-                source=source_key(item.path), on_event=on_event,
+                source=source_key(item.path), on_event=on_event, kind=kind,
             )  # fmt: skip
             results.append(result)
             if on_result is not None:
@@ -320,6 +326,7 @@ class IngestPipeline:
         on_event: ProgressFn | None = None,
         replaces: str | None = None,
         source: str | None = None,
+        kind: str | None = None,
     ) -> IngestResult:
         catalog, store = self.kb.catalog, self.kb.store
         sha = sha or sha256_file(path)
@@ -354,7 +361,7 @@ class IngestPipeline:
                 raise IngestError(path, "no text to index")
             # Kind, opinion metadata and parts, citations (ingest/precedent.py);
             # a chunk straddling an opinion part boundary is split there.
-            profile, refs = analyse_document(document)
+            profile, refs = analyse_document(document, kind)
             chunks = label_chunks(document, chunks, profile.parts)
             vectors = self._embed([self._dense_input(c) for c in chunks])
             if on_event is not None:

@@ -5,7 +5,7 @@ them one at a time with ``catalog.claim_job`` (atomic; PostgreSQL uses
 ``FOR UPDATE SKIP LOCKED``, so several worker processes can share one catalog),
 heartbeats while a job runs and hands it to :meth:`JobExecutor.run`:
 
-- ``ingest``: payload ``{"upload": path, "name": name, "replaces"?: id}`` →
+- ``ingest``: payload ``{"upload": path, "name": name, "replaces"?: id, "kind"?: kind}`` →
   ``pipeline.ingest_file``;
   the job gets ``document_id``, ``pages``, ``chunks`` (or ``error``) and ends
   DONE or FAILED; the upload file is removed afterwards. Re-running an ingest
@@ -174,7 +174,12 @@ class JobExecutor:
                 error=f"{name}: the uploaded file is gone (stored uploads were removed)",
             )
         result = self.container.pipeline.ingest_file(
-            upload, job.tenant, name=name, replaces=payload.get("replaces"), on_event=on_event
+            upload,
+            job.tenant,
+            name=name,
+            replaces=payload.get("replaces"),
+            on_event=on_event,
+            kind=payload.get("kind"),
         )
         if self.metrics is not None:
             self.metrics.observe_ingest(result.status, result.pages, result.chunks)

@@ -52,7 +52,7 @@ ZIP_EXPANSION_FACTOR = 20
 ZIP_MAX_RATIO = 200
 _FIELD_NAMES = {"file", "files"}
 #: Small text fields of the form that are read (others are ignored).
-_TEXT_FIELDS = {"replaces"}
+_TEXT_FIELDS = {"replaces", "kind"}
 _SUFFIXES = {"pdf": ".pdf", "docx": ".docx", "txt": ".txt", "md": ".md"}
 
 
@@ -242,6 +242,7 @@ class UploadService:
         """Check every file, then store and queue them all (all or nothing)."""
         try:
             replaces = self._replaces(tenant, parts)
+            kind = self._kind(parts)
             checked = [self._check(p) for p in parts]
             saved = []
             for part, (name, fmt) in zip(parts, checked, strict=True):
@@ -256,11 +257,23 @@ class UploadService:
                 payload = {"upload": str(dest), "name": name}
                 if replaces:
                     payload["replaces"] = replaces
+                if kind:
+                    payload["kind"] = kind
                 upload.job = self.catalog.create_job(tenant, "ingest", payload, file_name=name)
                 saved.append(upload)
             return saved
         finally:
             self.discard(parts)
+
+    @staticmethod
+    def _kind(parts: list[_Part]) -> str | None:
+        """The ``kind`` field: the document kind that replaces the detected one."""
+        from knowledge_base.citation_graph import DOCUMENT_KINDS
+
+        kind = parts[0].form.get("kind") if parts else None
+        if kind and kind not in DOCUMENT_KINDS:
+            raise ApiError(400, f"kind must be one of {', '.join(DOCUMENT_KINDS)}")
+        return kind or None
 
     def _replaces(self, tenant: str, parts: list[_Part]) -> str | None:
         """The ``replaces`` field: the id of a document of the tenant that the

@@ -7,7 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.e2e.conftest import ingest, serve  # noqa: F401  (the server fixture)
+from tests.conftest import COURT
+from tests.e2e.conftest import ingest, serve, wait_job  # noqa: F401  (the server fixture)
 from tests.precedents.conftest import cap_text
 
 pytestmark = pytest.mark.slow
@@ -22,7 +23,6 @@ def _cli(*args: str) -> object:
 
 
 def test_cli_citations_cited_by_authorities_and_search_filters(make_container, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import COURT
 
     c = make_container()
     files = [
@@ -68,6 +68,10 @@ def test_cli_citations_cited_by_authorities_and_search_filters(make_container, t
     )
     assert _cli("kind", docs["missouri.pdf"], "brief", "--kb", kb, "--json")["kind"] == "brief"
     assert _cli("search", "post-conviction relief", "--kind", "brief", "--kb", kb, "--json")
+    # ingest --kind: the same bytes again, now said to be an opinion (re-read as one).
+    _cli("ingest", str(COURT / "missouri.pdf"), "--kind", "opinion", "--kb", kb, "--json")
+    profile = _cli("citations", docs["missouri.pdf"], "--kb", kb, "--json")["profile"]
+    assert (profile["kind"], profile["court_id"]) == ("opinion", "moctapped")
 
 
 def test_api_routes_and_tenant_isolation(serve) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
@@ -100,3 +104,13 @@ def test_api_routes_and_tenant_isolation(serve) -> None:  # type: ignore[no-unty
     assert reader.put(f"/v1/documents/{ids[1]}/kind", json={"kind": "brief"}).status_code == 403
     r = court_a.put(f"/v1/documents/{ids[1]}/kind", json={"kind": "brief"})
     assert r.json() == {"document_id": ids[1], "kind": "brief"}
+    # The kind given at upload replaces the detected one.
+    pdf = COURT / "missouri.pdf"
+    files = [("file", (pdf.name, pdf.read_bytes(), "application/pdf"))]
+    bad = court_a.post("/v1/documents", files=files, data={"kind": "judgment"})
+    assert bad.status_code == 400
+    r = court_a.post("/v1/documents", files=files, data={"kind": "brief"})
+    assert r.status_code == 202, r.text
+    doc = wait_job(court_a, r.json()["jobs"][0]["id"])["document_id"]
+    profile = court_a.get(f"/v1/documents/{doc}/citations").json()["profile"]
+    assert (profile["kind"], profile["kind_source"]) == ("brief", "user")
