@@ -132,7 +132,10 @@ def opinion_parts(pages: Sequence[Page]) -> list[OpinionPart]:
     major_at = major.start() if major else 0
     syllabus = _SYLLABUS.search(text, 0, max(major_at, 1))
     if major is not None and (syllabus is not None or major_at > 1500):
-        found.append((syllabus.start() if syllabus else 0, "syllabus", None))
+        # The reporter's summary: "Syllabus" (US Reports) or, unheaded, headnotes.
+        found.append(
+            (syllabus.start() if syllabus else 0, "syllabus", None if syllabus else "headnotes")
+        )
     if (found and found[0][0] > 0) or (not found and major_at > 0):
         found.insert(0, (0, "caption", None))  # court, parties, counsel
     author = _name(major.group("a1") or major.group("a2") or major.group("a3")) if major else None
@@ -147,7 +150,9 @@ def opinion_parts(pages: Sequence[Page]) -> list[OpinionPart]:
     for offset, part, who in found:
         page, start = _at(pages, starts, offset)
         label = {"syllabus": "Syllabus", "majority": "Opinion of the Court"}.get(part, part.title())
-        if who and part not in ("syllabus", "caption"):
+        if who == "headnotes":
+            label, who = "Headnotes", None
+        elif who and part != "caption":
             label += f" ({who})"
         parts.append(OpinionPart(part=part, label=label, page=page, start=start, author=who))
     return parts

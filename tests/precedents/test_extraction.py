@@ -117,3 +117,11 @@ def test_normalise_authority() -> None:
     assert normalise_authority("288 ark. 37") == "288 Ark. 37"
     assert normalise_authority("200 U. S. 321") == "200 U.S. 321"
     assert normalise_authority("no citation here") is None
+
+
+def test_cap_1860_headnotes_are_a_part_of_their_own() -> None:
+    parts = opinion_parts(_cap("32044078573896_0002").pages)
+    assert [(p.part, p.label) for p in parts] == [
+        ("syllabus", "Headnotes"),
+        ("majority", "Opinion of the Court (Compton)"),
+    ]
