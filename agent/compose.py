@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from agent.facts import facts
+from agent.facts import facts, unsupported
 from tools.clauses.values import document_value, rule_value
 from tools.retrieval import Evidence
 
@@ -180,9 +180,7 @@ def _sentence_for(category: str, value: dict[str, Any], quote: str) -> str | Non
     """The composed first sentence (without marker) for a value finding."""
     text = str(value.get("text") or "").strip()
     composers: dict[str, Callable[[], str | None]] = {
-        "Governing Law": lambda: (
-            f"This agreement is governed by the laws of {value.get('jurisdiction') or text}"
-        ),
+        "Governing Law": lambda: f"This agreement is governed by the laws of {text}",
         "Parties": lambda: _parties_sentence(value),
         "Agreement Date": lambda: _date_sentence("This agreement is dated", value, quote),
         "Effective Date": lambda: _date_sentence("This agreement takes effect on", value, quote),
@@ -219,7 +217,7 @@ def _parties_sentence(value: dict[str, Any]) -> str | None:
 
 def _renewal_sentence(value: dict[str, Any], quote: str) -> str:
     span = _duration_text(value, quote)
-    if re.search(r"\bsuccessive\b|\beach\b|\bfurther\b|\badditional\b", quote, re.I):
+    if value.get("successive"):
         return f"After its initial term, this agreement renews for successive periods of {span}"
     return f"After its initial term, this agreement renews for a period of {span}"
 
@@ -306,6 +304,9 @@ def _valued_evidence(
     value = document_value(category, quotes)
     if value is None:
         return evidence[0], {}
+    for e, quote in zip(evidence, quotes, strict=True):  # the passage stating it all
+        if not unsupported(value.text.replace(";", ","), quote):
+            return e, value.model_dump(mode="json")
     for e, quote in zip(evidence, quotes, strict=True):
         mine = rule_value(category, quote)
         if mine is not None and mine.text == value.text:
@@ -330,5 +331,5 @@ def _compose_yes_no(
     item = item_for(chosen)
     plain = f"Yes: {yes_text} [{item.n}]."
     if want.category == "Cap on Liability" and value.get("text"):
-        return Composed(f"Yes: {yes_text}, at {value['text']} [{item.n}].", item, plain=plain)
+        return Composed(f"Yes: {yes_text} at {value['text']} [{item.n}].", item, plain=plain)
     return Composed(plain, item)

@@ -28,7 +28,13 @@ from knowledge_base.protocols import Embedder
 from tools.clauses.extract import CategoryScore, chunk_features, score_document
 from tools.clauses.model import ClauseModel
 from tools.clauses.playbook import RISK_ORDER, Playbook, Risk, Rule
-from tools.clauses.values import ClauseValue, Extraction, RuleValueExtractor, ValueExtractor
+from tools.clauses.values import (
+    ClauseValue,
+    Extraction,
+    RuleValueExtractor,
+    ValueExtractor,
+    document_values,
+)
 
 __all__ = [
     "ClauseEvidence",
@@ -125,12 +131,17 @@ def _judge(
     playbook: Playbook,
 ) -> list[ClauseFinding]:
     findings: dict[str, ClauseFinding] = {}
+    # Rule values read across each category's passages (dates in order: an
+    # expiration can be computed from the effective date).
+    ruled = document_values({s.category: [chunks[i].body for i, _ in s.passages] for s in scores})
     for s in scores:
         passages = s.passages
         ex = extractions.get(s.category, [])
         if ex:  # the LLM may reject candidates
             passages = [p for p, e in zip(passages, ex, strict=True) if e.relevant is not False]
         value = next((e.value for e in ex if e.value is not None and e.relevant is not False), None)
+        if all(e.relevant is None for e in ex):  # rule values: the document's reading
+            value = ruled.get(s.category)
         present = bool(passages)
         findings[s.category] = ClauseFinding(
             category=s.category,
