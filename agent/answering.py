@@ -117,6 +117,7 @@ def lead_claims(
     question: str,
     quote_open: bool,
     open_part: bool = False,
+    opening: Callable[[str], list[dict[str, Any]]] | None = None,
 ) -> tuple[list[Claim], bool]:
     """The answer's first claims, and whether they answer the whole question
     (every term asked about composed from its clause finding, nothing else asked)."""
@@ -127,8 +128,9 @@ def lead_claims(
             continue
         doc = str(data.get("document_id") or "")
         searched = [e for e in ledger.items if e.document_id == doc]
+        first = opening(doc) if opening is not None and doc else []
         composed = compose(want, _finding(data, want.category), clause_item(ledger, data),
-                           question, searched)  # fmt: skip
+                           question, searched, first)  # fmt: skip
         claims.append(_composed_claim(composed, checker, question))
     complete = bool(wanted) and len(claims) == len(wanted) and not open_part
     if complete or not quote_open:

@@ -228,14 +228,23 @@ def compose(
     item_for: Callable[[dict[str, Any]], Evidence],
     question: str = "",
     searched: Sequence[Evidence] = (),
+    opening: Sequence[dict[str, Any]] = (),
 ) -> Composed:
     """The first sentence for ``want`` from its clause ``finding`` (review JSON).
 
     ``item_for`` registers a finding's evidence in the turn's ledger and
     returns its numbered passage. ``searched``: the search passages of the
     same document, tried for a governing-law value the clause passages lack.
+    ``opening``: the document's first passages (same shape as clause
+    evidence), candidates for its parties and dates.
     """
     evidence = (finding or {}).get("evidence") or []
+    if want.category in _OPENING and want.kind == "value":
+        known = {(e.get("page"), e.get("start")) for e in evidence}
+        evidence = [
+            *evidence,
+            *(o for o in opening if (o.get("page"), o.get("start")) not in known),
+        ]
     if want.kind == "yes_no":
         return _compose_yes_no(want, finding, evidence, item_for)
     chosen, value = _valued_evidence(want.category, evidence) if evidence else (None, {})

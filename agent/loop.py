@@ -70,6 +70,8 @@ PROMPT_EVIDENCE_CHARS = 320
 PLANNER_MAX_TOKENS = 160
 #: Reasons of the claims composed from a clause finding (agent/answering.py).
 _LEAD_REASONS = ("composed", "quotes the clause", "no such", "value withheld")
+#: First chunks of a contract read for its parties and dates (the preamble).
+OPENING_CHUNKS = 2
 #: Earlier turns replayed to the model in native mode.
 HISTORY_TURNS = 3
 
@@ -481,7 +483,7 @@ class Agent:
         """Stream the lead claims; True when they answer the question (composed)."""
         lead, composed = lead_claims(
             c.intents, c.clause_data, c.ledger, ClaimChecker(self.kb.embedder), c.question,
-            quote_open=quote_open, open_part=c.open_part,
+            quote_open=quote_open, open_part=c.open_part, opening=self._opening(c),
         )  # fmt: skip
         c.claims.extend(lead)
         text = answer_text(lead)
@@ -490,6 +492,20 @@ class Agent:
         if not composed and self.chat_model is not None:
             c.gate = self._gate(c)
         return composed
+
+    def _opening(self, c: TurnContext) -> Callable[[str], list[dict[str, Any]]]:
+        """The first passages of a document (its preamble: parties, dates), as
+        clause evidence; read from the document cache the review filled."""
+
+        def first(document_id: str) -> list[dict[str, Any]]:
+            try:
+                chunks, _ = self.kb.document_vectors(c.tenant, document_id)
+            except DossierError:
+                return []
+            return [{"page": ch.page, "quote": ch.body, "start": ch.start, "end": ch.end,
+                     "chunk_id": ch.id} for ch in chunks[:OPENING_CHUNKS]]  # fmt: skip
+
+        return first
 
     async def _finish_checked(
         self, c: TurnContext, docs: list[str] | None
@@ -528,7 +544,7 @@ class Agent:
             await c.dispatch("extract_clauses", args, "compose_0")
         lead, _complete = lead_claims(
             c.intents, c.clause_data, c.ledger, ClaimChecker(self.kb.embedder), c.question,
-            quote_open=False,
+            quote_open=False, opening=self._opening(c),
         )  # fmt: skip
         if lead:
             checker = ClaimChecker(self.kb.embedder)
