@@ -254,7 +254,7 @@ def compose(
             item, value = found
             sentence = _sentence_for(want.category, value, item.quote)
             if sentence is not None:
-                return Composed(f"{sentence} [{item.n}].", item)
+                return Composed(f"{sentence.rstrip('. ')} [{item.n}].", item)
     if chosen is None:
         absent = _PRESENCE_TEXT.get(
             want.category, ("", f"I found no {want.category.lower()} clause")
@@ -270,7 +270,7 @@ def compose(
         return Composed(
             f'The {want.category.lower()} clause says: "{shown}" [{item.n}].', item, quote
         )
-    return Composed(f"{sentence} [{item.n}].", item)
+    return Composed(f"{sentence.rstrip('. ')} [{item.n}].", item)
 
 
 #: A passage that chooses a law (not one that only mentions a place).
