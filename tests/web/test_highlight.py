@@ -43,3 +43,21 @@ def test_a_quote_over_the_page_break_is_highlighted_on_both_pages() -> None:
 def test_words_not_on_the_page_give_no_rectangles() -> None:
     assert find_highlights(HOSTING_PDF, 1, "termination for convenience by the licensor") == []
     assert find_highlights(HOSTING_PDF, 9, "Premium Managed Hosting Agreement") == []
+
+
+def test_page_images_stay_under_the_pixel_budget(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pymupdf
+
+    from web.views.reader import PNG_MAX_PIXELS, _render_png
+
+    path = tmp_path / "sizes.pdf"
+    with pymupdf.open() as pdf:
+        pdf.new_page(width=612, height=792)
+        pdf.new_page(width=3000, height=3000)
+        pdf.new_page(width=14400, height=14400)
+        pdf.save(path)
+    letter = pymupdf.Pixmap(_render_png(path, 1))
+    assert letter.width == round(612 / 72 * 110)
+    big = pymupdf.Pixmap(_render_png(path, 2))
+    assert big.width * big.height <= PNG_MAX_PIXELS
+    assert _render_png(path, 3) == b""  # not rendered at all

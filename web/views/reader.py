@@ -24,6 +24,11 @@ from web.views.common import in_thread, services, viewer
 __all__ = ["READER_ROUTES", "page_link"]
 
 PNG_DPI = 110
+#: A page image stays under this many pixels (the dpi is lowered); a page that
+#: would need less than PNG_MIN_DPI is not rendered (a 14,400 pt page would
+#: otherwise take gigabytes). Highlights are page fractions: any dpi fits.
+PNG_MAX_PIXELS = 25_000_000
+PNG_MIN_DPI = 36
 SEARCH_K = 10
 
 
@@ -41,7 +46,12 @@ def _png(path: str, page: int, mtime: float) -> bytes:
     import pymupdf
 
     with pymupdf.open(path) as pdf:
-        return pdf[page - 1].get_pixmap(dpi=PNG_DPI).tobytes("png")  # type: ignore[no-any-return]
+        rect = pdf[page - 1].rect
+        points = max(rect.width * rect.height, 1.0)
+        dpi = min(PNG_DPI, int(72 * (PNG_MAX_PIXELS / points) ** 0.5))
+        if dpi < PNG_MIN_DPI:
+            return b""  # too large to show as an image: the page's text is shown beside it
+        return pdf[page - 1].get_pixmap(dpi=dpi).tobytes("png")  # type: ignore[no-any-return]
 
 
 def _render_png(path: Path, page: int) -> bytes:
@@ -58,6 +68,8 @@ async def page_image(request: Request[Any, Any, Any], document_id: str, page: in
         return Response(b"", status_code=404)
     path = await in_thread(svc.catalog.file_path, tenant, document_id)
     png = await in_thread(_render_png, path, page)
+    if not png:
+        return Response(b"", status_code=422)
     return Response(png, media_type="image/png",
                     headers={"Cache-Control": "private, max-age=86400"})  # fmt: skip
 
