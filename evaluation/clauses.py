@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from agent.compose import YES_PROBABILITY  # yes/no answers say "yes" from it
 from core.errors import DossierError
 from core.types import Chunk
 from evaluation.clause_values import VALUE_CATEGORIES, score_values
@@ -257,10 +258,12 @@ def score_predictions(
     }
     conf: list[float] = []
     gold_present: list[bool] = []
+    yes_no = dict.fromkeys(categories, 0)
     for pred, lab in zip(predictions, labels, strict=True):
         for c in categories:
             confidence, quotes = pred.get(c, (0.0, []))
             gold = lab.quotes.get(c) or []
+            yes_no[c] += (confidence >= YES_PROBABILITY) == bool(gold)
             k = counts[c]
             k["ppred"] += bool(quotes)
             k["pgold"] += bool(gold)
@@ -291,8 +294,10 @@ def score_predictions(
         return {key: round(v, 4) for key, v in zip(METRIC_KEYS, vals, strict=True)}
 
     per_category = {
-        c: {**metrics(counts[c]), "gold_contracts": counts[c]["pgold"]} for c in categories
-    }
+        c: {**metrics(counts[c]), "gold_contracts": counts[c]["pgold"],
+            "yes_no_accuracy": round(yes_no[c] / len(labels), 4) if labels else None}
+        for c in categories
+    }  # fmt: skip
     total = {key: sum(counts[c][key] for c in categories) for key in counts[categories[0]]}
     scored = [c for c in categories if counts[c]["pgold"]]
     macro = {
