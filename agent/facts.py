@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
 from typing import Literal
 
+from tools.clauses.value_text import find_dates, find_durations, number_value
 from tools.clauses.values import _PLACES as PLACES  # the clause values' place names
 
 __all__ = ["Fact", "facts", "normalise_text", "number_value", "unsupported"]
@@ -30,33 +30,7 @@ class Fact:
     value: str  # normal form compared between texts
 
 
-_UNITS = {"day": "day", "week": "week", "month": "month", "year": "year"}
-_SMALL = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
-    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
-    "seventy": 70, "eighty": 80, "ninety": 90,
-}  # fmt: skip
-_ORDINALS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
-    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
-    "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
-    "nineteenth": 19, "twentieth": 20, "thirtieth": 30, "twenty-first": 21,
-    "twenty-second": 22, "twenty-third": 23, "thirty-first": 31,
-}  # fmt: skip
-_WORD = "|".join(sorted(_SMALL, key=len, reverse=True))
-#: "one hundred twenty", "forty-five", "twelve" — a spelled-out number.
-_SPELLED = rf"(?:(?:{_WORD})[\s-]+hundred(?:[\s-]+(?:and[\s-]+)?(?:{_WORD})(?:[\s-](?:{_WORD}))?)?|(?:{_WORD})(?:[\s-](?:{_WORD}))?)"
 _DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-#: A quantity: "ninety (90)", "90", "ninety", "(90)".
-_QUANTITY = rf"(?:(?P<w>{_SPELLED})\s*\(\s*(?P<p>{_DIGITS})\s*\)|(?P<d>{_DIGITS})|(?P<s>{_SPELLED})|\(\s*(?P<q>{_DIGITS})\s*\))"
-_DURATION = re.compile(
-    rf"(?<![\w$.,]){_QUANTITY}\s*(?:-\s*)?(?:\(\s*\d+\s*\)\s*)?"
-    r"(?:calendar\s+|business\s+|working\s+|consecutive\s+|full\s+|successive\s+)?"
-    r"(?P<unit>day|week|month|year)s?\b",
-    re.I,
-)
 _AMOUNT = re.compile(
     r"(?P<cur>US\s?\$|U\.S\.\s?\$|\$|USD\s?|EUR\s?|€|£|GBP\s?|CAD\s?|C\$)\s?"
     rf"(?P<num>{_DIGITS})(?:\s*(?P<mult>million|billion|thousand|m\b|k\b))?",
@@ -66,22 +40,6 @@ _AMOUNT_WORDS = re.compile(
     rf"(?P<num>{_DIGITS})\s*(?P<mult>million|billion|thousand)?\s*(?P<cur>dollars|euros|pounds)\b",
     re.I,
 )
-_MONTH_NAMES = [
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december",
-]  # fmt: skip
-_MONTH = r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-_DAY = (
-    r"(?P<day>\d{1,2}|" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + r")(?:st|nd|rd|th)?"
-)
-_YEAR = r"(?P<year>(?:19|20)\d{2})"
-_DATES = [
-    re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.I),
-    re.compile(rf"\b{_DAY}\s+(?:day\s+)?(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", re.I),
-    re.compile(r"\b(?P<year>(?:19|20)\d{2})-(?P<mnum>\d{1,2})-(?P<day>\d{1,2})\b"),
-    re.compile(r"\b(?P<mnum>\d{1,2})/(?P<day>\d{1,2})/(?P<year>(?:19|20)?\d{2})\b"),
-    re.compile(r"\b(?P<day>\d{1,2})\.(?P<mnum>\d{1,2})\.(?P<year>(?:19|20)\d{2})\b"),
-]
 _NUMBER = re.compile(rf"(?<![\w.]){_DIGITS}(?:st|nd|rd|th)?(?![\w])|\b\d+(?:st|nd|rd|th)\b", re.I)
 _PERCENT = re.compile(rf"(?P<num>{_DIGITS})\s*(?:%|percent\b|per\s+cent\b)", re.I)
 #: Capitalised words that name nothing in particular.
@@ -100,38 +58,8 @@ _DEFINED = re.compile(r"[\"“]([^\"”]{2,60})[\"”]")
 _PUNCT = re.compile(r"[^\w\s]")
 
 
-def number_value(text: str) -> float | None:
-    """The value of a written number: "90", "1,000.50", "ninety", "one hundred twenty"."""
-    text = text.strip().lower().replace(",", "")
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    total, current = 0, 0
-    for word in re.split(r"[\s-]+", text):
-        if word == "and":
-            continue
-        if word == "hundred":
-            current = max(current, 1) * 100
-        elif word in _SMALL:
-            current += _SMALL[word]
-        elif word in _ORDINALS:
-            current += _ORDINALS[word]
-        else:
-            return None
-    return float(total + current)
-
-
 def _fmt(value: float) -> str:
     return f"{value:g}"
-
-
-def _quantity(m: re.Match[str]) -> float | None:
-    digits = m.group("p") or m.group("d") or m.group("q")
-    if digits:
-        return number_value(digits)
-    spelled = m.group("w") or m.group("s")
-    return number_value(spelled) if spelled else None
 
 
 def _duration_value(number: float, unit: str) -> str:
@@ -144,32 +72,10 @@ def _duration_value(number: float, unit: str) -> str:
     return f"{_fmt(number)} {unit}"
 
 
-def _iso(year: str, month: int, day: str) -> str | None:
-    y = int(year)
-    if len(year) == 2:
-        y += 2000 if y < 50 else 1900
-    d = int(day) if day.isdigit() else _ORDINALS.get(day.lower(), 0)
-    try:
-        return date(y, month, d).isoformat()
-    except ValueError:
-        return None
-
-
-def _month_number(m: re.Match[str]) -> int:
-    if "mnum" in m.re.groupindex:
-        return int(m.group("mnum"))
-    word = m.group("month").lower()[:3]
-    return next(i for i, name in enumerate(_MONTH_NAMES, start=1) if name.startswith(word))
-
-
 def _dates(text: str) -> list[tuple[tuple[int, int], Fact]]:
-    out: list[tuple[tuple[int, int], Fact]] = []
-    for pattern in _DATES:
-        for m in pattern.finditer(text):
-            iso = _iso(m.group("year"), _month_number(m), m.group("day"))
-            if iso is not None and not _overlaps(m.span(), [s for s, _ in out]):
-                out.append((m.span(), Fact("date", m.group(0), iso)))
-    return out
+    return [
+        ((d.start, d.end), Fact("date", text[d.start : d.end], d.iso)) for d in find_dates(text)
+    ]
 
 
 def _amounts(text: str) -> list[tuple[tuple[int, int], Fact]]:
@@ -240,11 +146,10 @@ def facts(text: str) -> list[Fact]:
                 (m.span(), Fact("number", m.group(0), _fmt(number_value(m.group("num")) or 0)))
             )
     taken = [s for s, _ in found]
-    for m in _DURATION.finditer(text):
-        number = _quantity(m)
-        if number is not None and not _overlaps(m.span(), taken):
-            value = _duration_value(number, m.group("unit"))
-            found.append((m.span(), Fact("duration", m.group(0).strip(), value)))
+    for d in find_durations(text):
+        if not _overlaps((d.start, d.end), taken):
+            value = _duration_value(d.number, d.unit)
+            found.append(((d.start, d.end), Fact("duration", d.surface, value)))
     taken = [s for s, _ in found]
     for m in _NUMBER.finditer(text):
         if not _overlaps(m.span(), taken):
@@ -270,18 +175,23 @@ def normalise_text(text: str) -> str:
 def _numbers(text: str) -> set[str]:
     """Every number the text states, in any form (digits, words, inside dates)."""
     values = {f.value for f in facts(text) if f.kind == "number"}
-    for m in _DURATION.finditer(text):
-        number = _quantity(m)
-        if number is not None:
-            values.add(_fmt(number))
-    for m in re.finditer(rf"\b(?:{_SPELLED})\b", text, re.I):
-        number = number_value(m.group(0))
-        if number is not None:
-            values.add(_fmt(number))
+    values |= {_fmt(d.number) for d in find_durations(text)}
     for m in re.finditer(_DIGITS, text):
         number = number_value(m.group(0))
         if number is not None:
             values.add(_fmt(number))
+    words = re.findall(r"[a-z]+", text.lower())
+    run: list[str] = []
+    for word in [*words, ""]:  # runs of number words: "one hundred twenty"
+        if word and (word in ("hundred", "and") or number_value(word) is not None):
+            run.append(word)
+            continue
+        while run and run[-1] == "and":
+            run.pop()
+        number = number_value(" ".join(run)) if run else None
+        if number is not None:
+            values.add(_fmt(number))
+        run = []
     return values
 
 
