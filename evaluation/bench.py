@@ -539,7 +539,13 @@ def _render_clauses(data: dict[str, Any]) -> list[str]:
         f"AUPR >= 0.70 (here {_fmt(data.get('presence_aupr'), 3)})",
         "- match rule: a predicted passage matches a gold quote of the same category when "
         "they share at least half of the shorter one's normalised tokens",
+        f"- CUAD paper's rule (word-set Jaccard >= 0.5 between predicted and gold quote), for "
+        f"comparison with published figures: span micro-F1 "
+        f"{_fmt(data.get('micro', {}).get('span_f1_jaccard'), 3)}, macro "
+        f"{_fmt(data.get('macro', {}).get('span_f1_jaccard'), 3)} (our passages are whole "
+        "chunks, longer than most gold quotes)",
     ]
+    lines += _clause_values_and_yes_no(data)
     per = data.get("per_category", {})
     rows = [
         [name, _fmt(v.get("gold_contracts")), *(_fmt(v.get(key), 3) for key in _CLAUSE_KEYS)]
@@ -549,6 +555,36 @@ def _render_clauses(data: dict[str, Any]) -> list[str]:
     lines += _table(["category", "gold contracts", *header[1:]], rows)
     lines += ["</details>", ""]
     return lines
+
+
+#: The yes/no questions of `dossier eval answers` (CUAD presence categories).
+YES_NO_CATEGORIES = ("Non-Compete", "Exclusivity", "Termination for Convenience",
+                     "Change of Control", "Anti-Assignment", "Audit Rights",
+                     "Uncapped Liability", "Cap on Liability")  # fmt: skip
+
+
+def _clause_values_and_yes_no(data: dict[str, Any]) -> list[str]:
+    """Value accuracy (gold / predicted passages) and held-out yes/no accuracy."""
+    values = data.get("values") or {}
+    gold, pred = values.get("gold_passages") or {}, values.get("predicted_passages") or {}
+    rows = [
+        [cat, _fmt(v.get("n")), _fmt(v.get("accuracy")),
+         _fmt((pred.get("per_category") or {}).get(cat, {}).get("accuracy"))]
+        for cat, v in (gold.get("per_category") or {}).items()
+    ]  # fmt: skip
+    rows.append(["micro", _fmt(gold.get("n")), _fmt(gold.get("micro_accuracy")),
+                 _fmt(pred.get("micro_accuracy"))])  # fmt: skip
+    lines = ["", "Values against CUAD's normalised answers (`evaluation/value_match.py`):", ""]
+    lines += _table(["category", "gold values", "from gold passages", "from predicted"], rows)
+    per = data.get("per_category", {})
+    accs = [per[c].get("yes_no_accuracy") for c in YES_NO_CATEGORIES if c in per]
+    accs = [a for a in accs if a is not None]
+    lines += ["", "Yes/no accuracy held out (cross-validated; \"yes\" at calibrated presence "
+              ">= 0.5, as composed answers say it):", ""]  # fmt: skip
+    lines += _table(["category", "yes/no accuracy"],
+                    [[c, _fmt(per.get(c, {}).get("yes_no_accuracy"))] for c in YES_NO_CATEGORIES]
+                    + [["mean", _fmt(sum(accs) / len(accs) if accs else None)]])  # fmt: skip
+    return [*lines, ""]
 
 
 def clauses_section(ctx: BenchContext) -> Section:
