@@ -46,37 +46,45 @@ def _ingest(container: Any, questions: list[Any], corpus: Path, source: str) -> 
     return documents
 
 
-def _chat_model(settings: Any, use_llm: bool) -> tuple[Any, bool]:
-    """The LLM client (None without one) and whether this command started it."""
-    from agent.llm import OpenAIChatModel
+def _llm_url(settings: Any, use_llm: bool) -> tuple[str | None, bool]:
+    """The LLM server's URL (None without one) and whether this command started it."""
     from agent.local_vllm import LocalVLLMServer, ensure_local_llm
 
     if not use_llm:
         return None, False
-    base_url = settings.llm.base_url
-    started = False
-    if base_url is None:
-        started = not LocalVLLMServer(settings).status().running
-        err.print("[dim]starting the embedded LLM…[/dim]")
-        base_url = ensure_local_llm(settings)
-    return OpenAIChatModel(settings.llm, base_url), started
+    if settings.llm.base_url is not None:
+        return settings.llm.base_url, False
+    started = not LocalVLLMServer(settings).status().running
+    err.print("[dim]starting the embedded LLM…[/dim]")
+    return ensure_local_llm(settings), started
 
 
-def _run(container: Any, chat_model: Any, questions: list[Any], documents: dict[str, str],
+def _run(container: Any, base_url: str | None, questions: list[Any], documents: dict[str, str],
          composition: Literal["checked", "draft"], show: bool) -> dict[str, Any]:  # fmt: skip
+    """One pass over the questions; its own event loop and LLM client."""
+    from agent.llm import OpenAIChatModel
     from agent.loop import Agent
     from evaluation.answers import run_answers, summarise
 
     settings = container.settings.model_copy(deep=True)
     settings.agent.answers = composition
-    agent = Agent(container.kb, chat_model, None, settings)
+
+    async def ask_all(advance: Any) -> list[dict[str, Any]]:
+        chat_model = None if base_url is None else OpenAIChatModel(settings.llm, base_url)
+        try:
+            agent = Agent(container.kb, chat_model, None, settings)
+            return await run_answers(agent, questions, documents, settings.tenant, advance)
+        finally:
+            if chat_model is not None:
+                await chat_model.aclose()
+
     with _progress(show) as progress:
         task = progress.add_task(f"asking ({composition})", total=len(questions))
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        rows = asyncio.run(run_answers(agent, questions, documents, settings.tenant, advance))
+        rows = asyncio.run(ask_all(advance))
     return summarise(rows)
 
 
@@ -118,22 +126,20 @@ def eval_answers(
     with tempfile.TemporaryDirectory(prefix="dossier-answers-") as tmp:
         settings = get_settings(ctx, kb or Path(tmp) / "kb")
         container = Container(settings)
-        chat_model, started = None, False
+        started = False
         try:
             t0 = time.perf_counter()
             documents = _ingest(container, questions, corpus, source)
             ingest_s = time.perf_counter() - t0
             container.kb.embedder.embed_batch(["warm-up"])
-            chat_model, started = _chat_model(settings, not no_llm)
+            base_url, started = _llm_url(settings, not no_llm)
             show = not json_out
             main = "draft" if baseline else "checked"
-            report = _run(container, chat_model, questions, documents, main, show)
+            report = _run(container, base_url, questions, documents, main, show)
             if compare and not baseline:
-                other = _run(container, chat_model, questions, documents, "draft", show)
+                other = _run(container, base_url, questions, documents, "draft", show)
                 report["baseline"] = {k: v for k, v in other.items() if k != "answers"}
         finally:
-            if chat_model is not None:
-                asyncio.run(chat_model.aclose())
             if started:
                 from agent.local_vllm import LocalVLLMServer
 

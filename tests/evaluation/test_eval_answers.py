@@ -55,3 +55,21 @@ def test_eval_answers_json_contract(tmp_path: Path) -> None:
     assert report["citation_precision"] == 1.0
     assert report["unsupported_rate"] == 0.0
     assert report["accuracy"] >= 0.6
+
+
+@pytest.mark.llm
+def test_eval_answers_compare_with_the_real_model(tmp_path: Path, llm_base_url: str) -> None:
+    """--compare runs both compositions against the real vLLM server, each pass
+    with its own event loop and client (a shared client broke the second pass)."""
+    env = {**os.environ, "DOSSIER_LLM__BASE_URL": llm_base_url}
+    proc = subprocess.run(
+        [sys.executable, "-m", "api", "eval", "answers", "--questions", str(CUAD / "answers.jsonl"),
+         "--corpus", str(CUAD), "--source", "txt", "--limit", "3", "--compare", "--json",
+         "--kb", str(tmp_path / "kb")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["questions"] == 3
+    assert report["baseline"]["questions"] == 3
+    assert report["baseline"]["errors"] == 0
