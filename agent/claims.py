@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.citations import _SENTENCE_END, _terms, cited_numbers, split_sentences
+from agent.citations import _SENTENCE_END, _overlap, _terms, cited_numbers
 from agent.facts import facts, normalise_text, unsupported
 from knowledge_base.protocols import Embedder
 from tools.retrieval import Evidence
@@ -111,10 +111,6 @@ def _windows(body: str) -> list[str]:
     return out or [body.strip()]
 
 
-def _similar(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a) if a else 0.0
-
-
 class ClaimChecker:
     """Checks answer sentences against the turn's evidence with ``embedder``."""
 
@@ -157,7 +153,7 @@ class ClaimChecker:
                 return None, "not in the cited text: " + ", ".join(f.surface for f in missing)
             fitting = [item.quote.strip()]  # facts spread wider than a window
         terms = _terms(sentence)
-        fitting.sort(key=lambda w: (-_similar(terms, _terms(w)), len(w)))
+        fitting.sort(key=lambda w: (-_overlap(terms, _terms(w)), len(w)))
         fitting = fitting[:4]
         cosines = self._cosines(sentence, fitting)
         best = max(range(len(fitting)), key=lambda i: cosines[i])
@@ -188,8 +184,3 @@ class ClaimChecker:
             if item.n in cited and not first_reason:
                 first_reason = reason
         return Claim(text, False, cited, first_reason or "no passage of the turn supports it")
-
-
-def sentences(text: str) -> list[str]:
-    """The sentences of an answer, markup removed, markers kept with their sentence."""
-    return split_sentences(strip_markup(text))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+from agent.citations import best_sentence
 from agent.facts import facts, unsupported
 from tools.clauses.values import document_value, rule_value
 from tools.retrieval import Evidence
@@ -263,8 +264,6 @@ def compose(
     item = item_for(chosen)
     sentence = _sentence_for(want.category, value, item.quote) if want.kind == "value" else None
     if sentence is None:
-        from agent.citations import best_sentence
-
         quote = best_sentence(item.quote, f"{question} {want.category}")
         shown = " ".join(quote.split())
         return Composed(
