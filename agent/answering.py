@@ -133,20 +133,26 @@ def lead_claims(
                            question, searched, first)  # fmt: skip
         claims.append(_composed_claim(composed, checker, question))
     complete = bool(wanted) and len(claims) == len(wanted) and not open_part
+    if complete and any(not c.citations for c in claims):
+        # A term not found: show the closest passages, so the reader can judge.
+        return claims + _lead_quotes(ledger, question, "The closest passages say"), True
     if complete or not quote_open:
         return claims, complete
-    claims += _lead_quotes(ledger, question, claims)
+    first = "They also say" if claims else "The documents say"
+    claims += _lead_quotes(ledger, question, first)
     return claims, False
 
 
-def _lead_quotes(ledger: EvidenceLedger, question: str, before: Sequence[Claim]) -> list[Claim]:
+def _lead_quotes(
+    ledger: EvidenceLedger, question: str, first: str = "The documents say"
+) -> list[Claim]:
     """The most relevant evidence sentences, quoted verbatim (open questions)."""
     claims: list[Claim] = []
     for item in ledger.items[:LEAD_QUOTES]:
         quote = best_sentence(item.quote, question)
         if len(quote) < 20 or any(quote == c.support.quote for c in claims if c.support):
             continue
-        prefix = "The documents say" if not claims and not before else "They also say"
+        prefix = first if not claims else "They also say"
         claims.append(Claim(f'{prefix}: "{" ".join(quote.split())}"', True, [item.n], "quotes the document",
                             Support(item, quote, 1.0)))  # fmt: skip
     return claims

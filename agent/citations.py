@@ -41,7 +41,7 @@ _WORD = re.compile(r"[A-Za-z0-9]+")
 # A sentence ends at . ! ? ; followed by space and a capital, digit, quote or an
 # enumerator such as "(c)" / "(iv)"; a blank line always ends one.
 _SENTENCE_END = re.compile(
-    r"(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9]|\((?:[a-z]{1,4}|\d{1,3})\)\s)|\n\s*\n"
+    r"(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9]|<|\((?:[a-z]{1,4}|\d{1,3})\)\s)|\n\s*\n"
 )
 _STOP = frozenset(
     re.findall(

@@ -48,6 +48,11 @@ _MARKUP = re.compile(
     r"|<\|[^|>]{1,40}\|>",
     re.I,
 )
+#: Echoed markup the tag pattern misses (a torn tag: ``notices">``, ``<evid``).
+_FRAGMENT = re.compile(r"\"\s*/?>|</?[a-z_]+(?:\s|$)|^\W*[a-z_]+=", re.I)
+_WORDS = re.compile(r"[A-Za-z0-9$€£%]+")
+#: A model sentence shorter than this is a fragment, not a claim.
+MIN_WORDS = 3
 _HEDGE = re.compile(
     r"\b(?:(?:do|does|did)\s+not\s+(?:say|state|specify|mention|address|contain|answer)|"
     r"(?:no|not\s+any)\s+(?:passage|information|evidence|mention)|not\s+(?:found|specified|stated)|"
@@ -168,6 +173,8 @@ class ClaimChecker:
         cited = cited_numbers(sentence)
         if not re.search(r"[A-Za-z]{2}", text):
             return Claim(text, False, [], "no text")
+        if _FRAGMENT.search(text) or len(_WORDS.findall(text)) < MIN_WORDS:
+            return Claim(text, False, [], "not a sentence")
         if self.repeats(text, earlier):
             return Claim(text, False, [], "repeats an earlier sentence")
         if not facts(text) and _HEDGE.search(text) and not cited:

@@ -268,7 +268,9 @@ class Agent:
                     if top_doc is None:
                         continue
                     args["document_id"] = top_doc
-                if i > 0 and not c.warm_ups and state["mode"] == "planner" and ledger.items:
+                composable = self.checked and c.intents and not c.open_part
+                if i > 0 and not c.warm_ups and state["mode"] == "planner" and ledger.items \
+                        and not composable:
                     # The answer prompt starts with the evidence: prefill it
                     # while the other tools run (vLLM prefix cache).
                     messages = answer_messages(state, "", prefix_only=True)

@@ -18,7 +18,8 @@ def last_json(output: str) -> object:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def test_llm_status_of_a_fresh_kb(tmp_path: Path) -> None:
+def test_llm_status_of_a_fresh_kb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOSSIER_RUNTIME_DIR", str(tmp_path / "run"))  # not the session's server
     result = runner.invoke(app, ["llm", "status", "--kb", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     status = last_json(result.stdout)

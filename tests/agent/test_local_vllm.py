@@ -15,7 +15,8 @@ from core.settings import load_settings
 from tests.agent.conftest import free_port
 
 
-def test_status_of_a_fresh_data_dir_is_stopped(tmp_path: Path) -> None:
+def test_status_of_a_fresh_data_dir_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOSSIER_RUNTIME_DIR", str(tmp_path / "run"))  # not the session's server
     server = LocalVLLMServer(load_settings(data_dir=tmp_path))
     status = server.status()
     assert not status.running
@@ -23,7 +24,10 @@ def test_status_of_a_fresh_data_dir_is_stopped(tmp_path: Path) -> None:
     assert server.stop() is False
 
 
-def test_start_without_a_prepared_model_says_what_to_run(tmp_path: Path) -> None:
+def test_start_without_a_prepared_model_says_what_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOSSIER_RUNTIME_DIR", str(tmp_path / "run"))  # not the session's server
     server = LocalVLLMServer(load_settings(data_dir=tmp_path))
     with pytest.raises(ConfigurationError, match="dossier llm prepare"):
         server.start()
