@@ -201,3 +201,6 @@ class Citation(BaseModel):
     end: int | None = None
     chunk_id: str | None = None
     verified: bool = False
+    #: For a passage of a court opinion, the passage in citation form
+    #: ("Deal v. Huddleston, 288 Ark. 96, 98 (1986)"; see agent.opinion_answers).
+    cite: str | None = None
