@@ -59,8 +59,17 @@ _CUES: dict[str, tuple[tuple[str, int], ...]] = {
         (r"\bshall\b", 1),
     ),
     "report": (
-        (r"\bform 10-[kq]\b|\bannual report\b|\bsecurities and exchange commission\b", 3),
+        (
+            r"\bform (?:10-[kq]|8-k|20-f)\b|\bannual report\b|\bsecurities and exchange commission\b",
+            3,
+        ),
         (r"\bfiscal (?:year|quarter)\b|\bconsolidated (?:balance sheets?|statements?)\b", 2),
+        # earnings releases: "reports second-quarter 2023 results", EPS, guidance
+        (
+            r"\b(?:quarter|full[- ]year)\b[^.\n]{0,40}\bresults\b|\bearnings per (?:diluted )?share\b",
+            2,
+        ),
+        (r"\bnet (?:sales|revenues?|income)\b|\boperating (?:income|margin)\b|\bguidance\b", 1),
     ),
 }
 _CUE_RES = {k: [(re.compile(p, re.I), w) for p, w in v] for k, v in _CUES.items()}

@@ -45,8 +45,9 @@ from ingest.chunking import Chunker
 from ingest.loaders import load_document
 from ingest.names import clean_name
 from ingest.opinions import label_chunks
-from ingest.precedent import analyse_document, reanalyse_document
+from ingest.precedent import analyse_document, analyse_report, reanalyse_document
 from knowledge_base.citation_graph import CitationGraph
+from knowledge_base.report_tables import ReportStore
 from knowledge_base.service import KnowledgeBase
 
 __all__ = ["IngestEvent", "IngestPipeline", "IngestResult", "InputFile", "iter_input_files"]
@@ -363,11 +364,15 @@ class IngestPipeline:
             # a chunk straddling an opinion part boundary is split there.
             profile, refs = analyse_document(document, kind)
             chunks = label_chunks(document, chunks, profile.parts)
+            # Reports: cover-page profile; every document: its tables
+            # (ingest/precedent.py analyse_report, ingest/tables.py).
+            report, tables = analyse_report(document, profile.kind)
             vectors = self._embed([self._dense_input(c) for c in chunks])
             if on_event is not None:
                 on_event(IngestEvent("embedded", name, len(document.pages), len(chunks)))
             store.upsert(chunks, vectors)
             CitationGraph(catalog).save(tenant, record.id, profile, refs)
+            ReportStore(catalog).save(tenant, record.id, report, tables)
             catalog.mark_ready(tenant, record.id, len(document.pages), len(chunks))
         except BaseException as exc:
             # Leave nothing half-visible. On KeyboardInterrupt/kill, or when

@@ -7,18 +7,22 @@ from __future__ import annotations
 import logging
 import time
 
+from core.reports import ReportProfile, ReportTable
 from core.types import Document
 from ingest.citations import extract_citations
 from ingest.opinions import detect_kind, opinion_parts, opinion_profile
+from ingest.reports import report_profile
+from ingest.tables import extract_tables
 from knowledge_base.citation_graph import (
     DOCUMENT_KINDS,
     CitationGraph,
     CitationRef,
     DocumentProfile,
 )
+from knowledge_base.report_tables import ReportStore
 from knowledge_base.service import KnowledgeBase
 
-__all__ = ["CITING_KINDS", "analyse_document", "reanalyse_document"]
+__all__ = ["CITING_KINDS", "analyse_document", "analyse_report", "reanalyse_document"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,28 @@ def analyse_document(
     return profile, refs
 
 
+def analyse_report(document: Document, kind: str) -> tuple[ReportProfile | None, list[ReportTable]]:
+    """A report's cover-page profile and every table; other kinds: no
+    profile and only their TABLE blocks (ruled PDF tables, DOCX tables), as
+    flattened text tables are searched for in reports only. A parser failure
+    is logged and leaves nothing: it never fails the ingest."""
+    t0 = time.perf_counter()
+    try:
+        is_report = kind == "report"
+        profile = (
+            report_profile([p.text for p in document.pages], document.name) if is_report else None
+        )
+        tables = extract_tables(document.pages, text_tables=is_report)
+    except Exception as exc:  # a parser bug must not cost the document
+        log.warning("ingest.report_failed doc=%s error=%s", document.name, type(exc).__name__)
+        return None, []
+    log.info(
+        "ingest.report doc=%s kind=%s tables=%d ms=%.1f",
+        document.name, kind, len(tables), (time.perf_counter() - t0) * 1000,
+    )  # fmt: skip
+    return profile, tables
+
+
 def reanalyse_document(
     kb: KnowledgeBase, tenant: str, document_id: str, kind: str
 ) -> DocumentProfile:
@@ -67,4 +93,5 @@ def reanalyse_document(
     document = Document(name=record.name, mime=record.mime, pages=kb.pages(tenant, document_id))
     profile, refs = analyse_document(document, kind)
     CitationGraph(kb.catalog).save(tenant, document_id, profile, refs)
+    ReportStore(kb.catalog).save(tenant, document_id, *analyse_report(document, profile.kind))
     return profile

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 
 from core.reports import ReportTable, TableCell, TableRow, cell_number
 from core.types import BlockKind, Page
@@ -177,7 +178,7 @@ def _text_rows(text: str, start: int, end: int, n: int) -> list[TableRow]:
     i, label_from = 0, start
     while i + n <= len(figs):
         run = figs[i : i + n]
-        gaps = [text[a.end() : b.start()] for a, b in zip(run, run[1:], strict=False)]
+        gaps = [text[a.end() : b.start()] for a, b in pairwise(run)]
         after = figs[i + n].start() if i + n < len(figs) else None
         joined = all(re.fullmatch(r"\s*(?:\$\s*)?", g) for g in gaps)
         continues = after is not None and re.fullmatch(
@@ -206,7 +207,7 @@ def _caption(page: Page, before: int) -> str:
     return " ".join(lines[-3:])[:300] if lines else ""
 
 
-def _page_tables(page: Page) -> list[ReportTable]:
+def _page_tables(page: Page, text_tables: bool) -> list[ReportTable]:
     text, tables = page.text, []
     spans = [(b.start, b.end) for b in page.blocks if b.kind is BlockKind.TABLE]
     for start, end in spans:
@@ -217,7 +218,7 @@ def _page_tables(page: Page) -> list[ReportTable]:
         tables.append(_table(page, start, end, columns, rows))
     covered = spans[:]
     pos = 0
-    while True:
+    while text_tables:
         head = _header(text, pos, len(text))
         if head is None:
             break
@@ -261,9 +262,10 @@ def _table(
     )
 
 
-def extract_tables(pages: Sequence[Page]) -> list[ReportTable]:
-    """Every table on the pages, in reading order (see the module docstring)."""
+def extract_tables(pages: Sequence[Page], *, text_tables: bool = True) -> list[ReportTable]:
+    """Every table on the pages, in reading order (see the module docstring);
+    without ``text_tables`` only the TABLE blocks."""
     out: list[ReportTable] = []
     for page in pages:
-        out.extend(_page_tables(page))
+        out.extend(_page_tables(page, text_tables))
     return out

@@ -70,6 +70,7 @@ from knowledge_base.catalog_models import pages as pages_t
 # Registers the precedent tables (document profiles, citations) on the same
 # metadata, so create_all makes them too; rows cascade with their document.
 import knowledge_base.citation_tables  # noqa: F401  isort: skip
+from knowledge_base import report_tables as _report_tables  # noqa: F401  isort: skip
 
 __all__ = ["ROLES", "ApiKeyRecord", "AuditEntry", "Catalog"]
 

@@ -19,6 +19,7 @@ from core.errors import DossierError, NotFoundError
 from core.types import Chunk, DocumentRecord, DocumentStatus, Hit, Page, SearchMode
 from knowledge_base.catalog import Catalog
 from knowledge_base.protocols import Embedder, SearchRequest, VectorStore
+from knowledge_base.report_tables import ReportStore
 from knowledge_base.routing import HEADER_CHARS, DocumentRouter, split_reference
 
 __all__ = ["KnowledgeBase"]
@@ -149,6 +150,21 @@ class KnowledgeBase:
     def pages(self, tenant: str, document_id: str) -> list[Page]:
         """Every stored page of the document, in order (one catalog query)."""
         return self.catalog.pages(tenant, document_id)
+
+    def report_profile(self, tenant: str, document_id: str) -> dict[str, str | None] | None:
+        """A report's issuer, form, fiscal period and period end (None for a
+        document that is not a report); NotFoundError for an unknown id."""
+        self.catalog.get_document(tenant, document_id)
+        profile = ReportStore(self.catalog).profile(tenant, document_id)
+        return None if profile is None else profile.to_json()
+
+    def tables(
+        self, tenant: str, document_id: str, page: int | None = None
+    ) -> list[dict[str, object]]:
+        """The document's tables (``ReportTable.to_json()`` each), in page
+        order, only page ``page`` when given; NotFoundError for an unknown id."""
+        self.catalog.get_document(tenant, document_id)
+        return [t.to_json() for t in ReportStore(self.catalog).tables(tenant, document_id, page)]
 
     def document_chunks(self, tenant: str, document_id: str) -> list[Chunk]:
         self._require_ready(tenant, document_id)
