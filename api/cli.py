@@ -365,6 +365,7 @@ _SUBCOMMAND_MODULES = (
     "cli_review",
     "cli_server",
     "cli_worker",
+    "cli_tables",
 )
 
 
