@@ -33,8 +33,7 @@ from typing import Annotated, Any, Literal, TypedDict
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
-from agent.answering import SentenceGate, answer_text, finish_claims, lead_claims
-from agent.citations import CitationChecker
+from agent.answering import LEAD_QUOTES, SentenceGate, answer_text, finish_claims, lead_claims
 from agent.claims import ClaimChecker
 from agent.compose import intents
 from agent.events import (
@@ -48,6 +47,7 @@ from agent.events import (
 )
 from agent.llm import ChatModel, Finish, TokenDelta, ToolCallRequest, UsageReport
 from agent.memory import Turn, memory_path, open_memory, thread_id
+from agent.opinion_answers import OpinionCitationChecker, cite_opinion_quotes, claim_checker
 from agent.planner import Plan, PlannedCall, plan_question
 from agent.turn import TurnContext, fence_tool_output
 from core.errors import DossierError, LLMError, LLMUnavailableError
@@ -215,7 +215,7 @@ class Agent:
             question = state["question"]
             turn["ctx"] = TurnContext(
                 tenant=tenant, question=question, registry=registry, ledger=ledger,
-                emit=emit, checker=CitationChecker(self.kb, tenant),
+                emit=emit, checker=OpinionCitationChecker(self.kb, tenant),
             )  # fmt: skip
             previous = turns[-1]["query"] if turns else None
             p = plan_question(
@@ -309,11 +309,13 @@ class Agent:
             c = ctx()
             top = [e for e in ledger.items if e.n in set(state.get("prompt_evidence") or [])]
             offline = state["mode"] == "evidence-only" or model is None
-            if self.checked and self._lead(c, quote_open=bool(top) and not offline):
+            lead = self.checked and self._lead(c, bool(top) and not offline, offline)
+            if lead:
                 if offline:
                     reason = state.get("degraded_reason") or "unavailable"
+                    source = "the contract's clause" if c.intents else "the opinions' own words"
                     c.emit(StatusEvent(stage="degraded", message=f"language model unavailable: "
-                                       f"{reason}; answered from the contract's clause"))  # fmt: skip
+                                       f"{reason}; answered from {source}"))  # fmt: skip
                 return {}  # composed from the clause: the small model adds nothing checkable
             if offline:
                 return self._degrade(c, state.get("degraded_reason") or "unavailable")
@@ -477,16 +479,24 @@ class Agent:
 
     def _gate(self, c: TurnContext) -> SentenceGate:
         return SentenceGate(
-            ClaimChecker(self.kb.embedder), lambda: c.ledger.items, c.token, c.claims,
+            claim_checker(self.kb.embedder, c.checker), lambda: c.ledger.items, c.token, c.claims,
             stream_unchecked=self.settings.agent.stream_unchecked,
         )  # fmt: skip
 
-    def _lead(self, c: TurnContext, quote_open: bool) -> bool:
-        """Stream the lead claims; True when they answer the question (composed)."""
+    def _lead(self, c: TurnContext, quote_open: bool, offline: bool = False) -> bool:
+        """Stream the lead claims; True when they answer the question (composed,
+        or, with no model, quotes of opinions in citation form)."""
+        opinions = c.checker.opinions if isinstance(c.checker, OpinionCitationChecker) else None
+        quoted = opinions is not None and opinions.any_opinion(c.ledger.items[:LEAD_QUOTES])
+        checker = claim_checker(self.kb.embedder, c.checker)
         lead, composed = lead_claims(
-            c.intents, c.clause_data, c.ledger, ClaimChecker(self.kb.embedder), c.question,
-            quote_open=quote_open, open_part=c.open_part, opening=self._opening(c),
+            c.intents, c.clause_data, c.ledger, checker, c.question,
+            quote_open=quote_open or (offline and quoted), open_part=c.open_part,
+            opening=self._opening(c),
         )  # fmt: skip
+        if opinions is not None and quoted:
+            lead = cite_opinion_quotes(lead, opinions, checker)
+            composed = composed or (offline and any(cl.citations for cl in lead))
         c.claims.extend(lead)
         text = answer_text(lead)
         if text:
