@@ -1,0 +1,359 @@
+"""Figures answered from a report's statements: cells located, formula shown,
+arithmetic done in the sandbox.
+
+:func:`parse_request` reads a question ("What is the FY2018 capital
+expenditure amount (in USD millions) for 3M?", "FY2022 fixed asset turnover")
+into a metric of :mod:`tools.finance_metrics`, the fiscal year(s), the units
+and the rounding asked for. :func:`compute_figure` finds each input's cell in
+the statement rows (:mod:`tools.figure_cells`: document, page, row, column,
+page-exact offsets), runs the formula as a small program in the sandbox
+(:func:`tools.sandbox.run_sandboxed`) and returns a :class:`FigureAnswer`
+with the inputs, the formula in words and in numbers, the result and its
+rounding. Nothing is computed from a cell that was not found: a missing line
+is an error that names it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from core.errors import ToolError
+from tools.figure_cells import StatementRow, match_row
+from tools.finance_metrics import LINES, METRICS, Metric, formula_lines
+from tools.sandbox import SandboxLimits, run_sandboxed
+
+__all__ = [
+    "FigureAnswer",
+    "FigureInput",
+    "FigureRequest",
+    "compute_figure",
+    "format_number",
+    "parse_request",
+]
+
+_YEAR = r"(?:19[89]\d|20[0-4]\d)"
+_FY = re.compile(rf"\b(?:FY|fiscal(?: year)?)\s?'?({_YEAR}|\d\d)\b", re.I)
+_RANGE = re.compile(rf"\b(?:FY\s?)?({_YEAR})\s*(?:-|–|to|through)\s*(?:FY\s?)?({_YEAR})\b", re.I)
+_ANY_YEAR = re.compile(rf"\b({_YEAR})\b")
+_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "zero": 0}
+_ROUND = re.compile(r"round(?:ed)?\s+(?:your\s+|the\s+)?(?:answer\s+)?to\s+(\w+)\s+decimal", re.I)
+_SCALE = re.compile(r"\b(?:in\s+)?(?:USD|US\$|\$)\s*(millions|billions|thousands)\b|"
+                    r"\bin\s+(millions|billions|thousands)\b", re.I)  # fmt: skip
+_SCALES = {"thousands": 1e3, "millions": 1e6, "billions": 1e9}
+_SANDBOX = SandboxLimits(cpu_seconds=2, wall_seconds=10.0)
+
+
+@dataclass
+class FigureRequest:
+    metric: Metric
+    years: list[int]  # one year, or the years of a multi-year average
+    scale: str | None  # "millions" | "billions" | "thousands": the unit asked for
+    decimals: int | None  # rounding asked for
+
+    @property
+    def year(self) -> int:
+        return self.years[-1]
+
+
+@dataclass
+class FigureInput:
+    line: str  # line key ("revenue")
+    name: str  # "revenue"
+    label: str  # the row label as printed
+    statement: str
+    year: int
+    value: float  # as used (an outflow is its magnitude)
+    cell: str  # the cell's text, as printed
+    page: int
+    start: int  # cell offsets in the page text
+    end: int
+    row_start: int  # the row (label to last cell) in the page text
+    row_end: int
+    title: str = ""  # the statement page's opening
+    units: str = "millions"
+    columns: list[int] = field(default_factory=list)
+
+    def quote(self, page_text: str) -> str:
+        return page_text[self.row_start : self.row_end]
+
+
+@dataclass
+class FigureAnswer:
+    question: str
+    metric: str  # key
+    name: str  # "fixed asset turnover"
+    period: str  # "FY2022" | "FY2019-FY2021 average"
+    formula: str  # the table's formula
+    words: str  # the formula with its inputs named
+    shown: str  # the formula with its inputs' numbers
+    program: str  # what ran in the sandbox
+    value: float  # unrounded
+    result: float  # rounded
+    display: str  # "$1,577 million", "3.68", "10.3%"
+    unit: str  # money | ratio | percent | days
+    units: str  # "USD millions", "%", "days", ""
+    decimals: int
+    inputs: list[FigureInput]
+    document_id: str = ""
+    document: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _number_word(text: str) -> int | None:
+    return int(text) if text.isdigit() else _WORDS.get(text.lower())
+
+
+def choose_metric(question: str) -> Metric | None:
+    """The metric the question asks for: a computed metric before a single
+    statement line ("free cash flow ... defined as cash from operations -
+    capex"), then the earliest mention, then the longest (most specific)."""
+    text = question.lower()
+    best: tuple[bool, int, int, Metric] | None = None
+    for metric in METRICS.values():
+        single = metric.formula in LINES
+        for alias in metric.aliases:
+            m = re.search(alias, text)
+            if m is None:
+                continue
+            key = (single, m.start(), -len(m.group(0)), metric)
+            if best is None or key[:3] < best[:3]:
+                best = key
+    return best[3] if best else None
+
+
+def _years(question: str) -> list[int]:
+    span = _RANGE.search(question)
+    if span and re.search(r"\baverage\b|\bmean\b", question, re.I):
+        first, last = sorted((int(span.group(1)), int(span.group(2))))
+        if 0 < last - first <= 10:
+            return list(range(first, last + 1))
+    fy = _FY.search(question)
+    if fy:
+        year = int(fy.group(1))
+        return [year + 2000 if year < 100 else year]
+    found = [int(y) for y in _ANY_YEAR.findall(question)]
+    return [max(found)] if found else []
+
+
+def parse_request(question: str) -> FigureRequest | None:
+    """The metric, years, units and rounding a question asks for; None when it
+    names no metric of the table."""
+    metric = choose_metric(question)
+    if metric is None:
+        return None
+    scale = _SCALE.search(question)
+    rounding = _ROUND.search(question)
+    decimals = _number_word(rounding.group(1)) if rounding else None
+    unit = next((g for g in scale.groups() if g), None) if scale else None
+    return FigureRequest(metric, _years(question), unit.lower() if unit else None, decimals)
+
+
+def format_number(value: float, decimals: int) -> str:
+    """Thousands separators and ``decimals`` places: 1577 -> "1,577"; -0.5 -> "-0.50"."""
+    return f"{value:,.{decimals}f}"
+
+
+# -- locating the inputs ---------------------------------------------------------
+
+
+def _cell_input(line_key: str, row: StatementRow, start: int, year: int) -> FigureInput | None:
+    cell = row.cell(year)
+    if cell is None or cell.value is None:
+        return None
+    line = LINES[line_key]
+    value = abs(cell.value) if line.outflow else cell.value
+    label = row.label[start - row.label_start :] if start >= row.label_start else row.label
+    label = " ".join(label.replace("|", " ").split())
+    return FigureInput(line_key, line.name, label, row.statement, year, value, cell.text,
+                       row.page, cell.start, cell.end, start, row.end, row.title, row.units,
+                       list(row.columns))  # fmt: skip
+
+
+def _needed(formula: str, year: int) -> list[tuple[str, int]]:
+    """(line, year) pairs a formula reads for fiscal ``year``."""
+    tree = ast.parse(formula, mode="eval")
+    wrapped = {id(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call) and n.args}
+    out: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            arg = node.args[0]
+            assert isinstance(arg, ast.Name)
+            before = (arg.id, year - 1)
+            out += [before] if node.func.id == "prev" else [before, (arg.id, year)]
+        elif isinstance(node, ast.Name) and node.id in LINES and id(node) not in wrapped:
+            out.append((node.id, year))
+    return list(dict.fromkeys(out))
+
+
+def locate_inputs(
+    formula: str, years: list[int], rows: list[StatementRow]
+) -> tuple[dict[tuple[str, int], FigureInput], list[str]]:
+    """The cells a formula needs for each of ``years``, and what is missing."""
+    found: dict[tuple[str, int], FigureInput] = {}
+    missing: list[str] = []
+    matched: dict[str, tuple[StatementRow, int] | None] = {}
+    for key in formula_lines(formula):
+        line = LINES[key]
+        matched[key] = match_row([r for r in rows if r.statement == line.statement], line.labels)
+    for year in years:
+        for key, y in _needed(formula, year):
+            hit = matched[key]
+            got = _cell_input(key, hit[0], hit[1], y) if hit else None
+            if got is None:
+                missing.append(f"{LINES[key].name} {y}")
+            else:
+                found[(key, y)] = got
+    return found, list(dict.fromkeys(missing))
+
+
+# -- the formula as code, words and numbers ------------------------------------------
+
+
+class _Render(ast.NodeTransformer):
+    """Rewrites a formula for one year: line names become variables (code),
+    their names (words) or their values (numbers)."""
+
+    def __init__(self, year: int, mode: str, inputs: dict[tuple[str, int], FigureInput]):
+        self.year, self.mode, self.inputs = year, mode, inputs
+
+    def leaf(self, key: str, year: int) -> ast.expr:
+        if self.mode == "code":
+            return ast.Name(f"{key}_{year}")
+        if self.mode == "words":
+            return ast.Name(f"{LINES[key].name} {year}")
+        value = self.inputs[(key, year)].value
+        text = format_number(value, _places(self.inputs[(key, year)].cell))
+        return ast.Name(f"({text})" if value < 0 else text)
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        return self.leaf(node.id, self.year)
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        assert isinstance(node.func, ast.Name)
+        assert isinstance(node.args[0], ast.Name)
+        key, func = node.args[0].id, node.func.id
+        before, now = self.leaf(key, self.year - 1), self.leaf(key, self.year)
+        if func == "prev":
+            return before
+        if func == "chg":
+            return ast.BinOp(now, ast.Sub(), before)
+        if self.mode == "words":
+            return ast.Name(f"average {LINES[key].name} ({self.year - 1}, {self.year})")
+        return ast.BinOp(ast.BinOp(before, ast.Add(), now), ast.Div(), ast.Constant(2))
+
+
+def _places(cell: str) -> int:
+    m = re.search(r"\.(\d+)", cell)
+    return len(m.group(1)) if m else 0
+
+
+def render(formula: str, year: int, mode: str, inputs: dict[tuple[str, int], FigureInput]) -> str:
+    tree = _Render(year, mode, inputs).visit(ast.parse(formula, mode="eval"))
+    return ast.unparse(tree).replace("*", "×")
+
+
+def _code(formula: str, year: int) -> str:
+    tree = _Render(year, "code", {}).visit(ast.parse(formula, mode="eval"))
+    return ast.unparse(tree)
+
+
+def _program(formula: str, years: list[int], inputs: dict[tuple[str, int], FigureInput]) -> str:
+    lines = [
+        f"{k}_{y} = {inp.value!r}  # page {inp.page}: {inp.cell}" for (k, y), inp in inputs.items()
+    ]
+    terms = [f"({_code(formula, y)})" for y in years]
+    expr = terms[0] if len(terms) == 1 else f"({' + '.join(terms)}) / {len(terms)}"
+    return "\n".join([*lines, f"result = {expr}", "print(repr(result))"])
+
+
+def _combine(parts: list[str], years: list[int]) -> str:
+    if len(parts) == 1:
+        return parts[0]
+    return f"({' + '.join(f'({p})' for p in parts)}) / {len(years)}"
+
+
+# -- the answer ---------------------------------------------------------------------------
+
+
+def _display(
+    value: float, request: FigureRequest, inputs: list[FigureInput]
+) -> tuple[float, str, str, int]:
+    """(rounded, display, units, decimals) of a result."""
+    metric = request.metric
+    if metric.unit == "money":
+        statement_units = inputs[0].units if inputs else "millions"
+        want = request.scale or statement_units
+        scaled = value * _SCALES.get(statement_units, 1e6) / _SCALES.get(want, 1e6)
+        default = max([_places(i.cell) for i in inputs] + [0]) if want == statement_units else 2
+        decimals = request.decimals if request.decimals is not None else default
+        rounded = round(scaled, decimals)
+        sign = "-" if rounded < 0 else ""
+        unit = want[:-1]  # "million"
+        return (
+            rounded,
+            f"{sign}${format_number(abs(rounded), decimals)} {unit}",
+            f"USD {want}",
+            decimals,
+        )
+    decimals = request.decimals if request.decimals is not None else metric.decimals
+    rounded = round(value, decimals)
+    text = format_number(rounded, decimals)
+    if metric.unit == "percent":
+        return rounded, f"{text}%", "%", decimals
+    if metric.unit == "days":
+        return rounded, f"{text} days", "days", decimals
+    return rounded, text, "", decimals
+
+
+def compute_figure(
+    question: str, rows: list[StatementRow], request: FigureRequest | None = None
+) -> FigureAnswer:
+    """The figure ``question`` asks for, computed from ``rows`` (one report's
+    statements). Raises ``ToolError`` naming what is missing."""
+    request = request or parse_request(question)
+    if request is None:
+        raise ToolError(
+            "compute_figure: the question names no metric I know (see README, 'Figures')"
+        )
+    metric = request.metric
+    years = request.years or _latest(rows)
+    if not years:
+        raise ToolError("compute_figure: no fiscal year in the question and no statement found")
+    request.years = years
+    formula, inputs, missing = metric.formula, {}, []
+    for candidate in (metric.formula, *metric.alternatives):
+        inputs, missing = locate_inputs(candidate, years, rows)
+        if not missing:
+            formula = candidate
+            break
+    if missing:
+        raise ToolError(
+            f"compute_figure: {metric.name} needs {', '.join(missing)}, "
+            "which the report's statements do not show"
+        )
+    program = _program(formula, years, inputs)
+    run = run_sandboxed(program, _SANDBOX)
+    if run.exit_code != 0:
+        reason = run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "no output"
+        raise ToolError(f"compute_figure: the computation failed ({reason})")
+    value = float(run.stdout.strip())
+    used = list(inputs.values())
+    rounded, display, units, decimals = _display(value, request, used)
+    period = f"FY{years[0]}" if len(years) == 1 else f"FY{years[0]}-FY{years[-1]} average"
+    return FigureAnswer(
+        question=question, metric=metric.key, name=metric.name, period=period, formula=formula,
+        words=_combine([render(formula, y, "words", inputs) for y in years], years),
+        shown=_combine([render(formula, y, "numbers", inputs) for y in years], years),
+        program=program, value=value, result=rounded, display=display, unit=metric.unit,
+        units=units, decimals=decimals, inputs=used,
+    )  # fmt: skip
+
+
+def _latest(rows: list[StatementRow]) -> list[int]:
+    years = [max(r.columns) for r in rows if r.columns]
+    return [max(years)] if years else []
