@@ -93,6 +93,11 @@ def _composed_claim(composed: Composed, checker: ClaimChecker, question: str) ->
     item = composed.item
     if item is None:
         return Claim(text, True, [], "no such clause found by the clause model")
+    if composed.derived is not None:  # computed from quoted inputs, shown as such
+        (first, quote), *rest = composed.derived.inputs
+        return Claim(text, True, [i.n for i, _ in composed.derived.inputs],
+                     "computed from the cited term and start date", Support(first, quote, 1.0),
+                     [Support(i, q, 1.0) for i, q in rest], [composed.derived.computed])  # fmt: skip
     if composed.quote is not None:  # a verbatim quote of the clause
         return Claim(text, True, [item.n], "quotes the clause", Support(item, composed.quote, 1.0))
     found, reason = checker.support(text, item, min_similarity=COMPOSED_SIMILARITY)
@@ -117,7 +122,7 @@ def lead_claims(
     question: str,
     quote_open: bool,
     open_part: bool = False,
-    opening: Callable[[str], list[dict[str, Any]]] | None = None,
+    opening: Callable[..., list[dict[str, Any]]] | None = None,
 ) -> tuple[list[Claim], bool]:
     """The answer's first claims, and whether they answer the whole question
     (every term asked about composed from its clause finding, nothing else asked)."""
@@ -129,8 +134,10 @@ def lead_claims(
         doc = str(data.get("document_id") or "")
         searched = [e for e in ledger.items if e.document_id == doc]
         first = opening(doc) if opening is not None and doc else []
+        whole = (opening(doc, None) if opening is not None and doc
+                 and want.category == "Expiration Date" else [])  # fmt: skip
         composed = compose(want, _finding(data, want.category), clause_item(ledger, data),
-                           question, searched, first)  # fmt: skip
+                           question, searched, first, whole)  # fmt: skip
         claims.append(_composed_claim(composed, checker, question))
     complete = bool(wanted) and len(claims) == len(wanted) and not open_part
     if complete and any(not c.citations for c in claims):
@@ -222,10 +229,8 @@ def _citations(claims: Sequence[Claim]) -> list[Citation]:
     """One citation per cited passage, quoting the text that supports its claims
     (several claims on one passage: the span from the first to the last quote)."""
     spans: dict[int, tuple[Evidence, int, int]] = {}
-    for claim in claims:
-        if not claim.supported or claim.support is None:
-            continue
-        item, quote = claim.support.item, claim.support.quote
+    for support in (s for c in claims if c.supported for s in c.supports):
+        item, quote = support.item, support.quote
         at = item.quote.find(quote)
         if at < 0:
             continue

@@ -88,14 +88,26 @@ class Claim:
     citations: list[int] = field(default_factory=list)
     reason: str = ""
     support: Support | None = None
+    #: Further inputs of a computed claim (its first input is ``support``).
+    extra: list[Support] = field(default_factory=list)
+    #: Surfaces the claim states as the shown result of a computation on its
+    #: cited inputs (in no quote by nature: "ends on February 10, 2019").
+    computed: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "text": self.text,
             "supported": self.supported,
             "citations": self.citations,
             "reason": self.reason,
         }
+        if self.computed:
+            out["computed"] = self.computed
+        return out
+
+    @property
+    def supports(self) -> list[Support]:
+        return ([self.support] if self.support is not None else []) + self.extra
 
 
 def _windows(body: str) -> list[str]:

@@ -20,6 +20,7 @@ from datetime import date
 from typing import Any, Literal
 
 from agent.citations import best_sentence
+from agent.derived import Derived, derive_expiration
 from agent.facts import facts, unsupported
 from tools.clauses.values import document_value, rule_value
 from tools.retrieval import Evidence
@@ -49,6 +50,8 @@ class Composed:
     quote: str | None = None
     #: The same answer without the value, if the value is not in the quote.
     plain: str | None = None
+    #: A value computed from quoted inputs (the expiration of a fixed term).
+    derived: Derived | None = None
 
 
 _YES_NO_START = re.compile(
@@ -230,6 +233,7 @@ def compose(
     question: str = "",
     searched: Sequence[Evidence] = (),
     opening: Sequence[dict[str, Any]] = (),
+    whole: Sequence[dict[str, Any]] = (),
 ) -> Composed:
     """The first sentence for ``want`` from its clause ``finding`` (review JSON).
 
@@ -237,7 +241,8 @@ def compose(
     returns its numbered passage. ``searched``: the search passages of the
     same document, tried for a governing-law value the clause passages lack.
     ``opening``: the document's first passages (same shape as clause
-    evidence), candidates for its parties and dates.
+    evidence), candidates for its parties and dates; ``whole``: all its
+    passages (where the effective date may be defined, for a computed expiration).
     """
     evidence = (finding or {}).get("evidence") or []
     if want.category in _OPENING and want.kind == "value":
@@ -261,6 +266,10 @@ def compose(
             want.category, ("", f"I found no {want.category.lower()} clause")
         )
         return Composed(_VALUE_ABSENT.get(want.category, absent[1] + "."), None)
+    if want == Intent("Expiration Date", "value") and not _stated_date(value, chosen):
+        derived = derive_expiration(evidence, opening, item_for, whole)
+        if derived is not None:
+            return Composed(derived.text, derived.inputs[0][0], derived=derived)
     item = item_for(chosen)
     sentence = _sentence_for(want.category, value, item.quote) if want.kind == "value" else None
     if sentence is None:
@@ -270,6 +279,14 @@ def compose(
             f'The {want.category.lower()} clause says: "{shown}" [{item.n}].', item, quote
         )
     return Composed(f"{sentence.rstrip('. ')} [{item.n}].", item)
+
+
+def _stated_date(value: dict[str, Any], passage: dict[str, Any]) -> bool:
+    """Whether the value is a date (or "perpetual") that the passage writes."""
+    iso = value.get("date")
+    if iso == "perpetual" or str(value.get("text") or "").lower().startswith("perpetu"):
+        return True
+    return bool(iso) and _surface("date", str(iso), str(passage.get("quote") or "")) is not None
 
 
 #: A passage that chooses a law (not one that only mentions a place).

@@ -505,17 +505,18 @@ class Agent:
             c.gate = self._gate(c)
         return composed
 
-    def _opening(self, c: TurnContext) -> Callable[[str], list[dict[str, Any]]]:
-        """The first passages of a document (its preamble: parties, dates), as
-        clause evidence; read from the document cache the review filled."""
+    def _opening(self, c: TurnContext) -> Callable[..., list[dict[str, Any]]]:
+        """The first ``limit`` passages of a document (its preamble: parties,
+        dates; None: all), as clause evidence; read from the document cache
+        the review filled."""
 
-        def first(document_id: str) -> list[dict[str, Any]]:
+        def first(document_id: str, limit: int | None = OPENING_CHUNKS) -> list[dict[str, Any]]:
             try:
                 chunks, _ = self.kb.document_vectors(c.tenant, document_id)
             except DossierError:
                 return []
             return [{"page": ch.page, "quote": ch.body, "start": ch.start, "end": ch.end,
-                     "chunk_id": ch.id} for ch in chunks[:OPENING_CHUNKS]]  # fmt: skip
+                     "chunk_id": ch.id} for ch in chunks[:limit]]  # fmt: skip
 
         return first
 

@@ -12,7 +12,9 @@ the code path of ``dossier ask``, scoped to its contract (``--doc``). Scoring:
   gold does (:func:`says_yes`).
 - unsupported: the answer text states a jurisdiction, date, number, amount or
   duration found in none of its verified citations' quotes
-  (:func:`agent.facts.unsupported`).
+  (:func:`agent.facts.unsupported`), except a value the answer shows as
+  computed from cited inputs (a claim's ``computed``: "ends on February 10,
+  2019: five (5) years from the effective date, February 10, 2014").
 - citation precision: verified citations / all citations shown or dropped.
 """
 
@@ -101,7 +103,9 @@ def score_answer(q: Question, done: DoneEvent | None) -> dict[str, Any]:
     else:
         correct = bool(states_value(q.category, q.gold, text))
     quotes = " ".join(c.quote for c in done.citations) if done else ""
-    missing = [f.surface for f in unsupported(text, quotes) if f.kind in SCORED_FACTS]
+    shown = [str(s) for c in (done.claims if done else []) for s in c.get("computed") or []]
+    missing = [f.surface for f in unsupported(text, quotes) if f.kind in SCORED_FACTS
+               and f.surface not in shown]  # fmt: skip
     return {
         "question": q.question, "category": q.category, "kind": q.kind, "file": q.file,
         "gold": q.gold, "answer": answer, "correct": correct, "unsupported": missing,

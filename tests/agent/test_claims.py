@@ -115,6 +115,12 @@ def test_a_sentence_repeating_an_earlier_one_is_dropped(sample) -> None:  # type
         ("Who are the parties to this agreement?", "Northwind Analytics LLC"),
         ("Can a party terminate this agreement for convenience?", "Yes:"),
         ("Is liability capped under this agreement?", "Yes:"),
+        # computed, shown as a computation on two quoted inputs
+        (
+            "When does this agreement expire?",
+            "The initial term ends on March 1, 2028: three (3) "
+            "years from the effective date, March 1, 2025 [",
+        ),
     ],
 )
 async def test_composed_answers_on_the_sample_contract_without_a_model(  # type: ignore[no-untyped-def]
@@ -129,6 +135,10 @@ async def test_composed_answers_on_the_sample_contract_without_a_model(  # type:
     assert any(isinstance(e, ClaimEvent) for e in events)
     if "[" in done.answer:
         assert_verbatim(sample.kb, done)
+    if "ends on" in expected:  # both inputs cited; the result is marked computed
+        assert len(done.claims[0]["citations"]) == 2
+        assert done.claims[0]["computed"] == ["March 1, 2028"]
+        assert "three (3) years" in " ".join(c.quote for c in done.citations)
 
 
 async def test_a_two_part_question_gets_a_composed_sentence_for_each_part(sample) -> None:  # type: ignore[no-untyped-def]

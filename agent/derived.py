@@ -1,0 +1,148 @@
+"""Values the contract implies but does not write: an expiration date computed
+from the start date and the term ("five (5) years from the Effective Date").
+
+A computed value is never presented as if the contract stated it: the
+sentence shows the computation, and each input is quoted from its passage
+("The initial term ends on February 10, 2019: five (5) years from the
+effective date, February 10, 2014 [1][2]."). The claim records the computed
+surface (``Claim.computed``) so checks can tell a shown result from an
+unsupported one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from agent.citations import split_sentences
+from agent.facts import facts
+from tools.clauses.value_rules import shift, term_length
+from tools.clauses.values import document_value
+from tools.retrieval import Evidence
+
+__all__ = ["Derived", "derive_expiration"]
+
+#: What a term runs from, in the sentence that states it.
+_FROM_EFFECTIVE = re.compile(r"\beffective\s+date\b", re.I)
+_FROM_SIGNING = re.compile(
+    r"\bdate\s+(?:hereof|of\s+(?:this|the)\s+agreement|of\s+execution)\b|\bexecution\s+date\b"
+    r"|\bdate\s+first\s+(?:set\s+forth|written|above)",
+    re.I,
+)
+#: A sentence that defines the effective date ("(the "Effective Date")", "Effective Date" means).
+_DEFINES_EFFECTIVE = re.compile(r"[\"“”]\s*Effective\s+Date\s*[\"“”]", re.I)
+#: A term tied to an event whose date the contract cannot state in advance.
+_FROM_EVENT = re.compile(
+    r"\b(?:launch|first\s+(?:commercial\s+)?(?:sale|purchase|shipment|order)|acceptance|"
+    r"approval|completion|delivery|installation|closing)\b",
+    re.I,
+)
+
+
+@dataclass
+class Derived:
+    """A computed value: the sentence, and each input's passage and sentence."""
+
+    text: str
+    inputs: list[tuple[Evidence, str]]
+    computed: str
+
+
+def _long(iso: str) -> str:
+    d = date.fromisoformat(iso)
+    return f"{d.strftime('%B')} {d.day}, {d.year}"
+
+
+def _span(length: Any) -> str:
+    """ "five (5) years from" / "the fifth anniversary of", as the clause words it."""
+    surface = " ".join(str(length.surface).split())
+    if "anniversary" in surface.lower():
+        return f"the {surface} of"
+    if length.number != 1 and surface.lower().endswith(str(length.unit).lower()):
+        surface += "s"  # "three (3) year term" -> "three (3) years"
+    return f"{surface} from"
+
+
+def _term(evidence: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], str, Any, str] | None:
+    """(passage, sentence, length, anchor) of the first passage tying the term to a start."""
+    for passage in evidence:
+        for sentence in split_sentences(str(passage.get("quote") or "")):
+            length = term_length(sentence)
+            if length is None or _FROM_EVENT.search(sentence):
+                continue
+            if _FROM_EFFECTIVE.search(sentence):
+                return passage, sentence, length, "Effective Date"
+            if _FROM_SIGNING.search(sentence):
+                return passage, sentence, length, "Agreement Date"
+    return None
+
+
+def _start(
+    anchor: str, opening: Sequence[dict[str, Any]]
+) -> tuple[dict[str, Any], str, str] | None:
+    """(passage, sentence, ISO date) stating the start date, from the opening passages."""
+    ordered = sorted(opening, key=lambda e: (int(e.get("page") or 0), int(e.get("start") or 0)))
+    quotes = [str(e.get("quote") or "") for e in ordered]
+    context: dict[str, str] = {}
+    for category in ("Agreement Date", anchor):
+        value = document_value(category, quotes, context=context)
+        if value is not None and value.date and len(value.date) == 10:
+            context[category] = value.date
+    iso = context.get(anchor)
+    if iso is None:
+        return None
+    for passage, quote in zip(ordered, quotes, strict=True):
+        for sentence in split_sentences(quote):
+            if any(f.kind == "date" and f.value == iso for f in facts(sentence)):
+                return passage, sentence, iso
+    return None
+
+
+def _defined_start(whole: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], str, str] | None:
+    """(passage, sentence, ISO date) of the sentence anywhere in the document
+    that defines the Effective Date with a date."""
+    for passage in whole:
+        for sentence in split_sentences(str(passage.get("quote") or "")):
+            if not _DEFINES_EFFECTIVE.search(sentence):
+                continue
+            dates = [f for f in facts(sentence) if f.kind == "date" and len(f.value) == 10]
+            if len(dates) == 1:
+                return passage, sentence, dates[0].value
+    return None
+
+
+def derive_expiration(
+    evidence: Sequence[dict[str, Any]],
+    opening: Sequence[dict[str, Any]],
+    item_for: Callable[[dict[str, Any]], Evidence],
+    whole: Sequence[dict[str, Any]] = (),
+) -> Derived | None:
+    """The initial term's end, computed from its start date and length, when
+    the clause ties the term to the effective date or the agreement's date and
+    the opening passages (or, for the effective date, a sentence defining it
+    anywhere in ``whole``) state that date."""
+    term = _term(evidence)
+    if term is None:
+        return None
+    passage, term_sentence, length, anchor = term
+    start = _start(anchor, opening)
+    if start is None and anchor == "Effective Date":
+        start = _defined_start(whole)
+    if start is None:
+        return None
+    start_passage, start_sentence, iso = start
+    end = shift(iso, length)
+    if end is None:
+        return None
+    shown_start = next(f.surface for f in facts(start_sentence) if f.value == iso)
+    what = "the effective date" if anchor == "Effective Date" else "the date of the agreement"
+    term_item, start_item = item_for(passage), item_for(start_passage)
+    computed = _long(end)
+    text = (
+        f"The initial term ends on {computed}: {_span(length)} {what}, "
+        f"{' '.join(shown_start.split())} [{term_item.n}][{start_item.n}]."
+    )
+    return Derived(text, [(term_item, term_sentence), (start_item, start_sentence)], computed)
