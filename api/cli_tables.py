@@ -10,11 +10,13 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.box import SIMPLE_HEAD
 from rich.table import Table
 from rich.text import Text
 
 from api.cli import JsonOpt, KbOpt, TenantOpt, emit_json, fail, get_container, out
 from core.errors import NotFoundError
+from knowledge_base.report_tables import ReportStore
 
 __all__ = ["register", "tables_csv"]
 
@@ -30,7 +32,7 @@ def tables_csv(tables: list[dict[str, Any]]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     for t in tables:
         meta = [t["page"], t["index"], t["statement"] or "", t["units"] or ""]
-        writer.writerow(["page", "table", "statement", "units", t["caption"], *t["columns"]])
+        writer.writerow(["page", "table", "statement", "units", "row", *t["columns"]])
         for r in t["rows"]:
             writer.writerow([*meta, r["label"], *(_cell(c) for c in r["cells"])])
     return buf.getvalue()
@@ -50,9 +52,10 @@ def tables(
         raise fail("--csv and --json exclude each other", 2)
     container = get_container(ctx, kb, tenant)
     tenant_id = container.settings.tenant
-    try:
-        record = container.kb.get_document(tenant_id, document_id)
-        found = container.kb.tables(tenant_id, document_id, page)
+    try:  # the catalog alone (no embedder, no vector store: a second, not ten)
+        record = container.catalog.get_document(tenant_id, document_id)
+        store = ReportStore(container.catalog)
+        found = [t.to_json() for t in store.tables(tenant_id, document_id, page)]
     except NotFoundError as exc:
         raise fail(f"document {document_id} not found") from exc
     if page is not None and not 1 <= page <= record.pages:
@@ -71,12 +74,14 @@ def tables(
         title = f"Page {t['page']}, table {t['index'] + 1}"
         if t["statement"]:
             title += f" ({t['statement'].replace('_', ' ')} statement)"
-        grid = Table(
-            title=Text(title), caption=Text(t["units"] or ""), title_justify="left", highlight=False
-        )
-        grid.add_column(Text(t["caption"][:60]), overflow="fold")
+        if t["caption"]:
+            title += f": {t['caption']}"
+        if t["units"] and t["units"] not in t["caption"]:
+            title += f" ({t['units']})"
+        grid = Table(title=Text(title), title_justify="left", highlight=False, box=SIMPLE_HEAD)
+        grid.add_column("", min_width=18)
         for col in t["columns"]:
-            grid.add_column(Text(col or ""), justify="right")
+            grid.add_column(Text(col or ""), justify="right", max_width=12)
         for r in t["rows"]:
             grid.add_row(Text(r["label"]), *(Text(_cell(c)) for c in r["cells"]))
         out.print(grid)
