@@ -31,6 +31,7 @@ __all__ = [
     "FigureRequest",
     "compute_figure",
     "format_number",
+    "is_figure_question",
     "parse_request",
 ]
 
@@ -151,6 +152,14 @@ def parse_request(question: str) -> FigureRequest | None:
     decimals = _number_word(rounding.group(1)) if rounding else None
     unit = next((g for g in scale.groups() if g), None) if scale else None
     return FigureRequest(metric, _years(question), unit.lower() if unit else None, decimals)
+
+
+def is_figure_question(question: str) -> bool:
+    """A question asking for a metric of the table in a fiscal year or period
+    ("FY2022 fixed asset turnover", "capital expenditure in 2018")."""
+    return bool(_ANY_YEAR.search(question) or _FY.search(question)) and (
+        parse_request(question) is not None
+    )
 
 
 def format_number(value: float, decimals: int) -> str:

@@ -21,7 +21,13 @@ __all__ = ["DEFAULT_TOOLS", "ToolRegistry", "build_tools"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TOOLS = ("search_documents", "extract_clauses", "run_python", "citator")
+DEFAULT_TOOLS = (
+    "search_documents",
+    "extract_clauses",
+    "run_python",
+    "citator",
+    "compute_figure",
+)
 
 
 class ToolRegistry:
@@ -120,4 +126,8 @@ def build_tools(
         from tools.citator import CitatorTool  # the citation graph (court opinions)
 
         tools.append(CitatorTool(kb, tenant, ledger))
+    if "compute_figure" in include:
+        from tools.figures_tool import ComputeFigureTool  # figures from report statements
+
+        tools.append(ComputeFigureTool(kb, tenant, ledger, document_ids))
     return ToolRegistry(tools)
