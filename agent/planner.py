@@ -13,6 +13,9 @@ Rules (no model involved, so the same question always gets the same plan):
 4. Put ``citator`` first when the question asks who cites an authority or how it
    was treated ("which of our opinions cite 288 Ark. 37", "has Carter v.
    Matthews been distinguished or overruled") and names one.
+5. Add ``compute_figure`` when the question asks for a metric of a report's
+   statements in a fiscal year ("FY2018 capital expenditure", "FY2022 fixed
+   asset turnover"; :func:`tools.figures.is_figure_question`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
+
+from tools.figures import is_figure_question
 
 __all__ = [
     "Plan",
@@ -305,6 +310,11 @@ def plan_question(
         plan.calls.append(
             PlannedCall("extract_clauses", {"categories": clause_categories(query, categories)})
         )
+    if "compute_figure" in available and is_figure_question(query):
+        figure_args: dict[str, Any] = {"question": query}
+        if document_ids and len(document_ids) == 1:
+            figure_args["document_id"] = document_ids[0]
+        plan.calls.append(PlannedCall("compute_figure", figure_args))
     if "run_python" in available:
         code = python_for(question)
         if code is not None:
