@@ -362,6 +362,7 @@ _SUBCOMMAND_MODULES = (
     "cli_eval",
     "cli_citations",
     "cli_eval_answers",
+    "cli_eval_reports",
     "cli_review",
     "cli_server",
     "cli_worker",
