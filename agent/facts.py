@@ -11,6 +11,7 @@ a claim that its evidence text does not state.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -18,7 +19,7 @@ from typing import Literal
 from tools.clauses.value_text import find_dates, find_durations, number_value
 from tools.clauses.values import _PLACES as PLACES  # the clause values' place names
 
-__all__ = ["Fact", "facts", "normalise_text", "number_value", "unsupported"]
+__all__ = ["Fact", "facts", "normalise_text", "number_value", "shown_results", "unsupported"]
 
 FactKind = Literal["date", "amount", "duration", "number", "jurisdiction", "name"]
 
@@ -195,8 +196,85 @@ def _numbers(text: str) -> set[str]:
     return values
 
 
+#: Constants a shown computation may use without a source: averages of two or
+#: three periods, percent, days in a year, thousands.
+FORMULA_CONSTANTS = frozenset({"2", "3", "4", "12", "100", "360", "365", "1000"})
+_SHOWN = re.compile(r"=\s*(?P<result>-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)")
+_ARITHMETIC = re.compile(r"[\d,.\s()+\-*/×÷−]+$")
+
+
+_OPS = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+}
+
+
+def _calc(node: ast.AST) -> float:
+    """Numbers, + - * / and parentheses only; anything else raises ValueError."""
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _calc(node.operand)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](_calc(node.left), _calc(node.right))
+    raise ValueError("not arithmetic")
+
+
+def _evaluate(expr: str) -> float | None:
+    """The value of an arithmetic expression with at least one operator, or None."""
+    text = re.sub(r"\d{1,3}(?:,\d{3})+", lambda m: m.group(0).replace(",", ""), expr)
+    text = text.replace("×", "*").replace("÷", "/").replace("−", "-")
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+        return _calc(tree) if isinstance(tree, ast.BinOp) else None
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+
+
+def shown_results(text: str) -> set[str]:
+    """Numbers ``text`` shows as the result of its own arithmetic ("(9,178 +
+    9,429) / 2 = 9,303.5"), checked at the result's rounding, plus the
+    :data:`FORMULA_CONSTANTS` that such arithmetic uses. The operands are
+    facts like any other: evidence must state them."""
+    out: set[str] = set()
+    for m in _SHOWN.finditer(text):
+        left = _ARITHMETIC.search(text[: m.start()])
+        if left is None:
+            continue
+        expr = left.group(0).strip().lstrip(")")
+        while expr.count("(") > expr.count(")") and expr.startswith("("):
+            expr = expr[1:].strip()
+        value = _evaluate(expr)
+        raw = m.group("result").replace("$", "").replace(" ", "")
+        result = number_value(raw.lstrip("-"))
+        if value is None or result is None:
+            continue
+        result = -result if raw.startswith("-") else result
+        places = len(raw.split(".")[1]) if "." in raw else 0
+        if abs(value - result) <= 0.5 * 10**-places + 1e-9 * abs(value):
+            out.add(_fmt(result))
+            operands = {_fmt(number_value(n) or 0) for n in re.findall(_DIGITS, expr)}
+            out |= operands & FORMULA_CONSTANTS
+    return out
+
+
+def _bare_number(fact: Fact) -> str | None:
+    m = re.search(_DIGITS, fact.surface)
+    value = number_value(m.group(0)) if m else None
+    return None if value is None else _fmt(-value if "-" in fact.surface[: m.start()] else value)  # type: ignore[union-attr]
+
+
 def unsupported(claim: str, evidence: str) -> list[Fact]:
-    """The facts of ``claim`` that ``evidence`` does not state."""
+    """The facts of ``claim`` that ``evidence`` does not state.
+
+    A number the claim shows as the result of its own arithmetic on stated
+    numbers is supported (:func:`shown_results`); an amount with a scale word
+    ("$1,577 million") is stated by its figure in a table whose evidence gives
+    that scale ("(Millions) ... 1,577")."""
+    shown = shown_results(claim)
     stated = facts(evidence)
     by_kind: dict[str, set[str]] = {}
     for fact in stated:
@@ -204,11 +282,17 @@ def unsupported(claim: str, evidence: str) -> list[Fact]:
     numbers = _numbers(evidence)
     plain = f" {normalise_text(evidence)} "
     missing: list[Fact] = []
+    lowered = evidence.lower()
     for fact in facts(claim):
+        if fact.kind in ("number", "amount", "duration") and _bare_number(fact) in shown:
+            continue
         if fact.kind in ("date", "amount", "duration"):
             ok = fact.value in by_kind.get(fact.kind, set())
             if not ok and fact.kind == "amount":
                 ok = fact.value in numbers
+            scale = re.search(r"\b(thousand|million|billion)s?\b", fact.surface, re.I)
+            if not ok and scale and scale.group(1).lower() + "s" in lowered:
+                ok = _bare_number(fact) in numbers
         elif fact.kind == "number":
             ok = fact.value in numbers
         else:  # jurisdiction, name: the words occur in the evidence
