@@ -26,6 +26,7 @@ __all__ = [
     "normalise_label",
     "report_rows",
     "rows_from_tables",
+    "short_label",
     "statement_rows",
 ]
 
@@ -63,7 +64,7 @@ class Cell:
 class StatementRow:
     page: int  # 1-based
     statement: str  # "income" | "balance" | "cash_flow"
-    label: str  # as printed (from the matched label's start)
+    label: str  # as printed: page_text[label_start:first cell], unstripped
     norm: str  # normalised label text (see :func:`normalise_label`)
     label_start: int
     columns: list[int]  # the fiscal year of each cell
@@ -108,6 +109,16 @@ def normalise_label(text: str) -> str:
     text = re.sub(r"[^a-z&]+", " ", text.lower().replace("’", "'").replace("'", ""))
     text = " ".join(text.split())
     return _NET_OF.sub("net", text).strip()
+
+
+def short_label(label: str) -> str:
+    """A row label for a sentence: note references, "net of ..." details and
+    cell rules dropped ("Property, plant and equipment, net of accumulated
+    depreciation - $13,663 and $12,995 (Note 9)" -> "Property, plant and
+    equipment, net")."""
+    text = re.sub(r"\s*\((?:see )?notes?\b[^)]*\)", "", label.replace("|", " "), flags=re.I)
+    text = re.sub(r"(\bnet)\s+of\b.*$", r"\1", text, flags=re.I | re.S)
+    return " ".join(text.split()).rstrip(" -–—:,$")
 
 
 def statement_kind(page_text: str) -> str | None:
@@ -186,7 +197,7 @@ def statement_rows(page_text: str, page: int, statement: str | None = None) -> l
             norm, words = _label(page_text, label_from, label_end)
             if norm:
                 cells = [Cell(t, s, e, figure_value(t)) for t, s, e in values]
-                rows.append(StatementRow(page, kind, page_text[label_from:label_end].strip(), norm,
+                rows.append(StatementRow(page, kind, page_text[label_from:label_end], norm,
                                          label_from, list(columns), cells, units, title, words))  # fmt: skip
             label_from, pending = values[-1][2], []
         i = max(j, i + 1)
@@ -260,9 +271,14 @@ def rows_from_tables(
             built = [Cell(c["text"], c["start"], c["end"], figure_value(c["text"])) for c in cells]
             rows.append(StatementRow(int(table["page"]), kind, row["label"], norm, max(start, 0),
                                      [y for y in years if y is not None], built,
-                                     (table.get("units") or "millions"), table.get("caption") or "",
+                                     _scale(table.get("units")), table.get("caption") or "",
                                      words))  # fmt: skip
     return rows
+
+
+def _scale(units: object) -> str:
+    found = re.search(r"millions|thousands|billions", str(units or ""), re.I)
+    return found.group(0).lower() if found else "millions"
 
 
 def _year(header: str) -> int | None:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from core.errors import ToolError
-from tools.figure_cells import StatementRow, match_row
+from tools.figure_cells import StatementRow, match_row, short_label
 from tools.finance_metrics import LINES, METRICS, Metric, formula_lines
 from tools.sandbox import SandboxLimits, run_sandboxed
 
@@ -177,7 +177,7 @@ def _cell_input(line_key: str, row: StatementRow, start: int, year: int) -> Figu
     line = LINES[line_key]
     value = abs(cell.value) if line.outflow else cell.value
     label = row.label[start - row.label_start :] if start >= row.label_start else row.label
-    label = " ".join(label.replace("|", " ").split())
+    label = short_label(label)
     return FigureInput(line_key, line.name, label, row.statement, year, value, cell.text,
                        row.page, cell.start, cell.end, start, row.end, row.title, row.units,
                        list(row.columns))  # fmt: skip
@@ -234,10 +234,15 @@ class _Render(ast.NodeTransformer):
         if self.mode == "code":
             return ast.Name(f"{key}_{year}")
         if self.mode == "words":
-            return ast.Name(f"{LINES[key].name} {year}")
+            return ast.Name(f"{self._label(key, year)} {year}")
         value = self.inputs[(key, year)].value
         text = format_number(value, _places(self.inputs[(key, year)].cell))
         return ast.Name(f"({text})" if value < 0 else text)
+
+    def _label(self, key: str, year: int) -> str:
+        """The row label as printed (the line's name when the cell is unknown)."""
+        found = self.inputs.get((key, year)) or self.inputs.get((key, year - 1))
+        return found.label if found else LINES[key].name
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
         return self.leaf(node.id, self.year)
@@ -252,7 +257,7 @@ class _Render(ast.NodeTransformer):
         if func == "chg":
             return ast.BinOp(now, ast.Sub(), before)
         if self.mode == "words":
-            return ast.Name(f"average {LINES[key].name} ({self.year - 1}, {self.year})")
+            return ast.Name(f"average {self._label(key, self.year)} ({self.year - 1}, {self.year})")
         return ast.BinOp(ast.BinOp(before, ast.Add(), now), ast.Div(), ast.Constant(2))
 
 

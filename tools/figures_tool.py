@@ -32,20 +32,19 @@ logger = logging.getLogger(__name__)
 def document_rows(
     kb: KnowledgeBase, tenant: str, document_id: str
 ) -> tuple[list[StatementRow], str]:
-    """The statement rows of a stored report (its stored tables when the
-    knowledge base keeps them, else read from its page text) and its name."""
+    """The statement rows of a stored report and its name: read from its page
+    text (the primary statements), plus the stored tables' rows of any
+    statement the text reading did not find."""
     record = kb.get_document(tenant, document_id)
     texts = [p.text for p in kb.pages(tenant, document_id)]
-    tables = getattr(kb, "tables", None)
-    if callable(tables):
-        try:
-            stored = tables(tenant, document_id)
-        except DossierError:
-            stored = []
-        rows = rows_from_tables(stored, {i + 1: t for i, t in enumerate(texts)})
-        if rows:
-            return rows, record.name
-    return report_rows(texts), record.name
+    rows = report_rows(texts)
+    found = {r.statement for r in rows}
+    try:
+        stored = kb.tables(tenant, document_id)
+    except DossierError:
+        stored = []
+    extra = rows_from_tables(stored, {i + 1: t for i, t in enumerate(texts)})
+    return rows + [r for r in extra if r.statement not in found], record.name
 
 
 def register_inputs(

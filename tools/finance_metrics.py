@@ -106,7 +106,7 @@ LINES: dict[str, Line] = {
         Line("inventory", "inventories", "balance", (
             r"total inventories", r"inventories" + _NET, r"inventory" + _NET)),
         Line("current_assets", "total current assets", "balance", (r"total current assets",)),
-        Line("net_ppe", "net PP&E", "balance", (
+        Line("net_ppe", "net property, plant and equipment", "balance", (
             r"property plant and equipment net", r"net property plant and equipment",
             r"property and equipment net", r"land buildings and equipment net",
             r"property plant and equipment", r"property and equipment", r"land buildings and equipment")),
@@ -132,7 +132,7 @@ METRICS: dict[str, Metric] = {
     for m in (
         Metric("capex", "capital expenditure", (r"capital expenditures?", r"\bcapex\b(?!\s*/)"),
                "capex", "money", 0),
-        Metric("net_ppe", "net PP&E", (r"\bnet pp&?n?e\b", r"\bppne\b", r"net property,? plant,? and equipment",
+        Metric("net_ppe", "net property, plant and equipment", (r"\bnet pp&?n?e\b", r"\bppne\b", r"net property,? plant,? and equipment",
                                         r"property,? plant,? and equipment,? net", r"net fixed assets"),
                "net_ppe", "money", 0),
         Metric("revenue", "revenue", (r"\b(?:total )?revenues?\b", r"\bnet sales\b"), "revenue", "money", 0),
