@@ -221,17 +221,25 @@ def summarize(
         list[str], typer.Argument(help="Files to ingest and summarise, or document ids.")
     ],
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder for <name>.md/.json and digest.md.")
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder for <name>.md/.json and digest.md/.json/.csv "
+            "(reports: a comparison table of their results).",
+        ),
     ],
     method: Annotated[str, typer.Option("--method", help="auto | extractive | llm")] = "extractive",
     kb: KbOpt = None,
     tenant: TenantOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Cited map-reduce summaries per document plus a digest. Documents whose
-    JSON is already in --out (same document id) are not redone."""
+    """Cited summaries per document plus a digest. A report (10-K, 10-Q, ...)
+    leads with its results from the statements, then drivers and risks; the
+    digest compares the reports (digest.csv). Documents whose JSON is already
+    in --out (same document id) are not redone."""
     from api.services.summaries import (
         SummaryService,
+        render_digest_csv,
         render_digest_markdown,
         render_summary_markdown,
     )
@@ -279,12 +287,16 @@ def summarize(
     (out_dir / "digest.json").write_text(
         json.dumps(digest, ensure_ascii=False, indent=2), encoding="utf-8"
     )
+    (out_dir / "digest.csv").write_text(render_digest_csv(digest), encoding="utf-8")
     if json_out:
         emit_json({"documents": [{"document_id": s["document_id"], "document": s["document"],
                                   "method": s["method"], **s["files"]} for s in summaries],
-                   "failed": failed, "digest": str(out_dir / "digest.md")})  # fmt: skip
+                   "failed": failed, "digest": str(out_dir / "digest.md"),
+                   "digest_json": str(out_dir / "digest.json"),
+                   "digest_csv": str(out_dir / "digest.csv"),
+                   "comparison": digest["comparison"]})  # fmt: skip
     else:
-        err.print(f"{len(summaries)} summary(ies) and digest.md in {out_dir}")
+        err.print(f"{len(summaries)} summary(ies) and digest.md/.json/.csv in {out_dir}")
     if failed:
         raise typer.Exit(1)
 

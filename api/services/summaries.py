@@ -29,12 +29,29 @@ from typing import Any
 
 import numpy as np
 
+from agent.claims import ClaimChecker, strip_markup
+from api.services.report_summary import (
+    comparison_csv,
+    comparison_markdown,
+    comparison_rows,
+    summarize_report,
+)
+from api.services.summary_text import drop_repeats, is_boilerplate, split_sentences
 from core.errors import LLMError
 from core.settings import LLMSettings
 from core.types import Chunk
+from ingest.reports import report_profile
+from knowledge_base.citation_graph import CitationGraph
 from knowledge_base.service import KnowledgeBase
+from tools.retrieval import Evidence
 
-__all__ = ["SummaryService", "render_digest_markdown", "render_summary_markdown"]
+__all__ = [
+    "SummaryService",
+    "checked_sentences",
+    "render_digest_csv",
+    "render_digest_markdown",
+    "render_summary_markdown",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,31 +60,18 @@ DOC_SENTENCES = 5
 DIGEST_SENTENCES = 6
 SECTION_CHUNKS = 8
 MAX_SENTENCES_PER_SECTION = 300
-_MIN_LEN, _MAX_LEN = 40, 600
-_SENTENCE_END = re.compile(
-    r"(?<=[.!?;:])\s+(?=[\"'“(\[A-Z0-9])|\n\s*\n|\n(?=\s*(?:\(?[a-z0-9]{1,3}[.)]\s))"
-)
 _LLM_SECTION_CHARS = 3000
 
 
 def _sentences(chunk: Chunk) -> list[dict[str, Any]]:
-    """Sentences of a chunk body with page offsets (verbatim slices)."""
-    out = []
-    body, pos = chunk.body, 0
-    for match in [*_SENTENCE_END.finditer(body), None]:
-        end = match.start() if match else len(body)
-        raw = body[pos:end]
-        lead = len(raw) - len(raw.lstrip())
-        text = raw.strip()
-        if _MIN_LEN <= len(text) <= _MAX_LEN and sum(ch.isalpha() for ch in text) > len(text) / 2:
-            start = chunk.start + pos + lead
-            out.append({
-                "document_id": chunk.document_id, "document": chunk.document_name,
-                "page": chunk.page, "quote": text, "start": start, "end": start + len(text),
-                "chunk_id": chunk.id, "ordinal": chunk.ordinal,
-            })  # fmt: skip
-        pos = match.end() if match else len(body)
-    return out
+    """Quotable sentences of a chunk body with page offsets (verbatim slices);
+    none from a boilerplate passage."""
+    if is_boilerplate("", chunk.body):
+        return []
+    return split_sentences(
+        chunk.body, page=chunk.page, offset=chunk.start, document_id=chunk.document_id,
+        document=chunk.document_name, chunk_id=chunk.id, ordinal=chunk.ordinal,
+    )  # fmt: skip
 
 
 def _sections(chunks: Sequence[Chunk]) -> list[tuple[str, list[Chunk]]]:
@@ -90,17 +94,34 @@ def _sections(chunks: Sequence[Chunk]) -> list[tuple[str, list[Chunk]]]:
     return sections
 
 
-def _central(vectors: np.ndarray, k: int, reference: np.ndarray | None = None) -> list[int]:
-    """Indices of the k most central rows (or most similar to ``reference``), in order."""
+def _by_centrality(vectors: np.ndarray) -> list[int]:
+    """Row indices, most central first (mean cosine to the other rows, LexRank-style)."""
     if len(vectors) == 0:
         return []
-    if reference is not None:
-        scores = vectors @ reference
-    else:
-        sims = vectors @ vectors.T
-        scores = (sims.sum(axis=1) - 1.0) / max(len(vectors) - 1, 1)
-    top = np.argsort(-scores, kind="stable")[:k]
-    return sorted(int(i) for i in top)
+    sims = vectors @ vectors.T
+    scores = (sims.sum(axis=1) - 1.0) / max(len(vectors) - 1, 1)
+    return [int(i) for i in np.argsort(-scores, kind="stable")]
+
+
+def checked_sentences(
+    text: str, cites: Sequence[dict[str, Any]], checker: ClaimChecker
+) -> list[str]:
+    """The sentences of model-written ``text`` that the claim check finds in
+    ``cites`` (verbatim quotes), repeats and unsupported sentences left out."""
+    pool = [
+        Evidence(n=i, chunk_id=c.get("chunk_id") or f"{c['document_id']}:{c['page']}:{c['start']}",
+                 document_id=c["document_id"], document=c["document"], page=c["page"],
+                 quote=c["quote"], start=c["start"], end=c["end"])
+        for i, c in enumerate(cites, start=1)
+    ]  # fmt: skip
+    kept: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", strip_markup(text).strip()):
+        if not sentence.strip():
+            continue
+        claim = checker.check(sentence, pool, earlier=kept)
+        if claim.supported and claim.support is not None:
+            kept.append(claim.text)
+    return kept
 
 
 def _public(sentence: dict[str, Any]) -> dict[str, Any]:
@@ -119,14 +140,46 @@ class SummaryService:
         self.llm_base_url = llm_base_url
         self.llm_settings = llm_settings or LLMSettings()
 
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.kb.embedder.embed_batch(texts), dtype=np.float32)
+
     # -- one document -------------------------------------------------------------
     def summarize_document(
         self, tenant: str, document_id: str, *, method: str = "auto"
     ) -> dict[str, Any]:
-        """Map-reduce summary of one READY document (NotFoundError otherwise)."""
+        """Summary of one READY document (NotFoundError otherwise): a report's
+        (results, drivers, risks; see :mod:`api.services.report_summary`) or the
+        map-reduce summary of any other document."""
         record = self.kb.get_document(tenant, document_id)
         chunks = self.kb.document_chunks(tenant, document_id)
         use_llm = method == "llm" or (method == "auto" and self.llm_base_url is not None)
+        profile = self._report_profile(tenant, document_id)
+        if profile is not None:
+            pages = [p.text for p in self.kb.pages(tenant, document_id)]
+            summary = summarize_report(record, pages, profile, self._embed)
+            if use_llm:
+                self._llm_sections(summary, skip=("Results",))
+        else:
+            summary = self._map_reduce(record, chunks, use_llm)
+        log.info("summaries.document doc=%s kind=%s sections=%d method=%s", document_id,
+                 summary.get("kind", "document"), len(summary["sections"]),
+                 summary["method"])  # fmt: skip
+        return summary
+
+    def _report_profile(self, tenant: str, document_id: str) -> dict[str, Any] | None:
+        """The report profile when the document is a report, else None."""
+        stored = getattr(self.kb, "report_profile", None)
+        found = stored(tenant, document_id) if stored is not None else None
+        if found is not None:
+            return dict(found)
+        graph = CitationGraph(self.kb.catalog).profile(tenant, document_id)
+        if graph is None or graph.kind != "report":
+            return None
+        pages = [p.text for p in self.kb.pages(tenant, document_id)[:3]]
+        name = self.kb.get_document(tenant, document_id).name
+        return report_profile(pages, name).to_json()
+
+    def _map_reduce(self, record: Any, chunks: Sequence[Chunk], use_llm: bool) -> dict[str, Any]:
         sections_out: list[dict[str, Any]] = []
         picked: list[dict[str, Any]] = []
         picked_vecs: list[np.ndarray] = []
@@ -135,62 +188,76 @@ class SummaryService:
             sentences = [s for c in members for s in _sentences(c)][:MAX_SENTENCES_PER_SECTION]
             if not sentences:
                 continue
-            vecs = np.asarray(self.kb.embedder.embed_batch([s["quote"] for s in sentences]))
+            vecs = self._embed([s["quote"] for s in sentences])
             all_vecs.append(vecs)
-            idx = _central(vecs, SECTION_SENTENCES)
+            idx = sorted(drop_repeats(_by_centrality(vecs), sentences, vecs, SECTION_SENTENCES))
             cites = [sentences[i] for i in idx]
             picked.extend(cites)
             picked_vecs.extend(vecs[i] for i in idx)
-            text = " ".join(s["quote"] for s in cites)
-            used = "extractive"
-            if use_llm:
-                generated = self._llm_summary(title, " ".join(c.body for c in members))
-                if generated:
-                    text, used = generated, "llm"
             sections_out.append({
-                "title": title, "pages": sorted({c.page for c in members}), "summary": text,
-                "method": used, "citations": [_public(s) for s in cites],
+                "title": title, "pages": sorted({c.page for c in members}),
+                "summary": " ".join(s["quote"] for s in cites), "method": "extractive",
+                "citations": [_public(s) for s in cites], "_text": " ".join(c.body for c in members),
             })  # fmt: skip
         doc_cites: list[dict[str, Any]] = []
         if picked:
             centroid = np.vstack(all_vecs).mean(axis=0)
             centroid /= np.linalg.norm(centroid) or 1.0
+            stacked = np.vstack(picked_vecs)
+            order = list(np.argsort(-(stacked @ centroid), kind="stable"))
             doc_cites = [
-                picked[i] for i in _central(np.vstack(picked_vecs), DOC_SENTENCES, centroid)
+                picked[i] for i in sorted(drop_repeats(order, picked, stacked, DOC_SENTENCES))
             ]
-        summary_text = " ".join(s["quote"] for s in doc_cites)
-        method_used = "extractive"
-        if use_llm and any(s["method"] == "llm" for s in sections_out):
-            combined = self._llm_combine(record.name, [s["summary"] for s in sections_out])
-            if combined:
-                summary_text, method_used = combined, "llm"
-        log.info("summaries.document doc=%s sections=%d method=%s", document_id,
-                 len(sections_out), method_used)  # fmt: skip
-        return {
+        summary = {
             "document_id": record.id, "document": record.name, "pages": record.pages,
-            "method": method_used, "summary": summary_text,
+            "method": "extractive", "summary": " ".join(s["quote"] for s in doc_cites),
             "citations": [_public(s) for s in doc_cites], "sections": sections_out,
         }  # fmt: skip
+        if use_llm:
+            self._llm_sections(summary)
+        for section in sections_out:
+            section.pop("_text", None)
+        return summary
 
     # -- across documents ---------------------------------------------------------
     def digest(self, summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        """Each document's lead sentence plus the most central sentences overall."""
-        pool = [c for s in summaries for c in s["citations"]]
+        """Each document's lead sentence, the most central sentences overall
+        (no repeats) and, for reports, the comparison table (``comparison``)."""
+        pool = [c for s in summaries for c in s["citations"] if s.get("kind") != "report"]
+        pool += [c for s in summaries if s.get("kind") == "report" for c in s.get("drivers", [])]
         overview: list[dict[str, Any]] = []
         if pool:
-            vecs = np.asarray(self.kb.embedder.embed_batch([c["quote"] for c in pool]))
-            overview = [pool[i] for i in _central(vecs, DIGEST_SENTENCES)]
+            vecs = self._embed([c["quote"] for c in pool])
+            overview = [pool[i] for i in sorted(
+                drop_repeats(_by_centrality(vecs), pool, vecs, DIGEST_SENTENCES))]  # fmt: skip
         return {
             "documents": [
                 {"document_id": s["document_id"], "document": s["document"],
-                 "lead": s["citations"][0] if s["citations"] else None,
+                 "lead": s["citations"][0] if s["citations"] and s.get("kind") != "report"
+                 else None,
                  "summary": s["summary"]}
                 for s in summaries
             ],
             "overview": overview,
+            "comparison": comparison_rows(summaries),
         }  # fmt: skip
 
     # -- LLM -------------------------------------------------------------------------
+    def _llm_sections(self, summary: dict[str, Any], skip: Sequence[str] = ()) -> None:
+        """Model-written section summaries, each sentence kept only when the
+        claim check finds it in the section's cited sentences; a section
+        with no such sentence keeps its extractive text."""
+        checker = ClaimChecker(self.kb.embedder)
+        for section in summary["sections"]:
+            if section["title"] in skip or not section["citations"]:
+                continue
+            source = section.get("_text") or section["summary"]
+            generated = self._llm_summary(section["title"], source)
+            kept = checked_sentences(generated or "", section["citations"], checker)
+            if kept:
+                section["summary"] = " ".join(kept)
+                section["method"] = summary["method"] = "llm"
+
     def _complete(self, prompt: str, max_tokens: int) -> str | None:
         from agent.llm import OpenAIChatModel
 
@@ -219,58 +286,90 @@ class SummaryService:
         )
         return self._complete(prompt, 120)
 
-    def _llm_combine(self, name: str, parts: Sequence[str]) -> str | None:
-        joined = "\n".join(f"- {p}" for p in parts)[:_LLM_SECTION_CHARS]
-        prompt = (
-            f"These are summaries of the sections of the document {name!r}. "
-            f"Write one short paragraph summarising the whole document.\n\n{joined}"
-        )
-        return self._complete(prompt, 200)
-
 
 def _cite_line(n: int, c: dict[str, Any]) -> str:
-    return f'[^{n}]: {c["document"]}, p. {c["page"]}: "{c["quote"]}"'
+    quote = " ".join(c["quote"].split())  # a table row's quote spans lines
+    return f'[^{n}]: {c["document"]}, p. {c["page"]}: "{quote}"'
+
+
+class _Notes:
+    """Numbered footnotes of one Markdown document."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def cite(self, cites: Sequence[dict[str, Any]]) -> str:
+        refs = []
+        for c in cites:
+            self.lines.append(_cite_line(len(self.lines) + 1, c))
+            refs.append(f"[^{len(self.lines)}]")
+        return "".join(refs)
+
+
+def _span(pages: Sequence[int]) -> str:
+    return f"p. {pages[0]}" if len(pages) == 1 else f"pp. {pages[0]}–{pages[-1]}"
 
 
 def render_summary_markdown(summary: dict[str, Any]) -> str:
     """A document summary as Markdown with numbered footnotes."""
-    lines = [
-        f"# {summary['document']}",
+    if summary.get("kind") == "report":
+        return _render_report(summary)
+    lines = [f"# {summary['document']}", "",
+             f"*{summary['pages']} pages · {summary['method']} summary*", ""]  # fmt: skip
+    notes = _Notes()
+    lines += [
+        "## Summary",
         "",
-        f"*{summary['pages']} pages · {summary['method']} summary*",
+        f"{summary['summary']} {notes.cite(summary['citations'])}".strip(),
         "",
     ]
-    notes: list[str] = []
-
-    def cite(cs: Sequence[dict[str, Any]]) -> str:
-        refs = []
-        for c in cs:
-            notes.append(_cite_line(len(notes) + 1, c))
-            refs.append(f"[^{len(notes)}]")
-        return "".join(refs)
-
-    lines += ["## Summary", "", f"{summary['summary']} {cite(summary['citations'])}".strip(), ""]
     for section in summary["sections"]:
-        pages = section["pages"]
-        span = f"p. {pages[0]}" if len(pages) == 1 else f"pp. {pages[0]}–{pages[-1]}"
-        lines += [f"## {section['title']} ({span})", "",
-                  f"{section['summary']} {cite(section['citations'])}".strip(), ""]  # fmt: skip
-    return "\n".join(lines + notes) + "\n"
+        lines += [f"## {section['title']} ({_span(section['pages'])})", "",
+                  f"{section['summary']} {notes.cite(section['citations'])}".strip(), ""]  # fmt: skip
+    return "\n".join(lines + notes.lines) + "\n"
+
+
+def _render_report(summary: dict[str, Any]) -> str:
+    """Results (one bullet per figure), then drivers and risks (one bullet per
+    quoted sentence, or the checked model text with its quotes)."""
+    profile = summary.get("profile") or {}
+    about = [profile.get(k) for k in ("issuer", "form", "fiscal_period")]
+    head = " · ".join([*(a for a in about if a), f"{summary['pages']} pages",
+                       f"{summary['method']} summary"])  # fmt: skip
+    lines, notes = [f"# {summary['document']}", "", f"*{head}*", ""], _Notes()
+    if summary.get("figures"):
+        lines += ["## Results", ""]
+        lines += [f"- {f['sentence']} {notes.cite(f['citations'])}" for f in summary["figures"]]
+        lines.append("")
+    for section in summary["sections"]:
+        if section["title"] == "Results":
+            continue
+        lines += [f"## {section['title']} ({_span(section['pages'])})", ""]
+        if section["method"] == "llm":
+            lines.append(f"{section['summary']} {notes.cite(section['citations'])}")
+        else:
+            lines += [f"- {c['quote']} {notes.cite([c])}" for c in section["citations"]]
+        lines.append("")
+    return "\n".join(lines + notes.lines) + "\n"
 
 
 def render_digest_markdown(digest: dict[str, Any]) -> str:
-    lines = ["# Digest", ""]
-    notes: list[str] = []
+    """The digest: the reports' comparison table, each document's lead, the
+    sentences most central across the documents."""
+    lines, notes = ["# Digest", ""], _Notes()
+    table = comparison_markdown(digest.get("comparison") or [])
+    if table:
+        lines += ["## Comparison", "", table, "", "## Documents", ""]
     for d in digest["documents"]:
         lead = d.get("lead")
-        ref = ""
-        if lead:
-            notes.append(_cite_line(len(notes) + 1, lead))
-            ref = f" [^{len(notes)}]"
+        ref = f" {notes.cite([lead])}" if lead else ""
         lines.append(f"- **{d['document']}**: {(lead or {}).get('quote', d['summary'])}{ref}")
     if digest["overview"]:
         lines += ["", "## Across the documents", ""]
-        for c in digest["overview"]:
-            notes.append(_cite_line(len(notes) + 1, c))
-            lines.append(f"- {c['quote']} [^{len(notes)}]")
-    return "\n".join([*lines, "", *notes]) + "\n"
+        lines += [f"- {c['quote']} {notes.cite([c])}" for c in digest["overview"]]
+    return "\n".join([*lines, "", *notes.lines]) + "\n"
+
+
+def render_digest_csv(digest: dict[str, Any]) -> str:
+    """The reports' comparison table as CSV (a header line only when there are none)."""
+    return comparison_csv(digest.get("comparison") or [])

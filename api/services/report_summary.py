@@ -1,0 +1,262 @@
+"""The summary of a financial report (document kind ``report``).
+
+It leads with the period's results — revenue, operating income, net income,
+diluted EPS and operating cash flow, each with the prior period and the change
+— read from the statements and cited to their rows and column headers
+(:mod:`api.services.report_figures`). Then the main drivers, as cited sentences
+from management's discussion (MD&A) that explain a change ("… decreased …
+primarily due to …"), and the main risks, from the risk factors (a 10-Q that
+refers to its 10-K's risk factors: risk sentences from its MD&A). No sentence
+is boilerplate, a flattened table or a repeat (:mod:`api.services.summary_text`).
+
+The digest of several reports adds a comparison table: company, form, period,
+revenue, net income, diluted EPS and their changes (:func:`comparison_rows`,
+rendered as Markdown by :func:`comparison_markdown` and CSV by :func:`comparison_csv`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from api.services.report_figures import lead_figures
+from api.services.summary_text import drop_repeats, split_sentences
+from ingest.reports import boilerplate_label
+
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "comparison_csv",
+    "comparison_markdown",
+    "comparison_rows",
+    "section_pages",
+    "summarize_report",
+]
+
+DRIVERS, RISKS = 4, 3
+MAX_CANDIDATES = 250
+_DASHES = r"\s*[.\-–—:]?\s*"
+_MDA_START = re.compile(rf"^\s*item\s*[27]{_DASHES}management['’`]?s\s+discussion", re.I)
+_MDA_END = re.compile(
+    rf"^\s*item\s*(?:7a|3|4|8){_DASHES}(?:quantitative|financial\s+statements|controls)", re.I
+)
+_RISK_START = re.compile(rf"^\s*item\s*1a{_DASHES}risk\s+factors", re.I)
+_RISK_END = re.compile(rf"^\s*item\s*(?:1b|2|3){_DASHES}[a-z]", re.I)
+_CHANGE = re.compile(
+    r"\b(?:increase[sd]?|decrease[sd]?|decline[sd]?|grew|growth|rose|fell|higher|lower|"
+    r"improve[sd]?|reduc(?:ed|tion))\b",
+    re.I,
+)
+_CAUSE = re.compile(
+    r"\b(?:due\s+to|driven\s+by|primarily|mainly|largely|reflect(?:s|ed|ing)?|result(?:ed)?\s+"
+    r"(?:of|from)|offset\s+by|attributable\s+to|because\s+of)\b",
+    re.I,
+)
+_LEAD_METRIC = re.compile(
+    r"\b(?:net\s+sales|sales|revenues?|net\s+income|operating\s+income|earnings|margins?|"
+    r"operating\s+profit)\b",
+    re.I,
+)
+_RISK = re.compile(
+    r"\b(?:could|may|might)\b[^.]{0,160}\b(?:adversely|negatively|materially|harm|disrupt|"
+    r"impair|reduce)|\b(?:uncertaint(?:y|ies)|headwinds?|volatility)\b",
+    re.I,
+)
+
+
+def _heading_line(text: str, pattern: re.Pattern[str]) -> bool:
+    for line in text.splitlines():
+        heading = pattern.match(line) and len(line) < 160 and not re.search(r"\d\s*$", line)
+        if heading and len(re.findall(r"\bitem\s*\d", line, re.I)) == 1:
+            return True
+    return False
+
+
+def section_pages(
+    pages: Sequence[str], start: re.Pattern[str], end: re.Pattern[str], limit: int = 40
+) -> list[int]:
+    """1-based pages from the first heading matching ``start`` (not on an
+    index page) up to the page before the next heading matching ``end``."""
+    first = next(
+        (i for i, text in enumerate(pages)
+         if _heading_line(text, start) and boilerplate_label(text) != "index"),
+        None,
+    )  # fmt: skip
+    if first is None:
+        return []
+    out = [first + 1]
+    for i in range(first + 1, min(len(pages), first + limit)):
+        if _heading_line(pages[i], end):
+            break
+        out.append(i + 1)
+    return out
+
+
+def _page_sentences(
+    pages: Sequence[str], numbers: Sequence[int], **fields: Any
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for number in numbers:
+        text, pos = pages[number - 1], 0
+        for paragraph in text.split("\n"):
+            if paragraph.strip() and boilerplate_label(paragraph) is None:
+                out += split_sentences(paragraph, page=number, offset=pos, **fields)
+            pos += len(paragraph) + 1
+    return out
+
+
+def _ranked(
+    candidates: list[dict[str, Any]],
+    bonus: Callable[[str], float],
+    embed: Callable[[list[str]], np.ndarray],
+    k: int,
+    chosen: Sequence[np.ndarray] = (),
+) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    """The ``k`` best candidates (cue bonus + centrality), no repeats, in page order."""
+    candidates = candidates[:MAX_CANDIDATES]
+    if not candidates:
+        return [], []
+    vecs = embed([c["quote"] for c in candidates])
+    centrality = (vecs @ vecs.mean(axis=0)) if len(vecs) > 1 else np.ones(1)
+    scores = [bonus(c["quote"]) + float(centrality[i]) for i, c in enumerate(candidates)]
+    order = sorted(range(len(candidates)), key=lambda i: -scores[i])
+    keep = sorted(drop_repeats(order, candidates, vecs, k, chosen))
+    return [candidates[i] for i in keep], [vecs[i] for i in keep]
+
+
+_RISK_TOPIC = re.compile(
+    r"\b(?:inflation|demand|supply|currenc(?:y|ies)|exchange\s+rates?|interest\s+rates?|"
+    r"competition|competitive|pricing|customers?|recession|geopolitical|pandemic|tariffs?|"
+    r"regulat\w+|cyber\w*|litigation|raw\s+materials?|energy\s+costs?)\b",
+    re.I,
+)
+
+
+def _risk_bonus(text: str) -> float:
+    return 1.0 if _RISK_TOPIC.search(text) else 0.0
+
+
+def _driver_bonus(text: str) -> float:
+    return (2.0 if _LEAD_METRIC.search(text) else 0.0) + (
+        0.5 if re.search(r"\d+(?:\.\d+)?\s*%|\$\s?\d", text) else 0.0
+    )
+
+
+def _drivers(
+    pages: Sequence[str], mda: Sequence[int], embed: Any, fields: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    pool = [
+        s for s in _page_sentences(pages, mda, **fields)
+        if _CHANGE.search(s["quote"]) and _CAUSE.search(s["quote"])
+    ]  # fmt: skip
+    return _ranked(pool, _driver_bonus, embed, DRIVERS)
+
+
+def _risks(pages: Sequence[str], mda: Sequence[int], embed: Any, fields: dict[str, Any],
+           chosen: Sequence[np.ndarray]) -> list[dict[str, Any]]:  # fmt: skip
+    risk_pages = section_pages(pages, _RISK_START, _RISK_END, limit=25)
+    pool = [s for s in _page_sentences(pages, risk_pages, **fields) if _RISK.search(s["quote"])]
+    if len(pool) < RISKS:  # a 10-Q refers to its 10-K: risks named in its MD&A
+        pool += [s for s in _page_sentences(pages, mda, **fields) if _RISK.search(s["quote"])]
+    return _ranked(pool, _risk_bonus, embed, RISKS, chosen)[0]
+
+
+def _section(title: str, text: str, cites: list[dict[str, Any]]) -> dict[str, Any]:
+    pages = sorted({c["page"] for c in cites})
+    return {"title": title, "pages": pages, "summary": text, "method": "extractive",
+            "citations": cites}  # fmt: skip
+
+
+def summarize_report(
+    record: Any, pages: Sequence[str], profile: dict[str, Any], embed: Any
+) -> dict[str, Any]:
+    """The report summary of one document (``record``: its catalog record;
+    ``pages``: page texts; ``embed``: texts -> L2-normalised vectors)."""
+    fields = {"document_id": record.id, "document": record.name}
+    figures = lead_figures(pages, **fields)
+    mda = section_pages(pages, _MDA_START, _MDA_END)
+    drivers, driver_vecs = _drivers(pages, mda, embed, fields)
+    risks = _risks(pages, mda, embed, fields, driver_vecs)
+    fig_cites = [c for f in figures for c in f["citations"][:1]]
+    sections = [
+        _section("Results", " ".join(f["sentence"] for f in figures),
+                 [c for f in figures for c in f["citations"]]),
+        _section("Drivers", " ".join(s["quote"] for s in drivers), drivers),
+        _section("Risks", " ".join(s["quote"] for s in risks), risks),
+    ]  # fmt: skip
+    lead = [*figures[:3]]
+    return {
+        "document_id": record.id, "document": record.name, "pages": record.pages,
+        "kind": "report", "profile": profile, "method": "extractive",
+        "summary": " ".join([*(f["sentence"] for f in lead), *(s["quote"] for s in drivers[:2])]),
+        "citations": fig_cites[:3] + drivers[:2],
+        "figures": figures, "drivers": drivers, "risks": risks,
+        "sections": [s for s in sections if s["citations"]],
+    }  # fmt: skip
+
+
+# -- the digest's comparison table ----------------------------------------------------
+COMPARISON_COLUMNS = (
+    "company", "form", "period", "units", "revenue", "revenue_change_pct",
+    "net_income", "net_income_change_pct", "eps_diluted", "eps_change_pct", "document",
+)  # fmt: skip
+
+
+def comparison_rows(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per report summary (others are left out), in the given order."""
+    rows = []
+    for s in summaries:
+        if s.get("kind") != "report":
+            continue
+        profile, figs = s.get("profile") or {}, {f["metric"]: f for f in s.get("figures", [])}
+        row: dict[str, Any] = {
+            "company": profile.get("issuer") or s["document"], "form": profile.get("form"),
+            "period": profile.get("fiscal_period") or profile.get("period_end"),
+            "units": (figs.get("revenue") or figs.get("net_income") or {}).get("units"),
+            "document": s["document"],
+        }  # fmt: skip
+        for key, col in (("revenue", "revenue"), ("net_income", "net_income"),
+                         ("eps_diluted", "eps_diluted")):  # fmt: skip
+            fig = figs.get(key) or {}
+            row[col] = fig.get("current")
+            row[f"{'eps' if key == 'eps_diluted' else col}_change_pct"] = fig.get("change_pct")
+        rows.append({c: row.get(c) for c in COMPARISON_COLUMNS})
+    return rows
+
+
+def _fmt(value: Any, pct: bool = False) -> str:
+    if value is None:
+        return "—"
+    if pct:
+        return f"{value:+.1f}%"
+    return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def comparison_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The comparison table as a Markdown table ("" when there are no reports)."""
+    if not rows:
+        return ""
+    head = ["Company", "Form", "Period", "Revenue", "Change", "Net income", "Change",
+            "Diluted EPS", "Change"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [str(r["company"]), str(r["form"] or "—"), str(r["period"] or "—"),
+                 _fmt(r["revenue"]), _fmt(r["revenue_change_pct"], True),
+                 _fmt(r["net_income"]), _fmt(r["net_income_change_pct"], True),
+                 _fmt(r["eps_diluted"]), _fmt(r["eps_change_pct"], True)]  # fmt: skip
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    units = {r["units"] for r in rows if r["units"]}
+    note = f"\n\n*Revenue and net income in {', '.join(sorted(units))}.*" if units else ""
+    return "\n".join(lines) + note
+
+
+def comparison_csv(rows: Sequence[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(COMPARISON_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
