@@ -157,6 +157,11 @@ class Chunk(BaseModel):
     heading_path: list[str] = Field(default_factory=list)
     clause_number: str | None = None
     kind: BlockKind = BlockKind.TEXT
+    #: Boilerplate of a report (``core.reports.BOILERPLATE_LABELS``: "cover",
+    #: "index", "signatures", "certification", "exhibit-index", "safe-harbour",
+    #: "see-notes"), None for content: searchable, ranked below content by
+    #: ``KnowledgeBase.search``, never to be summarised.
+    boilerplate: str | None = None
 
     @property
     def page_start(self) -> int:

@@ -46,6 +46,8 @@ from ingest.loaders import load_document
 from ingest.names import clean_name
 from ingest.opinions import label_chunks
 from ingest.precedent import analyse_document, analyse_report, reanalyse_document
+from ingest.report_chunks import label_report_chunks
+from ingest.reports import report_title
 from knowledge_base.citation_graph import CitationGraph
 from knowledge_base.report_tables import ReportStore
 from knowledge_base.service import KnowledgeBase
@@ -357,16 +359,22 @@ class IngestPipeline:
         try:
             catalog.store_file(tenant, record.id, path)
             catalog.save_pages(tenant, record.id, document.pages)
+            # Kind, opinion metadata and parts, citations (ingest/precedent.py);
+            # reports: the cover-page profile (which names every chunk: issuer,
+            # form, period in the title) and every document's tables.
+            profile, refs = analyse_document(document, kind)
+            report, tables = analyse_report(document, profile.kind)
+            if report is not None:
+                document.title = report_title(report) or document.title
             chunks = self.chunker.chunk(document, record.id, tenant)
             if not chunks:
                 raise IngestError(path, "no text to index")
-            # Kind, opinion metadata and parts, citations (ingest/precedent.py);
-            # a chunk straddling an opinion part boundary is split there.
-            profile, refs = analyse_document(document, kind)
+            # A chunk straddling an opinion part boundary is split there.
             chunks = label_chunks(document, chunks, profile.parts)
-            # Reports: cover-page profile; every document: its tables
-            # (ingest/precedent.py analyse_report, ingest/tables.py).
-            report, tables = analyse_report(document, profile.kind)
+            if profile.kind == "report":  # boilerplate labels, table chunks
+                chunks = label_report_chunks(
+                    document, chunks, tables, self.chunker.counter, self.chunker.max_tokens
+                )
             vectors = self._embed([self._dense_input(c) for c in chunks])
             if on_event is not None:
                 on_event(IngestEvent("embedded", name, len(document.pages), len(chunks)))

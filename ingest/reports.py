@@ -23,7 +23,7 @@ from datetime import date
 
 from core.reports import ReportProfile
 
-__all__ = ["boilerplate_label", "label_boilerplate", "report_profile"]
+__all__ = ["boilerplate_label", "label_boilerplate", "report_profile", "report_title"]
 
 _MONTHS = {
     m: i + 1
@@ -156,35 +156,45 @@ def report_profile(pages: Sequence[str], name: str = "") -> ReportProfile:
     return profile
 
 
+def report_title(profile: ReportProfile) -> str | None:
+    """ "Corning Incorporated 10-Q 2023Q2": the title every chunk of the
+    report carries (None without an issuer)."""
+    if not profile.issuer:
+        return None
+    return " ".join(p for p in (profile.issuer, profile.form, profile.fiscal_period) if p)
+
+
 # ------------------------------------------------------------------ boilerplate
 _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = tuple(
     (label, re.compile(pattern, re.I), need)
     for label, pattern, need in (
         (
+            "exhibit-index",
+            r"exhibit\s+index|index\s+to\s+exhibits|incorporated\s+(?:herein\s+)?by\s+reference\s+"
+            r"to\s+exhibit|filed\s+herewith|furnished\s+herewith|\binline\s+xbrl\b|"
+            r"(?:^|\n)\s*\(?\d{1,3}(?:\.\d{1,3})?\)?\s+(?:form\s+of\s+|certification\s+of|"
+            r"consent\s+of|power\s+of\s+attorney|subsidiaries\s+of)",
+            2,
+        ),
+        (
             "certification",
             r"\bI,\s+[A-Z][^,]{2,60},\s+certify\s+that|certification\s+pursuant\s+to|"
-            r"section\s+(?:302|906)\s+of\s+the\s+sarbanes|18\s+U\.?S\.?C\.?\s+(?:section\s+)?1350",
+            r"section\s+(?:302|906)\s+certification|hereby\s+certif(?:y|ies),?\s+pursuant\s+to\s+"
+            r"18\s+U\.?S\.?C",
             1,
         ),
         (
             "signatures",
-            r"registrant\s+has\s+duly\s+caused\s+this\s+report\s+to\s+be\s+signed|"
-            r"^\s*signatures?\s*$|/s/\s",
+            r"registrant\s+has\s+duly\s+caused\s+this\s+report\s+to\s+be\s+signed|/s/\s",
             1,
-        ),
-        (
-            "exhibit-index",
-            r"exhibit\s+index|index\s+to\s+exhibits|incorporated\s+(?:herein\s+)?by\s+reference\s+"
-            r"to\s+exhibit|filed\s+herewith|furnished\s+herewith|\binline\s+xbrl\b",
-            2,
         ),
         (
             "cover",
             r"indicate\s+by\s+check\s+mark|exact\s+name\s+of\s+registrant|securities\s+registered\s+"
             r"pursuant\s+to\s+section\s+12|commission\s+file\s+(?:number|no)|large\s+accelerated"
-            r"\s+filer|[☒☐☑þ¨]|aggregate\s+market\s+value\s+of\s+the\s+voting|documents\s+"
+            r"\s+filer|aggregate\s+market\s+value\s+of\s+(?:the\s+)?voting|documents\s+"
             r"incorporated\s+by\s+reference|I\.R\.S\.\s+employer",
-            2,
+            1,
         ),
         (
             "safe-harbour",
@@ -197,7 +207,8 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = tuple(
 _INDEX_ITEM = re.compile(r"\bitem\s+\d{1,2}[A-C]?\.?", re.I)
 _INDEX_HEAD = re.compile(r"^\s*(?:table\s+of\s+contents|index)\b", re.I)
 _SEE_NOTES = re.compile(
-    r"(?:see|the)\s+accompanying\s+notes\s+(?:to\s+[^.]{0,80}|are\s+an\s+integral\s+part[^.]{0,80})",
+    r"[^.\n]*(?:see\s+(?:the\s+)?accompanying\s+notes|accompanying\s+notes[^.]{0,80}"
+    r"integral\s+part)[^.\n]*\.?",
     re.I,
 )
 
@@ -210,16 +221,15 @@ def boilerplate_label(text: str) -> str | None:
         if len(re.sub(r"[\W\d_]+", "", rest)) < 80:
             return "see-notes"
     for label, pattern, need in _RULES:
-        found = pattern.findall(text) if need > 1 else pattern.search(text)
-        if label == "safe-harbour" and found:
+        found = pattern.findall(text)
+        if label == "signatures":
+            # the registrant's signatures, a short signed block or several /s/
+            if found and (len(found) >= 2 or len(text) < 300 or "duly" in str(found).lower()):
+                return label
+        elif label == "safe-harbour":
             if len(found) >= need or re.search(r"reform\s+act|safe\s+harbou?r", text, re.I):
                 return label
-            continue
-        if label == "signatures" and found:
-            if re.search(r"/s/|duly\s+caused", text, re.I) or len(text) < 60:
-                return label
-            continue
-        if found and (need <= 1 or len(found) >= need):
+        elif len(found) >= need:
             return label
     items = _INDEX_ITEM.findall(text)
     pages = re.findall(r"(?<![\d,.$])\b\d{1,3}\b(?![\d,.%])", text)

@@ -569,7 +569,8 @@ class MilvusVectorStore:
         row.update(
             heading_path=HEADING_SEPARATOR.join(chunk.heading_path),
             clause_number=chunk.clause_number or "",
-            kind=str(chunk.kind),
+            # "text" or, for boilerplate, "text:cover" (no schema change)
+            kind=f"{chunk.kind}:{chunk.boilerplate}" if chunk.boilerplate else str(chunk.kind),
             terms=bm25_terms(chunk.text),
             dense=vector,
         )
@@ -589,8 +590,11 @@ class MilvusVectorStore:
         fields = {name: row.get("entity", row)[name] for name in _SCALAR_FIELDS}
         heading = fields.pop("heading_path")
         clause_number = fields.pop("clause_number")
+        kind, _, boilerplate = str(fields.pop("kind")).partition(":")
         return Chunk(
             **fields,
+            kind=kind,
             heading_path=heading.split(HEADING_SEPARATOR) if heading else [],
             clause_number=clause_number or None,
+            boilerplate=boilerplate or None,
         )

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 #: Chunks (with vectors) of recently reviewed documents kept in memory: ~1.7 KB
 #: of vector plus the text per chunk, so about 60 MB at most.
 DOCUMENT_CACHE_CHUNKS = 20_000
+#: Score factor of a boilerplate hit (see ``KnowledgeBase._demote_boilerplate``).
+BOILERPLATE_FACTOR = 0.5
 
 
 class KnowledgeBase:
@@ -98,7 +100,7 @@ class KnowledgeBase:
                 return []
             request.document_ids = sorted(allowed)
             request.exclude_document_ids = []
-        hits = self.store.search(request)
+        hits = self._demote_boilerplate(request, self.store.search(request))
         for rank, hit in enumerate(hits, start=1):
             hit.rank = rank
         log.debug(
@@ -110,6 +112,23 @@ class KnowledgeBase:
             (time.perf_counter() - t0) * 1000,
         )
         return hits
+
+    def _demote_boilerplate(self, request: SearchRequest, hits: list[Hit]) -> list[Hit]:
+        """Boilerplate of reports (cover, index, signatures, ...: ``Chunk.boilerplate``)
+        stays findable but ranks below content: its score is multiplied by
+        :data:`BOILERPLATE_FACTOR`. When the top k hold boilerplate, the store
+        is asked once more for as many extra hits, so content can take their
+        places (a corpus without boilerplate is searched once, as before)."""
+        n = sum(h.chunk.boilerplate is not None for h in hits)
+        if n == 0:
+            return hits
+        k = request.k
+        wider = self.store.search(request.model_copy(update={"k": k + 2 * n}))
+        for hit in wider:
+            if hit.chunk.boilerplate is not None:
+                hit.score *= BOILERPLATE_FACTOR
+        wider.sort(key=lambda h: -h.score)
+        return wider[:k]
 
     def router(self, tenant: str) -> DocumentRouter:
         """The tenant's document router, rebuilt when its READY set changes

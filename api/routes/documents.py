@@ -68,7 +68,27 @@ async def list_documents(request: Request[Any, Any, Any]) -> list[dict[str, Any]
 async def get_document(request: Request[Any, Any, Any], document_id: str) -> dict[str, Any]:
     svc, who = services(request), caller(request)
     record = await anyio.to_thread.run_sync(svc.kb.get_document, who.tenant, document_id)
-    return document_json(record)
+    report = await anyio.to_thread.run_sync(svc.kb.report_profile, who.tenant, document_id)
+    return document_json(record) | {"report": report}
+
+
+@get("/v1/documents/{document_id:str}/tables", summary="The tables of a document")
+async def get_document_tables(
+    request: Request[Any, Any, Any], document_id: str, page: int | None = None
+) -> dict[str, Any]:
+    """``{"document_id", "document", "report", "tables": [...]}``: every table
+    (caption, statement, units, columns, rows with page-exact cells; README,
+    "Tables"), only page ``page`` with ``?page=N`` (404 for a page the
+    document does not have). ``report`` is the report profile or null."""
+    svc, who = services(request), caller(request)
+    record = await anyio.to_thread.run_sync(svc.kb.get_document, who.tenant, document_id)
+    if page is not None and not 1 <= page <= record.pages:
+        raise ApiError(404, f"{record.name} has no page {page} (it has {record.pages})",
+                       slug="not-found")  # fmt: skip
+    tables = await anyio.to_thread.run_sync(svc.kb.tables, who.tenant, document_id, page)
+    report = await anyio.to_thread.run_sync(svc.kb.report_profile, who.tenant, document_id)
+    return {"document_id": document_id, "document": record.name, "report": report,
+            "tables": tables}  # fmt: skip
 
 
 @get("/v1/documents/{document_id:str}/file", summary="The original file")
@@ -134,4 +154,4 @@ async def delete_document(request: Request[Any, Any, Any], document_id: str) -> 
 
 
 DOCUMENT_ROUTES = [upload_documents, list_documents, get_document, get_document_file, get_page,
-                   delete_document]  # fmt: skip
+                   get_document_tables, delete_document]  # fmt: skip
