@@ -20,13 +20,15 @@ shown result of the arithmetic written in the sentence
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from agent.claims import Claim, Support
 from agent.facts import unsupported
 from tools.figures import FigureAnswer, FigureInput, format_number
+from tools.figures_tool import ComputeFigureTool, input_items
 from tools.retrieval import Evidence
 
-__all__ = ["figure_claims", "figure_sentence"]
+__all__ = ["figure_claims", "figure_lead", "figure_sentence"]
 
 _STATEMENTS = {
     "income": "income statement",
@@ -91,3 +93,15 @@ def figure_claims(
             claims.append(Claim(sentence, not gap, [n], "quotes the statement",
                                 Support(passages[n], passages[n].quote, 1.0)))  # fmt: skip
     return claims
+
+
+def figure_lead(registry: Any) -> list[Claim]:
+    """The composed claims of the figure ``compute_figure`` computed this turn
+    (``registry``: the turn's :class:`tools.registry.ToolRegistry`); [] when
+    it computed none or its result sentence fails the check."""
+    tool = registry.get("compute_figure") if registry is not None else None
+    if not isinstance(tool, ComputeFigureTool) or tool.last is None:
+        return []
+    figure, items = tool.last
+    claims = figure_claims(figure, input_items(figure, items))
+    return claims if claims and claims[0].supported else []

@@ -215,9 +215,27 @@ def locate_inputs(
             got = _cell_input(key, hit[0], hit[1], y) if hit else None
             if got is None:
                 missing.append(f"{LINES[key].name} {y}")
-            else:
-                found[(key, y)] = got
+                continue
+            if key == "income_tax":
+                got.value = _tax_expense(got.value, rows, y)
+            found[(key, y)] = got
     return found, list(dict.fromkeys(missing))
+
+
+def _tax_expense(printed: float, rows: list[StatementRow], year: int) -> float:
+    """Income tax as an expense: statements that print it signed ("(411)"
+    below a positive pretax income, net income = pretax + tax) are negated;
+    the sign is read from the statement's own arithmetic."""
+    income = [r for r in rows if r.statement == "income"]
+    pre = match_row(income, LINES["pretax_income"].labels)
+    net = match_row(income, (r"net (?:income|earnings|loss)(?: loss| income)?(?: including .*)?",))
+    pre_cell = pre[0].cell(year) if pre else None
+    net_cell = net[0].cell(year) if net else None
+    if pre_cell is None or net_cell is None or pre_cell.value is None or net_cell.value is None:
+        return abs(printed) if (pre_cell and (pre_cell.value or 0) > 0) else printed
+    signed = abs(pre_cell.value + printed - net_cell.value)
+    as_expense = abs(pre_cell.value - printed - net_cell.value)
+    return -printed if signed < as_expense else printed
 
 
 # -- the formula as code, words and numbers ------------------------------------------

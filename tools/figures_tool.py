@@ -97,6 +97,9 @@ class ComputeFigureTool:
     ) -> None:  # fmt: skip
         self.kb, self.tenant, self.ledger = kb, tenant, ledger
         self.document_ids = list(document_ids or [])
+        #: The last figure computed this turn and its input rows' passages
+        #: (the composed answer, :mod:`agent.figures_answer`, reads it).
+        self.last: tuple[FigureAnswer, dict[int, Evidence]] | None = None
 
     def _document(self, question: str, given: str | None) -> str:
         if given:
@@ -138,6 +141,7 @@ class ComputeFigureTool:
             self.answer, parsed.question, parsed.document_id
         )
         items = register_inputs(figure, self.ledger, pages)
+        self.last = (figure, items)
         cited = "".join(sorted({f"[{e.n}]" for e in items.values()}))
         inputs = "; ".join(f"{i.label} {i.year}: {i.cell} (page {i.page}) [{items[id(i)].n}]"
                            for i in figure.inputs)  # fmt: skip

@@ -22,6 +22,7 @@ COGS plus the change in inventory); ``README.md`` lists every formula.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,8 +72,9 @@ LINES: dict[str, Line] = {
             r"income from operations", r"earnings from operations",
             r"(?:loss )?income(?: loss)? from operations", r"total operating income")),
         Line("pretax_income", "income before income taxes", "income", (
-            r"(?:income|earnings)(?: loss)? (?:from continuing operations )?before income tax(?:es| provision)?.*",
-            r"(?:income|earnings) before (?:provision for )?income taxes.*")),
+            r"(?:income|earnings|loss)(?: loss| income)? (?:from continuing operations )?before income tax(?:es| provision)?.*",
+            r"(?:income|earnings) before (?:provision for )?income taxes.*", r"pretax income",
+            r"income before taxes")),
         Line("income_tax", "income tax expense", "income", (
             r"(?<!before )(?:provision|benefit) (?:for|from) income taxes",
             r"(?<!before )income tax(?:es)?(?: expense| provision)?(?: benefit)?",
@@ -232,11 +234,24 @@ def formula_lines(formula: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _readable(label: str) -> str:
+    """A label pattern for people: "(provision) for income tax(es)"."""
+    text = re.sub(r"\(\?<?[!=][^)]*\)", "", label).replace(r"\(", "(").replace(r"\)", ")")
+    text = text.replace("(?:", "(").replace(".*", "…").replace("|", "/")
+    return re.sub(r"(\w)\?", r"\1", text).replace(")?", ")").strip()
+
+
 def metric_table() -> str:
-    """The metrics as a Markdown table (README)."""
-    rows = ["| metric | asked as | formula | unit | default rounding |", "|---|---|---|---|---|"]
+    """The metrics and their statement lines as Markdown tables (README)."""
+    rows = ["| metric | formula | unit | default rounding |", "|---|---|---|---|"]
     for m in METRICS.values():
-        formula = m.formula + "".join(f"; else {a}" for a in m.alternatives)
-        asked = ", ".join(f"`{a}`" for a in m.aliases[:2])
-        rows.append(f"| {m.name} | {asked} | `{formula}` | {m.unit} | {m.decimals} |")
+        formula = m.formula + "".join(f"; else `{a}`" for a in m.alternatives)
+        rows.append(
+            f"| {m.name} | `{m.formula}`{formula[len(m.formula) :]} | {m.unit} | {m.decimals} |"
+        )
+    rows += ["", "| line | statement | row labels (normalised, best first) |", "|---|---|---|"]
+    for line in LINES.values():
+        labels = "; ".join(_readable(label) for label in line.labels[:4])
+        outflow = " (outflow: read as a positive amount)" if line.outflow else ""
+        rows.append(f"| `{line.key}` | {line.statement}{outflow} | {labels} |")
     return "\n".join(rows)
