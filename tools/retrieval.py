@@ -29,6 +29,7 @@ from core.types import Chunk, Hit, SearchMode
 from knowledge_base.lexical import bm25_terms
 from knowledge_base.service import KnowledgeBase
 from tools.base import ToolResult
+from tools.page_search import search_pages
 
 __all__ = [
     "Evidence",
@@ -253,7 +254,9 @@ class SearchDocumentsInput(BaseModel):
 
 
 class SearchDocumentsTool:
-    """Hybrid search over the tenant's ready documents, as numbered evidence.
+    """Hybrid search over the tenant's ready documents, as numbered evidence:
+    one passage per page, filings routed by company and period, statement
+    pages first for statement questions (:func:`tools.page_search.search_pages`).
 
     ``document_ids`` given here (the request's ``--doc``) always restrict the
     search; ids the model passes can only narrow them further.
@@ -284,6 +287,9 @@ class SearchDocumentsTool:
         self.ledger = ledger if ledger is not None else EvidenceLedger()
         self.document_ids = list(document_ids) if document_ids else None
         self.seconds = 0.0
+        #: The filings searched this turn ("3M COMPANY 10-K FY2018 (3M_2018_10K.pdf)"),
+        #: so the answer can say which report it used.
+        self.filings: list[str] = []
 
     def _scope(self, requested: list[str] | None) -> list[str] | None:
         if self.document_ids is None:
@@ -301,16 +307,19 @@ class SearchDocumentsTool:
             return []
         t0 = time.perf_counter()
         try:
-            hits = await anyio.to_thread.run_sync(
-                lambda: self.kb.search(
-                    self.tenant, query, k=k or self.k, mode=self.mode, document_ids=scope
+            found = await anyio.to_thread.run_sync(
+                lambda: search_pages(
+                    self.kb, self.tenant, query, k=k or self.k, mode=self.mode, document_ids=scope
                 )
             )
         except KnowledgeBaseError as exc:
             raise ToolError(f"search_documents failed: {exc}") from exc
         finally:
             self.seconds += time.perf_counter() - t0
-        return [self.ledger.add(hit) for hit in hits]
+        for filing in found.filings:
+            if filing.label not in self.filings:
+                self.filings.append(filing.label)
+        return [self.ledger.add(hit) for hit in found.hits]
 
     async def run(self, args: BaseModel) -> ToolResult:
         assert isinstance(args, SearchDocumentsInput)
@@ -318,7 +327,10 @@ class SearchDocumentsTool:
         logger.info("tools.search_documents hits=%d", len(items))
         if not items:
             return ToolResult(content="No passages found.", data={"evidence": []})
+        content = format_evidence(items)
+        if self.filings:
+            content = f"Filings searched: {'; '.join(self.filings)}\n{content}"
         return ToolResult(
-            content=format_evidence(items),
-            data={"evidence": [item.to_json() for item in items]},
+            content=content,
+            data={"evidence": [item.to_json() for item in items], "filings": list(self.filings)},
         )

@@ -1,0 +1,256 @@
+"""Search that returns distinct pages and knows reports.
+
+:func:`search_pages` is the search of the ``search_documents`` tool (and of
+``dossier eval reports``):
+
+1. **Filing routing.** Without a document scope, a question that names a
+   company (and a period) is routed to that filing
+   (:class:`knowledge_base.routing.FilingRouter`); :class:`PageSearch`
+   records which filings were searched, so the answer can name them. Other
+   questions go through the knowledge base's own routing.
+2. **Distinct pages.** A pool of hybrid hits (``POOL_FACTOR`` × k, at least
+   ``MIN_POOL``) is collapsed to its best hit per page, so no page fills the
+   top-k twice: a 10-K's statement page holds a dozen table chunks that
+   otherwise crowd out every other page.
+3. **Statement pages.** A question about a financial statement ("… shown in
+   the cash flow statement", "balance sheet", "income statement") or about a
+   line item that lives in one (capital expenditure, revenue, net income,
+   inventory, …) ranks the pages of that statement first: statement pages
+   are read from the tables the ingest extracted (``KnowledgeBase.tables``)
+   when it has them, else recognised by their title at the top of the page.
+   A statement named in the question puts its pages at the top; one implied
+   by a line item adds half the top hit's score to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.types import Chunk, Hit, SearchMode
+from knowledge_base.lexical import bm25_terms
+from knowledge_base.routing import Filing
+from knowledge_base.service import KnowledgeBase
+
+__all__ = [
+    "MIN_POOL",
+    "POOL_FACTOR",
+    "PageSearch",
+    "search_pages",
+    "statement_kinds",
+    "statement_pages",
+    "statement_title",
+]
+
+log = logging.getLogger(__name__)
+
+POOL_FACTOR = 6
+MIN_POOL = 48
+#: Statement pages found per document at most (one statement spans 1-3 pages).
+_MAX_STATEMENT_PAGES = 4
+
+# Statement named outright in a question.
+_NAMED = {
+    "income": r"income\s+statements?|statements?\s+of\s+(?:consolidated\s+)?(?:income|operations|"
+    r"earnings)|profit\s+and\s+loss|p\s*&\s*l\b",
+    "balance": r"balance\s+sheets?|statements?\s+of\s+financial\s+position|statement\s+of\s+condition",
+    "cash_flow": r"cash\s+flows?\s+statements?|statements?\s+of\s+cash\s+flows?",
+    "equity": r"statements?\s+of\s+(?:changes\s+in\s+)?(?:share|stock)holders.?\s+equity",
+}
+# Line items that live in one statement (a question about them needs its page).
+_IMPLIED = {
+    "income": r"\brevenues?\b|net\s+sales|\bnet\s+(?:income|earnings|loss)\b|operating\s+income|"
+    r"gross\s+(?:profit|margin)|operating\s+margin|cost\s+of\s+(?:sales|goods|revenue)|\bebitda?\b|"
+    r"earnings\s+per\s+share|\beps\b|\bcogs\b|interest\s+expense",
+    "balance": r"total\s+assets|\bassets\b|liabilit|inventor|receivable|payable|working\s+capital|"
+    r"quick\s+ratio|current\s+ratio|\bpp\s*&\s*e\b|property,?\s+plant|shareholders.?\s+equity|"
+    r"\bdebt\b|book\s+value",
+    "cash_flow": r"capital\s+expenditures?|\bcapex\b|free\s+cash\s+flow|cash\s+from\s+operations|"
+    r"operating\s+cash\s+flow|cash\s+flows?\s+from|dividends\s+paid|purchases?\s+of\s+property|"
+    r"depreciation\s+and\s+amortization",
+}
+_NAMED_RE = {k: re.compile(v, re.I) for k, v in _NAMED.items()}
+_IMPLIED_RE = {k: re.compile(v, re.I) for k, v in _IMPLIED.items()}
+
+# A statement's title at the top of its page, matched with every non-letter
+# removed ("Consolidated Statement of Cash Flow s" prints with stray spaces).
+_TITLES = {
+    "income": re.compile(r"(?:statements?of(?:consolidated)?(?:income|operations|earnings)"
+                         r"|incomestatements?)"),
+    "balance": re.compile(r"balancesheets?|statements?offinancialposition|statementsofcondition"),
+    "cash_flow": re.compile(r"statements?of(?:consolidated)?cashflows?|cashflowstatements?"),
+    "equity": re.compile(r"statements?of(?:changesin)?(?:consolidated)?(?:share|stock)?(?:holders|"
+                         r"owners)?equity"),
+}  # fmt: skip
+_HEAD_LINES = 3
+_TITLE_LINE = 160
+_TITLE_START = 50
+_NOT_A_TITLE = ("information", "data", "location", "items", "impact")
+#: A title is not preceded by these (squashed: "in the", "face of", a note's heading).
+_NOT_A_TITLE_BEFORE = re.compile(r"note|supplemental|selected|inthe|onthe|ofthe|of$")
+_NUMBER = re.compile(r"\(?\$?\d[\d,]*(?:\.\d+)?\)?")
+_MIN_NUMBERS = 30
+
+
+def statement_kinds(query: str) -> tuple[set[str], set[str]]:
+    """``(named, implied)`` statements of a question: named outright ("cash
+    flow statement"), and implied by the line items it asks about."""
+    named = {kind for kind, rx in _NAMED_RE.items() if rx.search(query)}
+    implied = {kind for kind, rx in _IMPLIED_RE.items() if rx.search(query)} - named
+    return named, implied
+
+
+def statement_title(page_text: str) -> str | None:
+    """The statement whose title opens this page ("income", "balance",
+    "cash_flow", "equity"), for a page of figures; else None.
+
+    The title must start one of the page's first lines (a short line: not a
+    sentence that mentions "the Consolidated Balance Sheet"), not be followed
+    by "information"/"data" (a note's "Supplemental Balance Sheet
+    Information"), and the page must hold 30 figures (an index lists titles)."""
+    if len(_NUMBER.findall(page_text)) < _MIN_NUMBERS:
+        return None
+    for line in page_text.lstrip().split("\n")[:_HEAD_LINES]:
+        if len(line) > _TITLE_LINE:
+            continue
+        squashed = re.sub(r"[^a-z]", "", line.lower())
+        for kind, rx in _TITLES.items():
+            match = rx.search(squashed)
+            if (match and match.start() <= _TITLE_START and
+                    not squashed[match.end():].startswith(_NOT_A_TITLE) and
+                    not re.search(_NOT_A_TITLE_BEFORE, squashed[:match.start()]) and
+                    not line.rstrip().endswith(".")):  # fmt: skip
+                return kind
+    return None
+
+
+_STATEMENTS: dict[tuple[str, str, str], dict[str, list[int]]] = {}
+_STATEMENTS_LOCK = threading.Lock()
+
+
+def statement_pages(kb: KnowledgeBase, tenant: str, document_id: str) -> dict[str, list[int]]:
+    """Pages of each financial statement of a document (``{"cash_flow": [60]}``),
+    from its extracted tables when the knowledge base has them, else from page
+    titles. Cached per document version."""
+    record = kb.get_document(tenant, document_id)
+    key = (tenant, document_id, str(record.updated_at))
+    with _STATEMENTS_LOCK:
+        cached = _STATEMENTS.get(key)
+    if cached is not None:
+        return cached
+    found: dict[str, list[int]] = {}
+    for kind, page in _table_statements(kb, tenant, document_id):
+        found.setdefault(kind, []).append(page)
+    if not found:
+        for page in kb.pages(tenant, document_id):
+            kind = statement_title(page.text)
+            if kind is not None:
+                found.setdefault(kind, []).append(page.number)
+    found = {k: sorted(set(v))[:_MAX_STATEMENT_PAGES] for k, v in found.items()}
+    with _STATEMENTS_LOCK:
+        _STATEMENTS[key] = found
+    return found
+
+
+def _table_statements(kb: Any, tenant: str, document_id: str) -> Iterable[tuple[str, int]]:
+    """``(statement, page)`` of the document's extracted statement tables, if any."""
+    tables = getattr(kb, "tables", None)
+    if tables is None:
+        return []
+    try:
+        rows = tables(tenant, document_id)
+    except Exception as exc:  # tables are an optional extra: fall back to titles
+        log.warning("page_search.tables_failed doc=%s error=%s", document_id, type(exc).__name__)
+        return []
+    out = []
+    for table in rows or []:
+        data = table if isinstance(table, dict) else getattr(table, "__dict__", {})
+        if data.get("statement") in _TITLES and data.get("page"):
+            out.append((str(data["statement"]), int(data["page"])))
+    return out
+
+
+@dataclass
+class PageSearch:
+    """The hits of :func:`search_pages` (one per page, best first) and how
+    they were found."""
+
+    hits: list[Hit]
+    filings: list[Filing] = field(default_factory=list)
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def pages(self) -> list[tuple[str, int]]:
+        return [(h.chunk.document_id, h.chunk.page) for h in self.hits]
+
+
+def search_pages(
+    kb: KnowledgeBase,
+    tenant: str,
+    query: str,
+    *,
+    k: int = 6,
+    mode: SearchMode = "hybrid",
+    document_ids: Sequence[str] | None = None,
+) -> PageSearch:
+    """The best hit of each of the ``k`` best pages; see the module docstring."""
+    filings: list[Filing] = []
+    if document_ids is None:
+        routed = kb.router(tenant).filings.route(query)
+        if routed:
+            filings = routed
+            document_ids = [f.document_id for f in routed]
+    else:
+        known = {f.document_id: f for f in kb.router(tenant).filings.filings}
+        filings = [known[d] for d in document_ids if d in known]
+    pool = kb.search(tenant, query, k=max(k * POOL_FACTOR, MIN_POOL), mode=mode,
+                     document_ids=document_ids)  # fmt: skip
+    best: dict[tuple[str, int], Hit] = {}
+    for hit in pool:
+        best.setdefault((hit.chunk.document_id, hit.chunk.page), hit)
+    scores = {key: hit.score for key, hit in best.items()}
+    named, implied = statement_kinds(query)
+    if (named or implied) and best:
+        docs = document_ids or list(dict.fromkeys(d for d, _ in list(best)[:k]))[:3]
+        _boost(kb, tenant, query, docs, named, implied, best, scores)
+    order = sorted(best, key=lambda key: -scores[key])[:k]
+    hits = []
+    for rank, key in enumerate(order, 1):
+        hit = best[key].model_copy(update={"score": scores[key], "rank": rank})
+        hits.append(hit)
+    return PageSearch(hits, filings, sorted(named | implied))
+
+
+def _boost(
+    kb: KnowledgeBase, tenant: str, query: str, docs: Sequence[str], named: set[str],
+    implied: set[str], best: dict[tuple[str, int], Hit], scores: dict[tuple[str, int], float],
+) -> None:  # fmt: skip
+    """Raise the pages of the wanted statements (adding a page the pool missed,
+    represented by its chunk sharing most terms with the query)."""
+    top = max(scores.values())
+    floor = min(scores.values())
+    for doc in docs:
+        pages = statement_pages(kb, tenant, doc)
+        for kind in named | implied:
+            bonus = top if kind in named else top / 2
+            for page in pages.get(kind, []):
+                key = (doc, page)
+                if key not in best:
+                    chunk = _page_chunk(kb, tenant, doc, page, query)
+                    if chunk is None:
+                        continue
+                    best[key] = Hit(chunk=chunk, score=floor, rank=0)
+                    scores[key] = floor
+                scores[key] += bonus
+
+
+def _page_chunk(kb: KnowledgeBase, tenant: str, doc: str, page: int, query: str) -> Chunk | None:
+    chunks = [c for c in kb.document_vectors(tenant, doc)[0] if c.page == page]
+    if not chunks:
+        return None
+    wanted = set(bm25_terms(query).split())
+    return max(chunks, key=lambda c: len(wanted & set(bm25_terms(c.text).split())))
