@@ -33,7 +33,7 @@ from typing import Annotated, Any, Literal, TypedDict
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
-from agent.answering import LEAD_QUOTES, SentenceGate, answer_text, finish_claims, lead_claims
+from agent.answering import SentenceGate, answer_text, finish_claims, lead_claims
 from agent.claims import ClaimChecker
 from agent.compose import intents
 from agent.events import (
@@ -487,16 +487,15 @@ class Agent:
         """Stream the lead claims; True when they answer the question (composed,
         or, with no model, quotes of opinions in citation form)."""
         opinions = c.checker.opinions if isinstance(c.checker, OpinionCitationChecker) else None
-        quoted = opinions is not None and opinions.any_opinion(c.ledger.items[:LEAD_QUOTES])
+        alone = offline and opinions is not None and opinions.quotes_answer(c.ledger, c.tool_calls)
         checker = claim_checker(self.kb.embedder, c.checker)
         lead, composed = lead_claims(
             c.intents, c.clause_data, c.ledger, checker, c.question,
-            quote_open=quote_open or (offline and quoted), open_part=c.open_part,
-            opening=self._opening(c),
+            quote_open=quote_open or alone, open_part=c.open_part, opening=self._opening(c),
         )  # fmt: skip
-        if opinions is not None and quoted:
+        if opinions is not None:
             lead = cite_opinion_quotes(lead, opinions, checker)
-            composed = composed or (offline and any(cl.citations for cl in lead))
+            composed = composed or (alone and any(cl.citations for cl in lead))
         c.claims.extend(lead)
         text = answer_text(lead)
         if text:

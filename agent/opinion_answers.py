@@ -38,7 +38,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
+from agent.answering import LEAD_QUOTES
 from agent.citations import CitationChecker
 from agent.claims import MIN_SIMILARITY, Claim, ClaimChecker, Support
 from core.errors import DossierError
@@ -46,8 +48,7 @@ from core.types import Citation
 from knowledge_base.citation_graph import CitationGraph, DocumentProfile, OpinionPart
 from knowledge_base.protocols import Embedder
 from knowledge_base.service import KnowledgeBase
-from tools.citator import short_case_name
-from tools.retrieval import Evidence
+from tools.retrieval import Evidence, EvidenceLedger
 
 __all__ = [
     "OpinionCitationChecker",
@@ -134,14 +135,44 @@ def pinpoint(cite: str, page_text: str, start: int, end: int, pages: int = 1) ->
     return Pinpoint(None, None, "unknown")
 
 
+_CAPS = re.compile(r"\b(?:Mc)?[A-Z][A-Z'’]+(?:[- ](?:Mc)?[A-Z][A-Z'’]+\b)*")
+#: Bluebook T6 words a short name abbreviates.
+_T6 = {"Company": "Co.", "Corporation": "Corp.", "Association": "Ass'n", "And": "&", "Of": "of"}
+
+
+def _party(side: str) -> str:
+    """A side's first party as it is cited: its surname (in capitals in CAP's
+    captions) or its full name (a company, the State)."""
+    side = re.sub(r",?\s+(?:et al|ET AL|et ux)\.?.*$", "", side)
+    side = re.split(r"[,;]", side)[0].strip()
+    side = re.sub(r"^(?:The|THE)\s+|\s+(?:as|ad\.|ex\.|surv\.|use of)\s.*$", "", side)
+    first = re.split(r"\s+and\s+", side)[0]
+    if first.isupper():
+        found = re.sub(r"^(?:[A-Z]\.\s?)+", "", first)  # "A. L. LOCKHART"
+    else:
+        caps = _CAPS.search(first) or _CAPS.search(side)
+        found = caps.group(0) if caps else first
+    return found.strip() or side.strip()
+
+
+def _title(name: str) -> str:
+    if not name.isupper() and not re.search(r"[a-z][A-Z]{2}", name):
+        return name
+    name = re.sub(r"[A-Za-z][A-Za-z’']*", lambda m: m.group(0).capitalize(), name)
+    name = re.sub(r"\bMc([a-z])", lambda m: "Mc" + m.group(1).upper(), name)
+    return " ".join(_T6.get(w, w) for w in name.split())
+
+
 def case_short_name(name: str | None) -> str | None:
     """The first party of each side: 'John R. DEAL and William T. DEAL v. Martha
-    Deal HUDDLESTON, Executrix, et al.' -> 'Deal v. Huddleston'."""
+    Deal HUDDLESTON, Executrix, et al.' -> 'Deal v. Huddleston' (CAP prints the
+    parties' surnames in capitals); 'Williams et al. vs. Perkins' -> 'Williams
+    v. Perkins'; 'OTIS ELEVATOR COMPANY v. Terry FAULKNER' -> 'Otis Elevator Co.
+    v. Faulkner'."""
     if not name:
         return None
     sides = re.split(r"\s+vs?\.\s+", name, maxsplit=1)
-    first = [re.split(r"\s+(?:and|AND|&)\s+", s, maxsplit=1)[0] for s in sides]
-    return short_case_name(" v. ".join(first))
+    return " v. ".join(_title(_party(side)) for side in sides)
 
 
 @lru_cache(maxsize=256)
@@ -342,8 +373,13 @@ class OpinionCiter:
         cites = [self.cite(item.document_id, item.document, item.page, s, s + 1) for s in starts]
         return [c for c in cites if c is not None]
 
-    def any_opinion(self, items: Sequence[Evidence]) -> bool:
-        return any(self.profile(i.document_id) is not None for i in items)
+    def quotes_answer(self, ledger: EvidenceLedger, tool_calls: Sequence[dict[str, Any]]) -> bool:
+        """With no model: whether the answer is the lead passages quoted in
+        citation form (they are opinions, and the question was not the
+        citator's: its own evidence answers that)."""
+        if any(call.get("name") == "citator" for call in tool_calls):
+            return False
+        return any(self.profile(i.document_id) is not None for i in ledger.items[:LEAD_QUOTES])
 
     def lead(self, item: Evidence, quote: str, checker: ClaimChecker) -> Claim | None:
         """The lead claim quoting ``quote`` of opinion passage ``item`` in

@@ -188,7 +188,7 @@ async def test_answer_names_case_reporter_pinpoint_court_and_year(court) -> None
 
 async def test_a_dissent_is_labelled_never_the_holding(court) -> None:  # type: ignore[no-untyped-def]
     agent = Agent(court.kb, None, None, court.settings)
-    question = "Should Paulsen v. Paulsen be overruled, so I dissent?"
+    question = "Why does the dissent say Paulsen v. Paulsen should stand, so I dissent?"
     _events, done = await collect(agent, question, document_ids=[_doc(court, YOUNG)])
     assert_verbatim(court.kb, done)
     dissent = [c for c in done.citations if "dissenting" in (c.cite or "")]
@@ -233,3 +233,21 @@ async def test_claim_check_takes_the_citation_form_from_the_profile(court) -> No
     from agent.claims import ClaimChecker
 
     assert not ClaimChecker(court.kb.embedder).check(right, ledger.items).supported
+
+
+def test_without_reporter_pages_the_cite_says_so(make_container) -> None:  # type: ignore[no-untyped-def]
+    """CAP's plain text of Carter v. Matthews prints no page numbers and only its
+    parallel citation: no pinpoint is invented, the file's page is named."""
+    c = make_container()
+    [result] = c.pipeline.ingest_paths([CAP / "text" / "32044078577194_0007.txt"], TENANT)
+    assert result.status == "indexed"
+    chunk = c.kb.search(TENANT, "constructive trust", k=1)[0].chunk
+    cite = OpinionCiter(c.kb, TENANT).cite(
+        chunk.document_id, chunk.document_name, chunk.page, chunk.start, chunk.end
+    )
+    assert cite is not None
+    assert cite.text == (
+        "Carter v. Matthews, 701 S.W.2d 374 (Ark. 1986) "
+        "(reporter page not known; quoted from page 1 of 32044078577194_0007.txt)"
+    )
+    assert cite.pin.first is None
