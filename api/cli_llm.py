@@ -206,7 +206,8 @@ async def _consume(
         if done.citations:
             out.print("\n[bold]Sources[/bold]")
         for c in done.citations:
-            out.print(f"[{c.n}] {c.document}, page {c.page}", markup=False)
+            where = f"{c.cite} — {c.document}" if c.cite else c.document
+            out.print(f"[{c.n}] {where}, page {c.page}", markup=False)
             out.print(f'    "{c.quote}"', markup=False)
         for d in dropped:
             err.print(f"[yellow]unverified citation [{d.citation.n}] removed: {d.reason}[/yellow]")
@@ -214,7 +215,7 @@ async def _consume(
         "answer": done.answer,
         "citations": [
             {"n": c.n, "document": c.document, "document_id": c.document_id, "page": c.page,
-             "quote": c.quote, "verified": c.verified}
+             "quote": c.quote, "verified": c.verified, "cite": c.cite}
             for c in [*done.citations, *done.dropped]
         ],
         "tool_calls": done.tool_calls,

@@ -161,7 +161,7 @@
     n.className = "n";
     n.textContent = "[" + c.n + "]";
     const label = document.createElement("span");
-    label.textContent = c.document + ", p. " + c.page + (c.verified ? "" : " — not verified");
+    label.textContent = (c.cite ? c.cite + " — " : "") + c.document + ", p. " + c.page + (c.verified ? "" : " — not verified");
     a.append(n, label);
     return a;
   }
