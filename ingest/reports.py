@@ -6,8 +6,10 @@ Nothing is guessed that the text does not state: a field the cover lacks is
 None. ``fiscal_period`` is ``FY<year of the period end>`` for annual reports
 (10-K, 20-F, annual report) and ``<year>Q<calendar quarter of the period
 end>`` for quarterly ones (a 10-Q for the quarter ended June 30, 2023 is
-``2023Q2``; companies whose fiscal year is not the calendar year number their
-quarters differently, so ``period_end`` is the field to compare).
+``2023Q2``; a quarter of a 52/53-week year ending in a month's first week,
+July 2, 2023, counts as June's; companies whose fiscal year is not the
+calendar year number their quarters differently, so ``period_end`` is the
+field to compare).
 
 Boilerplate (cover page and its check boxes, the index, signatures,
 certifications, the exhibit index, safe-harbour text and "see accompanying
@@ -148,6 +150,8 @@ def report_profile(pages: Sequence[str], name: str = "") -> ReportProfile:
             m is not None and re.match(r"quarter|three", m.group(1), re.I)
         )
         if quarterly:
+            if int(profile.period_end[8:]) <= 7:  # 52/53-week quarters end early in a month
+                year, month = (year, month - 1) if month > 1 else (year - 1, 12)
             profile.fiscal_period = f"{year}Q{(month - 1) // 3 + 1}"
         elif profile.form in ("10-K", "20-F", "annual report") or (
             m is not None and "year" in m.group(1).lower()

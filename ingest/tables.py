@@ -160,12 +160,23 @@ def _column_names(head: list[list[TableCell]], n: int) -> list[str]:
 
 
 # -------------------------------------------------------- flattened text tables
+def _periods(years: list[str]) -> bool:
+    """Years as statement columns: consecutive ("2018 2017 2016"), or such a
+    run repeated ("2023 2022 2023 2022": three and six months)."""
+    n = len(set(years))
+    if n < 2 or len(years) % n:
+        return False
+    group = [int(y) for y in years[:n]]
+    consecutive = all(abs(a - b) == 1 for a, b in pairwise(group))
+    return consecutive and years == years[:n] * (len(years) // n)
+
+
 def _header(text: str, start: int, end: int) -> tuple[int, int, list[str]] | None:
     """The first run in [start, end) that names two or more distinct years:
     its start, its end and the years (the column headers)."""
     for m in _HEADER_LINE.finditer(text, start, end):
         years = _YEAR.findall(m.group(0))
-        if len(years) >= 2 and len(set(years)) == len(years):
+        if _periods(years):
             last = list(_YEAR.finditer(m.group(0)))[-1]
             return m.start(), m.start() + last.end(), years
     return None
