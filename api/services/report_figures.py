@@ -232,7 +232,8 @@ def _sentence(name: str, fig: dict[str, Any]) -> str:
     trend = "" if pct is None else f" ({'up' if pct > 0 else 'down' if pct < 0 else 'flat'}"
     trend += "" if pct is None or pct == 0 else f" {abs(pct):.1f}%"
     trend += ")" if pct is not None else ""
-    label = "" if fig["label"].lower() == name.lower() else f" ({fig['label']})"
+    plain = re.sub(r"\s*\((?:notes?\s+[\d, and]+|[a-z])\)", "", fig["label"], flags=re.I)
+    label = "" if plain.lower() == name.lower() else f" ({plain})"
     return (
         f"{name}{label} was {fig['current_text']} in {fig['period']}, "
         f"against {fig['prior_text']} in {fig['prior_period']}{trend}."
@@ -271,6 +272,9 @@ def _figure(statement: Statement, key: str, name: str, row: Row, per_share: bool
     }  # fmt: skip
     change = _change(current, prior, cur_t, prior_t)
     fig |= {"change_pct": change["pct"], "formula": change["formula"]}
+    if change["pct"] is not None:  # the change is shown as computed from the cited cells
+        fig["computation"] = {"formula": change["formula"], "inputs": fig["cells"],
+                              "value": change["pct"]}  # fmt: skip
     fig["sentence"] = _sentence(name, fig)
     return fig
 

@@ -97,14 +97,16 @@ def section_pages(
 
 
 def _page_sentences(
-    pages: Sequence[str], numbers: Sequence[int], **fields: Any
+    pages: Sequence[str], numbers: Sequence[int], want: Callable[[str], bool], **fields: Any
 ) -> list[dict[str, Any]]:
+    """Quotable sentences of the pages that pass ``want``, in page order."""
     out: list[dict[str, Any]] = []
     for number in numbers:
         text, pos = pages[number - 1], 0
         for paragraph in text.split("\n"):
-            if paragraph.strip() and boilerplate_label(paragraph) is None:
-                out += split_sentences(paragraph, page=number, offset=pos, **fields)
+            found = split_sentences(paragraph, page=number, offset=pos, want=want, **fields)
+            if found and boilerplate_label(paragraph) is None:
+                out += found
             pos += len(paragraph) + 1
     return out
 
@@ -136,6 +138,14 @@ _RISK_TOPIC = re.compile(
 )
 
 
+def _is_driver(text: str) -> bool:
+    return bool(_CHANGE.search(text) and _CAUSE.search(text))
+
+
+def _is_risk(text: str) -> bool:
+    return bool(_RISK.search(text))
+
+
 def _risk_bonus(text: str) -> float:
     return 1.0 if _RISK_TOPIC.search(text) else 0.0
 
@@ -149,19 +159,16 @@ def _driver_bonus(text: str) -> float:
 def _drivers(
     pages: Sequence[str], mda: Sequence[int], embed: Any, fields: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
-    pool = [
-        s for s in _page_sentences(pages, mda, **fields)
-        if _CHANGE.search(s["quote"]) and _CAUSE.search(s["quote"])
-    ]  # fmt: skip
+    pool = _page_sentences(pages, mda, _is_driver, **fields)
     return _ranked(pool, _driver_bonus, embed, DRIVERS)
 
 
 def _risks(pages: Sequence[str], mda: Sequence[int], embed: Any, fields: dict[str, Any],
            chosen: Sequence[np.ndarray]) -> list[dict[str, Any]]:  # fmt: skip
     risk_pages = section_pages(pages, _RISK_START, _RISK_END, limit=25)
-    pool = [s for s in _page_sentences(pages, risk_pages, **fields) if _RISK.search(s["quote"])]
+    pool = _page_sentences(pages, risk_pages, _is_risk, **fields)
     if len(pool) < RISKS:  # a 10-Q refers to its 10-K: risks named in its MD&A
-        pool += [s for s in _page_sentences(pages, mda, **fields) if _RISK.search(s["quote"])]
+        pool += _page_sentences(pages, mda, _is_risk, **fields)
     return _ranked(pool, _risk_bonus, embed, RISKS, chosen)[0]
 
 
@@ -188,12 +195,13 @@ def summarize_report(
         _section("Drivers", " ".join(s["quote"] for s in drivers), drivers),
         _section("Risks", " ".join(s["quote"] for s in risks), risks),
     ]  # fmt: skip
-    lead = [*figures[:3]]
     return {
         "document_id": record.id, "document": record.name, "pages": record.pages,
         "kind": "report", "profile": profile, "method": "extractive",
-        "summary": " ".join([*(f["sentence"] for f in lead), *(s["quote"] for s in drivers[:2])]),
-        "citations": fig_cites[:3] + drivers[:2],
+        "summary": " ".join(
+            [*(f["sentence"] for f in figures), *(s["quote"] for s in [*drivers[:2], *risks[:1]])]
+        ),
+        "citations": fig_cites + drivers[:2] + risks[:1],
         "figures": figures, "drivers": drivers, "risks": risks,
         "sections": [s for s in sections if s["citations"]],
     }  # fmt: skip

@@ -37,9 +37,9 @@ from api.services.report_summary import (
     summarize_report,
 )
 from api.services.summary_text import drop_repeats, is_boilerplate, split_sentences
-from core.errors import LLMError
+from core.errors import LLMError, NotFoundError
 from core.settings import LLMSettings
-from core.types import Chunk
+from core.types import Chunk, DocumentStatus
 from ingest.reports import report_profile
 from knowledge_base.citation_graph import CitationGraph
 from knowledge_base.service import KnowledgeBase
@@ -151,7 +151,8 @@ class SummaryService:
         (results, drivers, risks; see :mod:`api.services.report_summary`) or the
         map-reduce summary of any other document."""
         record = self.kb.get_document(tenant, document_id)
-        chunks = self.kb.document_chunks(tenant, document_id)
+        if record.status is not DocumentStatus.READY:
+            raise NotFoundError(f"document {document_id} is not ready ({record.status})")
         use_llm = method == "llm" or (method == "auto" and self.llm_base_url is not None)
         profile = self._report_profile(tenant, document_id)
         if profile is not None:
@@ -160,6 +161,7 @@ class SummaryService:
             if use_llm:
                 self._llm_sections(summary, skip=("Results",))
         else:
+            chunks = self.kb.document_chunks(tenant, document_id)
             summary = self._map_reduce(record, chunks, use_llm)
         log.info("summaries.document doc=%s kind=%s sections=%d method=%s", document_id,
                  summary.get("kind", "document"), len(summary["sections"]),

@@ -16,7 +16,7 @@ It is never:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -83,12 +83,19 @@ def is_boilerplate(text: str, passage: str | None = None) -> bool:
 
 
 def split_sentences(
-    text: str, *, page: int, offset: int = 0, lines: bool = False, **fields: Any
+    text: str,
+    *,
+    page: int,
+    offset: int = 0,
+    lines: bool = False,
+    want: Callable[[str], bool] | None = None,
+    **fields: Any,
 ) -> list[dict[str, Any]]:
     """Sentences of ``text`` (which starts at ``offset`` on ``page``) that a
     summary may quote: length within bounds, mostly letters, no boilerplate,
     no table dump. Each carries ``quote``, ``page``, ``start``, ``end`` and ``fields``.
-    ``lines``: every line break ends a sentence too."""
+    ``lines``: every line break ends a sentence too; ``want``: a cheap test a
+    sentence must pass first."""
     out = []
     pos = 0
     splitter = _SENTENCE_OR_LINE_END if lines else _SENTENCE_END
@@ -101,6 +108,8 @@ def split_sentences(
         if not MIN_LEN <= len(quote) <= MAX_LEN:
             continue
         if sum(ch.isalpha() for ch in quote) <= len(quote) / 2:
+            continue
+        if want is not None and not want(quote):
             continue
         if is_table_dump(quote) or is_boilerplate(quote):
             continue
