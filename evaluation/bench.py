@@ -763,6 +763,13 @@ def answers_section(ctx: BenchContext) -> Section:
     return run(ctx)
 
 
+def reports_section(ctx: BenchContext) -> Section:
+    """``dossier eval reports`` on financebench-dev (evaluation/bench_reports.py)."""
+    from evaluation.bench_reports import reports_section as run
+
+    return run(ctx)
+
+
 def precedents_section(ctx: BenchContext) -> Section:
     """``dossier eval precedents`` on CAP's 288 Arkansas opinions (evaluation/precedents.py):
     metadata accuracy, citation-graph recall/precision, headnote retrieval vs naive."""
@@ -780,6 +787,7 @@ SECTIONS: tuple[Callable[[BenchContext], Section], ...] = (
     precedents_section,
     agent_section,
     answers_section,
+    reports_section,
     api_section,
 )
 
@@ -792,6 +800,7 @@ TITLE_PREFIX = {
     "precedents": "Precedents",
     "agent": "Agent latency",
     "answers": "Answers",
+    "reports": "Reports",
     "api": "API latency",
 }
 
