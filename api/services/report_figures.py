@@ -26,7 +26,9 @@ from core.reports import cell_number
 
 __all__ = ["METRICS", "Row", "Statement", "find_statements", "lead_figures", "scan_rows"]
 
-_CELL = re.compile(r"\(?-?\d[\d,]*(?:\.\d+)?\)?%?(?![\w])|(?<=\s)[—–](?=\s*(?:[|$]|\(?\d|\n|$))")
+_CELL = re.compile(
+    r"(?:\([ \t]?\$?[ \t]?)?-?\d[\d,]*(?:\.\d+)?\)?%?(?![\w])|(?<=\s)[—–](?=\s*(?:[|$]|\(?\d|\n|$))"
+)
 _GAP = re.compile(r"^[ \t$|]*$")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _MONTH_DAY = re.compile(
@@ -54,6 +56,8 @@ class Row:
     label: str
     start: int
     cells: list[tuple[str, int, int]] = field(default_factory=list)
+    #: The last heading ending in ":" above the row ("Diluted earnings per share").
+    context: str = ""
 
 
 @dataclass
@@ -75,7 +79,7 @@ def scan_rows(text: str) -> list[Row]:
     """Label-and-numbers rows of a page (see the module docstring)."""
     rows: list[Row] = []
     current: Row | None = None
-    label_from = 0
+    label_from, context = 0, ""
     for match in _CELL.finditer(text):
         if not _is_value(text, match):
             continue
@@ -84,11 +88,14 @@ def scan_rows(text: str) -> list[Row]:
             current.cells.append(cell)
             label_from = match.end()
             continue
-        line_start = text.rfind("\n", 0, match.start()) + 1
-        begin = max(label_from, line_start)
+        gap = text[label_from : match.start()]
+        if ":" in gap:
+            context = gap[: gap.rfind(":")].split("\n")[-1].strip(" \t$|")[-80:]
+        begin = max(label_from, text.rfind("\n", 0, match.start()) + 1)
         raw = text[begin : match.start()]
-        label = raw.strip(" \t$|:")
-        current = Row(label, begin + raw.find(label) if label else match.start(), [cell])
+        label = raw.strip(" \t$|:(")
+        start = begin + raw.find(label) if label else match.start()
+        current = Row(label, start, [cell], context)
         rows.append(current)
         label_from = match.end()
     return rows
@@ -120,11 +127,13 @@ _NET = (
     r"\(loss\)|loss)\s+attributable\s+to\s+(?!non|redeem|participat)[^|]{2,60}",
     r"net\s+(?:income|earnings|loss)(?:\s+\(loss\))?",
 )
-_EPS = (r"(?:[^|]{0,80}\s)?diluted(?:\s+\([^)]{1,20}\))?",)
+_EPS = (
+    r"(?:[^|]{0,80}\s)?diluted(?:\s+\([^)]{1,20}\))?",
+    r"diluted\s+(?:net\s+)?(?:earnings|income|loss|\(loss\)\s*/?\s*earnings|earnings\s*/?\s*"
+    r"\(loss\))(?:\s+\(loss\))?\s+per\s+(?:common\s+)?share[^|]{0,40}",
+)
 _OCF = (
-    r"net\s+cash\s+(?:provided\s+by|from|generated\s+by|\(used\s+in\)|used\s+in|provided"
-    r"\s+by\s+\(used\s+in\)|provided\s+by\s*/\s*\(used\s+in\))(?:\s+\(used\s+in\))?\s+"
-    r"operating\s+activities(?:\s+of\s+continuing\s+operations)?",
+    r"net\s+cash\s+[a-z()/\s]{0,40}?operating\s+activities(?:\s+of\s+continuing\s+operations)?",
     r"cash\s+provided\s+by\s+operat(?:ing\s+activities|ions)",
 )
 #: (key, name, statement, label patterns in priority order, per-share?)
@@ -140,16 +149,35 @@ _COMPILED = {
 }
 
 
+def _per_share(row: Row) -> bool:
+    words = f"{row.context} {row.label}"
+    return bool(re.search(r"per\s+(?:common\s+)?share|\b(?:basic|diluted)\b", words, re.I))
+
+
+def _diluted_eps(rows: Sequence[Row]) -> Row | None:
+    """A row labelled diluted EPS, else the net income row under a "Diluted
+    earnings per share:" heading (CVS), else the first row under it."""
+    per_share = [r for r in rows if len(r.cells) >= 2 and _per_share(r)
+                 and not re.search(r"shares|weighted|average", r.label, re.I)]  # fmt: skip
+    for pattern in _COMPILED["eps_diluted"]:
+        found = next((r for r in per_share if pattern.search(r.label)), None)
+        if found is not None:
+            return found
+    under = [r for r in per_share if re.search(r"diluted", r.context, re.I)]
+    net = next(
+        (r for r in under if re.match(r"net\s+(?:income|earnings|\(?loss)", r.label, re.I)), None
+    )
+    return net or (under[0] if under else None)
+
+
 def _find_row(rows: Sequence[Row], key: str, per_share: bool) -> Row | None:
+    if per_share:
+        return _diluted_eps(rows)
     for pattern in _COMPILED[key]:
         for row in rows:
-            if len(row.cells) < 2 or not pattern.search(row.label):
+            if len(row.cells) < 2 or not pattern.search(row.label) or _per_share(row):
                 continue
-            if re.search(r"shares|weighted|average|cost\s+of", row.label, re.I):
-                continue
-            if per_share != (
-                "." in row.cells[0][0] and abs(cell_number(row.cells[0][0]) or 0) < 1000
-            ):
+            if re.search(r"shares|weighted|average|cost\s+of|reconcile", row.label, re.I):
                 continue
             return row
     return None
@@ -222,7 +250,7 @@ def _change(current: float, prior: float, cur_text: str, prior_text: str) -> dic
 
 
 def _money(text: str, value: float, per_share: bool, units: str | None) -> str:
-    bare = text.strip("()")
+    bare = text.replace("$", "").strip("() \t")
     scale = "" if per_share else f" {(units or 'millions')[:-1]}"
     return f"{'-' if value < 0 else ''}${bare}{scale}"
 
