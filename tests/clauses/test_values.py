@@ -212,6 +212,27 @@ def test_parties_descriptions_are_not_names() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("preamble", "expected"),
+    [
+        # the sentence running on after a name is not part of it
+        ('This Agreement is made between Wireless Links Inc ("WLI") and Jaguar Investments, Inc. '
+         'and its affiliates ("Power2Ship").', ["Wireless Links Inc", "Jaguar Investments, Inc."]),
+        ('THIS AGREEMENT made effective the 10 day of January 2019 (the "Effective Date"), '
+         'BETWEEN: EMERALD HEALTH NATURALS, INC., a company having its registered and records '
+         'office at 1 Main St ("Emerald") and records office at Suite 2 ("Contractor").',
+         ["EMERALD HEALTH NATURALS, INC."]),
+        ('This Agreement is entered into by and between Centre for Probe Development and '
+         'Commercialization ("CPDC") and QIWI plc ("QIWI").',
+         ["Centre for Probe Development and Commercialization", "QIWI plc"]),
+    ],
+)  # fmt: skip
+def test_party_names_stop_where_the_sentence_goes_on(preamble: str, expected: list[str]) -> None:
+    v = rule_value("Parties", preamble)
+    assert v is not None
+    assert v.parties == expected
+
+
 def test_governing_law_every_jurisdiction_not_incorporation() -> None:
     v = rule_value(
         "Governing Law",

@@ -172,12 +172,111 @@ def parties(passage: str) -> tuple[list[tuple[str, str | None]], int] | None:
         names = [_name_of(s) for s in re.split(r"\s+and\s+", window[:400], maxsplit=1)]
         if all(names) and len(names) == 2:
             out = [(n, None) for n in names if n]
+    out = [(trimmed, t) for n, t in out if (trimmed := _trim_name(n))]
     if not out:
         return None
     strength = 3 if anchor and len(out) >= 2 else 2 if len(out) >= 2 else 1
     if not all(_proper(n) for n, _ in out):
         strength = 1  # "between the Owner and the Licensee": a later reference, not the preamble
     return out, strength
+
+
+#: Lower-case words a name may hold ("Bank of America", "Shun Li De Commerce").
+_NAME_CONNECTORS = frozenset(
+    [
+        "of",
+        "and",
+        "&",
+        "for",
+        "de",
+        "du",
+        "des",
+        "la",
+        "le",
+        "del",
+        "der",
+        "van",
+        "von",
+        "y",
+        "e",
+        "und",
+        "the",
+        "plc",
+        "inc",
+        "inc.",
+        "ltd",
+        "ltd.",
+        "llc",
+        "co",
+        "co.",
+        "corp",
+        "corp.",
+        "gmbh",
+        "a.s",
+        "a.s.",
+        "s.a",
+        "s.a.",
+        "b.v.",
+        "n.v.",
+        "s.r.l.",
+        "s.p.a.",
+    ]
+)
+#: Connectors a name cannot end with.
+_CONNECTING = frozenset(
+    [
+        "of",
+        "and",
+        "&",
+        "for",
+        "de",
+        "du",
+        "des",
+        "la",
+        "le",
+        "del",
+        "der",
+        "van",
+        "von",
+        "y",
+        "e",
+        "und",
+        "the",
+    ]
+)
+_DATED = re.compile(r"\s+(?:dated|effective)\b.*$", re.I | re.S)
+
+
+def _word_starts_name(word: str) -> bool:
+    """ "Acme", "551", "eFashion", "theglobe.com" — not "records" or "a.s."."""
+    core = word.strip("().,;:\"“”'")
+    return bool(core) and (
+        core[0].isupper() or core[0].isdigit() or bool(re.search(r"[A-Z]|\.com\b", core))
+    )
+
+
+def _trim_name(name: str) -> str | None:
+    """The legal name without the sentence that runs on after it ("Jaguar
+    Investments, Inc. and its affiliates", "551 FX IB Associates, LLC a
+    Delaware ...", "... LTD Dated as of ..."); None when it is no name at all
+    ("records office at", "the company set forth below")."""
+    words = _DATED.sub("", name).split()
+    if not words or not _word_starts_name(words[0]):
+        return None
+    kept: list[str] = []
+    for word in words:
+        bare = word.lower().strip(",;:")
+        if (
+            not _word_starts_name(word)
+            and bare not in _NAME_CONNECTORS
+            and re.search(r"[a-z]", bare)
+        ):
+            break
+        kept.append(word)
+    while kept and (kept[-1].lower().strip(",.") in _CONNECTING or not re.search(r"\w", kept[-1])):
+        kept.pop()
+    trimmed = " ".join(kept).strip(" ,;:")
+    return trimmed if re.search(r"[A-Za-z]{2}", trimmed) else None
 
 
 def _proper(name: str) -> bool:
