@@ -158,8 +158,10 @@ _PERIOD_END = re.compile(
 )
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}  # fmt: skip
-_REGISTRANT_AFTER = re.compile(r"commission\s+file\s+(?:number|no\.?)\s*:?\s*[\d-]+\s*\n", re.I)
-_REGISTRANT_BEFORE = re.compile(r"\n([^\n]{2,80})\n[\s|]*\(exact name of registrant", re.I)
+_FILE_NUMBER = re.compile(r"commission\s+file\s+(?:number|no\.?)\s*:?\s*[\d-]+[\s|]*", re.I)
+_EXACT_NAME = re.compile(r"([^\n]{2,200})\n[\s|]*\(exact name of registrant", re.I)
+#: Where the registrant's name ends when the cover runs on in one line.
+_NAME_END = re.compile(r"\s*(?:\(|state\s+of|i\.r\.s\.|securities\s|incorporated\s+in\b|$)", re.I)
 #: Words of a registrant's name that say nothing about who it is.
 _LEGAL = frozenset(
     [
@@ -250,14 +252,24 @@ def _period(opening: str) -> tuple[int | None, int | None]:
 
 
 def _registrant(opening: str) -> str | None:
-    after = _REGISTRANT_AFTER.search(opening)
-    if after is not None:  # the first line with words after the file number
-        lines = (ln.strip() for ln in opening[after.end() :].split("\n"))
-        line = next((ln for ln in lines if re.search(r"[A-Za-z]{2}", ln)), "")
-        if line and not line.lower().startswith(("(", "state of", "securities")):
-            return line
-    before = _REGISTRANT_BEFORE.search(opening)
-    return before.group(1).strip(" |") if before else None
+    """The registrant's name: the line above "(Exact name of registrant ...)",
+    else what follows the commission file number (the rest of its line, or
+    the next line with words), in either case after any file number."""
+    exact = _EXACT_NAME.search(opening)
+    if exact is not None:
+        line = exact.group(1)
+        numbers = list(_FILE_NUMBER.finditer(line))
+        name = line[numbers[-1].end() :] if numbers else line
+    else:
+        number = _FILE_NUMBER.search(opening)
+        if number is None:
+            return None
+        rest = (ln for ln in opening[number.end() :].split("\n"))
+        name = next((ln for ln in rest if re.search(r"[A-Za-z]{2}", ln)), "")
+    name = name.strip(" |\t")
+    end = _NAME_END.search(name, 1)
+    name = name[: end.start()].strip(" |,") if end else name
+    return name if re.search(r"[A-Za-z]", name) and len(name) <= 80 else None
 
 
 def parse_filing(

@@ -67,6 +67,24 @@ def test_filing_routing_rules():
     assert ids("What is the FY2021 revenue of Acme Corp?") is None
 
 
+def test_cover_pages_as_the_pdf_loader_joins_them():
+    """The loader may run the file number, the name and the next label into one line."""
+    one_line = (
+        "CORNING_2022_10K.pdf\n\nFORM 10-K\nFor the fiscal year ended December 31, 2022 OR\n"
+        "For the transition period from ___ to ___ Commission file number: 1-3247 CORNING "
+        "INCORPORATED\n(Exact name of registrant as specified in its charter)\n"
+    )
+    filing = parse_filing("c", one_line)
+    assert filing is not None
+    assert (filing.issuer, filing.form, filing.period) == ("CORNING INCORPORATED", "10-K", "FY2022")
+    run_on = ("x.pdf\nFORM 10-K\nFor the fiscal year ended January 29, 2022\nCommission file "
+              "number 1-3285 ACME STORES INC. State of Incorporation: Delaware\n")  # fmt: skip
+    acme = parse_filing("a", run_on)
+    assert acme is not None
+    assert (acme.issuer, acme.period) == ("ACME STORES INC.", "FY2021")  # a retailer's year
+    assert parse_filing("n", "nda.pdf\nMUTUAL NON-DISCLOSURE AGREEMENT between ...") is None
+
+
 def test_statement_questions_and_titles():
     assert statement_kinds("using the cash flow statement, what is FY2018 capex?")[0] == {
         "cash_flow"
