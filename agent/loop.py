@@ -45,6 +45,7 @@ from agent.events import (
     StatusEvent,
     Timings,
 )
+from agent.figures_answer import FIGURE_REASON, figure_lead
 from agent.llm import ChatModel, Finish, TokenDelta, ToolCallRequest, UsageReport
 from agent.memory import Turn, memory_path, open_memory, thread_id
 from agent.opinion_answers import OpinionCitationChecker, cite_opinion_quotes, claim_checker
@@ -486,6 +487,11 @@ class Agent:
     def _lead(self, c: TurnContext, quote_open: bool, offline: bool = False) -> bool:
         """Stream the lead claims; True when they answer the question (composed,
         or, with no model, quotes of opinions in citation form)."""
+        figure = figure_lead(c.registry)  # computed from a report's statements
+        if figure:
+            c.claims.extend(figure)
+            c.token(answer_text(figure))
+            return True
         opinions = c.checker.opinions if isinstance(c.checker, OpinionCitationChecker) else None
         alone = offline and opinions is not None and opinions.quotes_answer(c.ledger, c.tool_calls)
         checker = claim_checker(self.kb.embedder, c.checker)
@@ -531,6 +537,8 @@ class Agent:
             c.gate = None
         if c.intents and not any(cl.reason.startswith(_LEAD_REASONS) for cl in c.claims):
             await self._native_lead(c, docs)
+        if not any(cl.reason == FIGURE_REASON for cl in c.claims):
+            c.claims[:0] = figure_lead(c.registry)  # native mode: the computed figure first
         claims, verified, dropped = await finish_claims(c.claims, c.checker, c.ledger, c.question)
         c.claims = claims
         for citation in verified:
