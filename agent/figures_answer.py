@@ -28,7 +28,10 @@ from tools.figures import FigureAnswer, FigureInput, format_number
 from tools.figures_tool import ComputeFigureTool, input_items
 from tools.retrieval import Evidence
 
-__all__ = ["figure_claims", "figure_lead", "figure_sentence"]
+__all__ = ["FIGURE_REASON", "figure_claims", "figure_lead", "figure_sentence"]
+
+#: The reason of a figure's lead claim.
+FIGURE_REASON = "computed from the statements"
 
 _STATEMENTS = {
     "income": "income statement",
@@ -80,7 +83,7 @@ def figure_claims(
     evidence = " ".join(_evidence_text(item) for item in passages.values())
     missing = unsupported(text, evidence)
     first, *rest = passages.values()
-    lead = Claim(text, not missing, list(passages), "computed from the statements",
+    lead = Claim(text, not missing, list(passages), FIGURE_REASON,
                  Support(first, first.quote, 1.0), [Support(i, i.quote, 1.0) for i in rest],
                  [answer.display])  # fmt: skip
     if missing:

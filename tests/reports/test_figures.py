@@ -10,8 +10,10 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from agent.events import DoneEvent
 from agent.facts import shown_results, unsupported
 from agent.figures_answer import figure_claims
+from agent.loop import Agent
 from agent.planner import plan_question
 from core.errors import ToolError
 from core.settings import Settings
@@ -89,6 +91,18 @@ async def test_a_ratio_is_computed_from_cited_statement_cells(
     assert claims[0].citations == [1, 2]
     assert claims[0].computed == ["17.98"]
     assert claims[0].text.endswith("= 194,579 / ((10,292 + 11,349) / 2) = 17.98.")
+
+    # The agent answers it composed, with no model: the result and its cited rows.
+    agent = Agent(container.kb, None, None, container.settings)
+    done = [e async for e in agent.stream_answer(question, "t", document_ids=[doc])][-1]
+    assert isinstance(done, DoneEvent)
+    assert "= 194,579 / ((10,292 + 11,349) / 2) = 17.98" in done.answer
+    assert {c.page for c in done.citations} == {1, 2}
+    for citation in done.citations:
+        assert container.kb.page_text("t", doc, citation.page)[citation.start : citation.end] == (
+            citation.quote
+        )
+    assert done.claims[0]["computed"] == ["17.98"]
 
 
 def test_a_figure_and_a_ratio_from_a_10q(corning_10q) -> None:  # type: ignore[no-untyped-def]
