@@ -5,7 +5,7 @@
 For each READY document: the extractive summary's sentences (summary text,
 figure sentences, quoted drivers and risks) are checked for boilerplate
 (``ingest.reports.boilerplate_label`` and the summary filters' cues), repeats
-(same words, or MiniLM cosine >= 0.9), table dumps (pipes, or 8+ numbers in one
+(same words, or MiniLM cosine >= 0.9), table dumps (pipes, runs of numbers, or 10+ numbers in one
 sentence); figures stated (the summary's lead figures) and figures whose
 sentence states a number that is neither in their cited quotes nor the change
 computed from them; every citation's quote is checked verbatim on its page.
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.container import Container
 from api.services.summaries import SummaryService
-from api.services.summary_text import REPEAT_COSINE, is_boilerplate, normalise
+from api.services.summary_text import REPEAT_COSINE, is_boilerplate, is_table_dump, normalise
 from core.settings import load_settings
 from evaluation.report_checks import summary_checks
 
@@ -67,7 +67,7 @@ def check(service: SummaryService, kb: Any, tenant: str, doc_id: str) -> dict[st
         "seconds": round(seconds, 1), "sentences": len(texts),
         "boilerplate": sum(is_boilerplate(t) for t in texts),
         "repeated": repeated,
-        "table_dumps": sum("|" in t or len(_NUMBER.findall(t)) >= 8 for t in texts),
+        "table_dumps": sum(is_table_dump(t) or len(_NUMBER.findall(t)) >= 10 for t in texts),
         "figures_stated": len(figures),
         "figures_not_supported": sum(not _supported(f) for f in figures),
         "quotes_not_on_page": bad_cites,

@@ -75,6 +75,18 @@ def _is_value(text: str, match: re.Match[str]) -> bool:
     return not before.rstrip().endswith(("note", "notes", "item"))
 
 
+def _context(gap: str, context: str) -> str:
+    """The heading above a row: text before a ":" ("Diluted earnings per
+    share:"), or a whole line without numbers just above the row's line."""
+    lines = [line.strip(" \t$|") for line in gap.split("\n")]
+    above = [line for line in lines[:-1] if line]
+    if ":" in gap:
+        return gap[: gap.rfind(":")].split("\n")[-1].strip(" \t$|")[-80:]
+    if above and len(above[-1]) < 100 and not re.search(r"\d", above[-1]):
+        return above[-1]
+    return context
+
+
 def scan_rows(text: str) -> list[Row]:
     """Label-and-numbers rows of a page (see the module docstring)."""
     rows: list[Row] = []
@@ -88,9 +100,7 @@ def scan_rows(text: str) -> list[Row]:
             current.cells.append(cell)
             label_from = match.end()
             continue
-        gap = text[label_from : match.start()]
-        if ":" in gap:
-            context = gap[: gap.rfind(":")].split("\n")[-1].strip(" \t$|")[-80:]
+        context = _context(text[label_from : match.start()], context)
         begin = max(label_from, text.rfind("\n", 0, match.start()) + 1)
         raw = text[begin : match.start()]
         label = raw.strip(" \t$|:(")
@@ -268,6 +278,13 @@ def _sentence(name: str, fig: dict[str, Any]) -> str:
     )
 
 
+def _label(row: Row, per_share: bool) -> str:
+    """The row's label; an EPS row read under a "Diluted …" heading names it too."""
+    if per_share and row.context and "dilut" not in row.label.lower():
+        return f"{row.context.rstrip(' :')} — {row.label}"
+    return row.label
+
+
 def _cite(statement: Statement, start: int, end: int, **fields: Any) -> dict[str, Any]:
     quote = statement.text[start:end]
     return {**fields, "page": statement.page, "quote": quote, "start": start, "end": end}
@@ -288,7 +305,7 @@ def _figure(statement: Statement, key: str, name: str, row: Row, per_share: bool
         first = min(span.start() if span else top, top)
         cites.append(_cite(statement, first, header.cells[-1][2], **fields))
     fig = {
-        "metric": key, "name": name, "label": row.label, "statement": statement.kind,
+        "metric": key, "name": name, "label": _label(row, per_share), "statement": statement.kind,
         "page": statement.page, "units": "per share" if per_share else statement.units,
         "current": current, "prior": prior,
         "current_text": _money(cur_t, current, per_share, statement.units),

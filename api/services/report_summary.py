@@ -40,7 +40,11 @@ __all__ = [
 DRIVERS, RISKS = 4, 3
 MAX_CANDIDATES = 250
 _DASHES = r"\s*[.\-–—:]?\s*"
-_MDA_START = re.compile(rf"^\s*item\s*[27]{_DASHES}management['’`]?s\s+discussion", re.I)
+_MDA_START = re.compile(
+    rf"^\s*(?:item\s*[27]{_DASHES}|exhibit\s+13(?:\.\d+)?\s+)?management['’`]?s\s+discussion"
+    r"\s+and\s+analysis",
+    re.I,
+)
 _MDA_END = re.compile(
     rf"^\s*item\s*(?:7a|3|4|8){_DASHES}(?:quantitative|financial\s+statements|controls)", re.I
 )
@@ -68,32 +72,40 @@ _RISK = re.compile(
 )
 
 
-def _heading_line(text: str, pattern: re.Pattern[str]) -> bool:
-    for line in text.splitlines():
-        heading = pattern.match(line) and len(line) < 160 and not re.search(r"\d\s*$", line)
-        if heading and len(re.findall(r"\bitem\s*\d", line, re.I)) == 1:
-            return True
-    return False
+def _heading_end(text: str, pattern: re.Pattern[str]) -> int | None:
+    """Where the first heading line matching ``pattern`` ends (None if none):
+    a short line, not an index entry (no page number, one "Item" at most)."""
+    pos = 0
+    for line in text.split("\n"):
+        pos += len(line) + 1
+        if not pattern.match(line) or len(line) >= 160 or re.search(r"\d\s*$", line):
+            continue
+        if len(re.findall(r"\bitem\s*\d", line, re.I)) <= 1:
+            return pos
+    return None
 
 
 def section_pages(
     pages: Sequence[str], start: re.Pattern[str], end: re.Pattern[str], limit: int = 40
 ) -> list[int]:
-    """1-based pages from the first heading matching ``start`` (not on an
-    index page) up to the page before the next heading matching ``end``."""
-    first = next(
-        (i for i, text in enumerate(pages)
-         if _heading_line(text, start) and boilerplate_label(text) != "index"),
-        None,
-    )  # fmt: skip
-    if first is None:
-        return []
-    out = [first + 1]
-    for i in range(first + 1, min(len(pages), first + limit)):
-        if _heading_line(pages[i], end):
-            break
-        out.append(i + 1)
-    return out
+    """1-based pages from a heading matching ``start`` (not on an index page)
+    up to the page before the next heading matching ``end``; of several such
+    headings (an "Item 7" that points to an exhibit holding the MD&A), the
+    one whose pages hold the most text."""
+    best: list[int] = []
+    for first, text in enumerate(pages):
+        begin = _heading_end(text, start)
+        if begin is None or boilerplate_label(text) == "index":
+            continue
+        span = [first + 1]
+        stop = first + 1 if _heading_end(text[begin:], end) is not None else first + limit
+        for i in range(first + 1, min(len(pages), stop)):
+            if _heading_end(pages[i], end) is not None:
+                break
+            span.append(i + 1)
+        if sum(len(pages[n - 1]) for n in span) > sum(len(pages[n - 1]) for n in best):
+            best = span
+    return best
 
 
 def _page_sentences(
@@ -150,17 +162,27 @@ def _risk_bonus(text: str) -> float:
     return 1.0 if _RISK_TOPIC.search(text) else 0.0
 
 
-def _driver_bonus(text: str) -> float:
-    return (2.0 if _LEAD_METRIC.search(text) else 0.0) + (
-        0.5 if re.search(r"\d+(?:\.\d+)?\s*%|\$\s?\d", text) else 0.0
-    )
+def _driver_bonus(year: int | None) -> Callable[[str], float]:
+    """Explains a lead metric (+2), with an amount (+0.5), of the report's
+    year (+1) rather than only of earlier years (-1)."""
+
+    def bonus(text: str) -> float:
+        score = (2.0 if _LEAD_METRIC.search(text) else 0.0) + (
+            0.5 if re.search(r"\d+(?:\.\d+)?\s*%|\$\s?\d", text) else 0.0
+        )
+        years = {int(y) for y in re.findall(r"\b(?:19|20)\d\d\b", text)}
+        if year is not None and years:
+            score += 1.0 if year in years else -1.0 if max(years) < year else 0.0
+        return score
+
+    return bonus
 
 
 def _drivers(
-    pages: Sequence[str], mda: Sequence[int], embed: Any, fields: dict[str, Any]
+    pages: Sequence[str], mda: Sequence[int], embed: Any, fields: dict[str, Any], year: int | None
 ) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
     pool = _page_sentences(pages, mda, _is_driver, **fields)
-    return _ranked(pool, _driver_bonus, embed, DRIVERS)
+    return _ranked(pool, _driver_bonus(year), embed, DRIVERS)
 
 
 def _risks(pages: Sequence[str], mda: Sequence[int], embed: Any, fields: dict[str, Any],
@@ -186,7 +208,9 @@ def summarize_report(
     fields = {"document_id": record.id, "document": record.name}
     figures = lead_figures(pages, **fields)
     mda = section_pages(pages, _MDA_START, _MDA_END)
-    drivers, driver_vecs = _drivers(pages, mda, embed, fields)
+    found = re.search(r"(?:19|20)\d\d", str(profile.get("fiscal_period") or ""))
+    year = int(found.group()) if found else None
+    drivers, driver_vecs = _drivers(pages, mda, embed, fields, year)
     risks = _risks(pages, mda, embed, fields, driver_vecs)
     fig_cites = [c for f in figures for c in f["citations"][:1]]
     sections = [
