@@ -45,7 +45,7 @@ from agent.events import (
     StatusEvent,
     Timings,
 )
-from agent.figures_answer import FIGURE_REASON, figure_lead
+from agent.figures_answer import FIGURE_REASON, figure_lead, figure_only
 from agent.llm import ChatModel, Finish, TokenDelta, ToolCallRequest, UsageReport
 from agent.memory import Turn, memory_path, open_memory, thread_id
 from agent.opinion_answers import OpinionCitationChecker, cite_opinion_quotes, claim_checker
@@ -488,7 +488,7 @@ class Agent:
         """Stream the lead claims; True when they answer the question (composed,
         or, with no model, quotes of opinions in citation form)."""
         figure = figure_lead(c.registry)  # computed from a report's statements
-        if figure:
+        if figure and figure_only(c.question):
             c.claims.extend(figure)
             c.token(answer_text(figure))
             return True
@@ -502,6 +502,7 @@ class Agent:
         if opinions is not None:
             lead = cite_opinion_quotes(lead, opinions, checker)
             composed = composed or (alone and any(cl.citations for cl in lead))
+        lead = figure + lead
         c.claims.extend(lead)
         text = answer_text(lead)
         if text:
