@@ -19,6 +19,7 @@ shown result of the arithmetic written in the sentence
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +29,13 @@ from tools.figures import FigureAnswer, FigureInput, format_number
 from tools.figures_tool import ComputeFigureTool, input_items
 from tools.retrieval import Evidence
 
-__all__ = ["FIGURE_REASON", "figure_claims", "figure_lead", "figure_sentence"]
+__all__ = [
+    "FIGURE_REASON",
+    "figure_claims",
+    "figure_lead",
+    "figure_only",
+    "figure_sentence",
+]
 
 #: The reason of a figure's lead claim.
 FIGURE_REASON = "computed from the statements"
@@ -108,3 +115,18 @@ def figure_lead(registry: Any) -> list[Claim]:
     figure, items = tool.last
     claims = figure_claims(figure, input_items(figure, items))
     return claims if claims and claims[0].supported else []
+
+
+#: Words of a question that asks more than the figure (why, a judgement, a comparison).
+_MORE = re.compile(
+    r"\b(?:why|drove|drive[sn]?|driv(?:er|ing)|explain|improv\w*|compare[sd]?|healthy|"
+    r"useful|relevant|intensive|should|does|did|is\s+\w+\s+a\b|has|have)\b",
+    re.I,
+)
+
+
+def figure_only(question: str) -> bool:
+    """True when the question asks for the figure and nothing more ("What is
+    the FY2018 capital expenditure ...?", "FY2022 fixed asset turnover"): its
+    composed answer is the whole answer."""
+    return _MORE.search(question) is None

@@ -133,10 +133,9 @@ def _years(question: str) -> list[int]:
         first, last = sorted((int(span.group(1)), int(span.group(2))))
         if 0 < last - first <= 10:
             return list(range(first, last + 1))
-    fy = _FY.search(question)
-    if fy:
-        year = int(fy.group(1))
-        return [year + 2000 if year < 100 else year]
+    fiscal = [int(y) for y in _FY.findall(question)]
+    if fiscal:  # the latest named ("FY2022 compared to FY2021")
+        return [max(y + 2000 if y < 100 else y for y in fiscal)]
     found = [int(y) for y in _ANY_YEAR.findall(question)]
     return [max(found)] if found else []
 

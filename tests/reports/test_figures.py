@@ -12,7 +12,7 @@ import pytest
 
 from agent.events import DoneEvent
 from agent.facts import shown_results, unsupported
-from agent.figures_answer import figure_claims
+from agent.figures_answer import figure_claims, figure_only
 from agent.loop import Agent
 from agent.planner import plan_question
 from core.errors import ToolError
@@ -154,6 +154,8 @@ def test_the_claim_check_accepts_a_shown_result_and_rejects_other_numbers() -> N
         ("what is the FY2020 free cash flow (FCF) for General Mills? FCF here is defined as: "
          "(cash from operations - capex).", "fcf", [2020], None, None),
         ("FY2022 fixed asset turnover", "fixed_asset_turnover", [2022], None, None),
+        ("How does Boeing's effective tax rate in FY2022 compare to FY2021?",
+         "effective_tax_rate", [2022], None, None),
     ],
 )  # fmt: skip
 def test_figure_questions_are_read(question, metric, years, scale, decimals) -> None:  # type: ignore[no-untyped-def]
@@ -174,6 +176,12 @@ def test_the_planner_routes_figure_questions_only() -> None:
     }
     plan = plan_question("Who may terminate the agreement in 2019?", available=tools)
     assert [c.tool for c in plan.calls] == ["search_documents"]
+    # the composed figure is the whole answer only when nothing more is asked
+    assert figure_only("What is the FY2018 capital expenditure amount (in USD millions) for 3M?")
+    assert not figure_only("What drove operating margin change as of FY2022 for 3M?")
+    assert not figure_only(
+        "Does Verizon have a healthy liquidity profile based on its quick ratio?"
+    )
 
 
 def test_figures_are_scored_with_the_gold_rounding_and_units() -> None:
