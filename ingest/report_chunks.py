@@ -44,12 +44,24 @@ _CONTEXT_TOKENS = 60
 _WINDOW = 256
 
 
+_STATEMENT_NAMES = {
+    "income": "income statement",
+    "comprehensive_income": "statement of comprehensive income",
+    "balance": "balance sheet",
+    "cash_flow": "cash flow statement",
+    "equity": "statement of shareholders' equity",
+}
+
+
 def table_context(table: ReportTable) -> str:
-    """ "Consolidated Statements of Income (in millions) | columns: 2023; 2022"."""
+    """The header line of a table chunk: "Table (income statement):
+    Consolidated Statements of Income (in millions) | columns: 2023; 2022"."""
     caption = re.sub(r"\s+", " ", table.caption).strip()
-    units = f" ({table.units})" if table.units and table.units not in caption else ""
+    units = f"({table.units})" if table.units and table.units not in caption else ""
     columns = "; ".join(c for c in table.columns if c)
-    return f"Table: {caption}{units}" + (f" | columns: {columns}" if columns else "")
+    kind = f" ({_STATEMENT_NAMES[table.statement]})" if table.statement in _STATEMENT_NAMES else ""
+    head = " ".join(p for p in (caption, units) if p)
+    return f"Table{kind}: {head}" + (f" | columns: {columns}" if columns else "")
 
 
 def _page_labels(document: Document) -> dict[int, tuple[str, int]]:
@@ -102,7 +114,10 @@ def _row_starts(table: ReportTable, start: int, end: int) -> list[int]:
 
 def _split(chunk: Chunk, table: ReportTable, text: str, fitter: _Fitter) -> list[Chunk]:
     """The chunk as TABLE pieces whose text is head + table context + body."""
-    head, context = _head(chunk), _context(table, fitter)
+    # The title line, then the table's own header: a statement page's heading
+    # path is often an index line or the previous page's caption.
+    head = _head(chunk).split("\n", 1)[0]
+    context = _context(table, fitter)
     prefix = "\n".join(p for p in (head, context) if p)
 
     def make(s: int, e: int) -> Chunk:

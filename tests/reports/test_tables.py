@@ -118,6 +118,7 @@ def test_table_chunks_carry_caption_and_columns(mmm: Document, report_chunker: C
     assert pieces, "the income statement became no TABLE chunk"
     row = next(c for c in pieces if "Net sales" in c.body)
     assert "Statement of Incom" in row.text
+    assert "Table (income statement)" in row.text
     assert "columns: 2018; 2017; 2016" in row.text
     balance = [c for c in out if c.page == _statement(tables, "balance").page]
     split = [c for c in balance if c.kind is BlockKind.TABLE]
