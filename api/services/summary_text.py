@@ -35,8 +35,9 @@ __all__ = [
 #: Cosine (MiniLM) from which two sentences count as one said twice.
 REPEAT_COSINE = 0.9
 MIN_LEN, MAX_LEN = 40, 600
+_BULLET = re.compile(r"^(?:[•◦▪●·‣∙*]\s*|[-–—]\s+)")
 _SENTENCE_END = re.compile(
-    r"(?<=[.!?;:])\s+(?=[\"'“(\[A-Z0-9])|\n\s*\n|\n(?=\s*(?:\(?[a-z0-9]{1,3}[.)]\s))"
+    r"(?<=[.!?;:])\s+(?=[\"'“(\[A-Z0-9•])|\n\s*\n|\n(?=\s*(?:\(?[a-z0-9]{1,3}[.)]\s))"
 )
 #: Also a line break: in report pages a line is a paragraph or a table row.
 _SENTENCE_OR_LINE_END = re.compile(_SENTENCE_END.pattern + r"|\n")
@@ -102,8 +103,8 @@ def split_sentences(
     for match in [*splitter.finditer(text), None]:
         end = match.start() if match else len(text)
         raw = text[pos:end]
-        quote = raw.strip()
-        lead = len(raw) - len(raw.lstrip())
+        body = _BULLET.sub("", raw.lstrip())  # a list item's bullet is not quoted
+        quote, lead = body.strip(), len(raw) - len(body.lstrip())
         pos = match.end() if match else len(text)
         if not MIN_LEN <= len(quote) <= MAX_LEN:
             continue
