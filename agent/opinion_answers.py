@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import pymupdf
+
 from agent.answering import LEAD_QUOTES
 from agent.citations import CitationChecker
 from agent.claims import MIN_SIMILARITY, Claim, ClaimChecker, Support
@@ -69,6 +71,10 @@ _CITE = re.compile(r"^(\d{1,5}) (.+?) (\d{1,5})$")
 _COURT_REPORTERS = ("U.S.", "S. Ct.", "L. Ed.", "L. Ed. 2d")
 #: Lines at the top and bottom of a page searched for its printed number.
 _EDGE_LINES = 3
+#: A page number alone, or beside a running head in capitals ("18 CRUZ v. ARIZONA").
+_RUNNING_HEAD = re.compile(
+    r"(\d{1,5})(?:\s+[A-Z][A-Z .,'’&v\-]{2,80})?|[A-Z][A-Z .,'’&v\-]{2,80}\s(\d{1,5})"
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ def _printed_page(text: str, first: int, limit: int) -> int | None:
     """The page number a reporter print shows in its head or foot."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     for line in [*lines[:_EDGE_LINES], *lines[-_EDGE_LINES:]]:
-        m = re.fullmatch(r"(\d{1,5})(?:\s+[A-Z][^\d]{0,80})?|(?:[^\d]{0,80}\s)?(\d{1,5})", line)
+        m = _RUNNING_HEAD.fullmatch(line)
         if m:
             page = int(m.group(1) or m.group(2))
             if first <= page <= first + limit:
@@ -116,10 +122,14 @@ def _printed_page(text: str, first: int, limit: int) -> int | None:
     return None
 
 
-def pinpoint(cite: str, page_text: str, start: int, end: int, pages: int = 1) -> Pinpoint:
+def pinpoint(
+    cite: str, page_text: str, start: int, end: int, pages: int = 1, printed: str | None = None
+) -> Pinpoint:
     """The pages of reporter citation ``cite`` that ``page_text[start:end]`` is on.
 
-    ``pages``: how many pages the file has (bounds a printed page number)."""
+    ``pages``: how many pages the file has (bounds a printed page number);
+    ``printed``: the page as printed, running head and foot included (the
+    PDF loader keeps them out of the stored text); default ``page_text``."""
     first = _first_page(cite)
     if first is None:
         return Pinpoint(None, None, "unknown")
@@ -129,9 +139,9 @@ def pinpoint(cite: str, page_text: str, start: int, end: int, pages: int = 1) ->
         inside = [p for at, p in stars if start < at < end]
         begin = before[-1] if before else first
         return Pinpoint(begin, inside[-1] if inside else begin, "star")
-    printed = _printed_page(page_text, first, max(pages, 1) + 2)
-    if printed is not None:
-        return Pinpoint(printed, printed, "header")
+    number = _printed_page(printed or page_text, first, max(pages, 1) + 2)
+    if number is not None:
+        return Pinpoint(number, number, "header")
     return Pinpoint(None, None, "unknown")
 
 
@@ -144,6 +154,9 @@ def _party(side: str) -> str:
     """A side's first party as it is cited: its surname (in capitals in CAP's
     captions) or its full name (a company, the State)."""
     side = re.sub(r",?\s+(?:et al|ET AL|et ux)\.?.*$", "", side)
+    relator = re.match(r"State,? use (?:of )?([A-Z][\w'’]+)", side)  # 1860: "State, use of X"
+    if relator:
+        return f"State ex rel. {relator.group(1)}"
     side = re.split(r"[,;]", side)[0].strip()
     side = re.sub(r"^(?:The|THE)\s+|\s+(?:as|ad\.|ex\.|surv\.|use of)\s.*$", "", side)
     first = re.split(r"\s+and\s+", side)[0]
@@ -295,7 +308,9 @@ class OpinionCiter:
         self.tenant = tenant
         self._graph = CitationGraph(kb.catalog)
         self._profiles: dict[str, DocumentProfile | None] = {}
+        #: Stored page texts by (document, page); as printed by (document, -page).
         self._pages: dict[tuple[str, int], str] = {}
+        self._counts: dict[str, int] = {}
 
     def profile(self, document_id: str) -> DocumentProfile | None:
         """The opinion's profile; None for another kind of document."""
@@ -316,6 +331,24 @@ class OpinionCiter:
                 self._pages[key] = ""
         return self._pages[key]
 
+    def _printed(self, document_id: str, page: int) -> tuple[int, str | None]:
+        """The file's page count and, for a PDF, ``page`` as printed."""
+        if (document_id, -page) not in self._pages:
+            count, printed = self._read_printed(document_id, page)
+            self._pages[(document_id, -page)] = printed or ""
+            self._counts[document_id] = count
+        return self._counts[document_id], self._pages[(document_id, -page)] or None
+
+    def _read_printed(self, document_id: str, page: int) -> tuple[int, str | None]:
+        try:
+            record = self.kb.get_document(self.tenant, document_id)
+            if record.mime != "application/pdf":
+                return record.pages, None
+            with pymupdf.open(self.kb.catalog.file_path(self.tenant, document_id)) as pdf:
+                return record.pages, str(pdf[page - 1].get_text())
+        except (DossierError, RuntimeError, IndexError, ValueError):
+            return 1, None
+
     def cite(
         self, document_id: str, document: str, page: int, start: int, end: int
     ) -> OpinionCite | None:
@@ -324,15 +357,11 @@ class OpinionCiter:
         profile = self.profile(document_id)
         if profile is None:
             return None
-        text = self._page(document_id, page)
-        try:
-            count = self.kb.get_document(self.tenant, document_id).pages
-        except DossierError:
-            count = 1
+        text, count, printed = self._page(document_id, page), *self._printed(document_id, page)
         own = sorted(profile.own_citations, key=lambda c: not _names_court(c))
-        chosen, pin = (own[0], pinpoint(own[0], text, start, end, count)) if own else (None, None)
+        chosen, pin = own[0] if own else None, None
         for cite in own:  # the citation the text's page numbers belong to
-            found = pinpoint(cite, text, start, end, count)
+            found = pinpoint(cite, text, start, end, count, printed)
             if found.first is not None:
                 chosen, pin = cite, found
                 break

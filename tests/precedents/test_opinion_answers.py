@@ -12,8 +12,10 @@ that holds the quote, not from the rendered text.
 from __future__ import annotations
 
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,9 @@ from agent.opinion_answers import (
     case_short_name,
     pinpoint,
 )
+from ingest.opinions import court_name, normalise_court
 from tests.agent.test_loop import TENANT, assert_verbatim, collect
+from tests.conftest import COURT
 from tests.precedents.conftest import CAP
 from tools.retrieval import EvidenceLedger
 
@@ -83,7 +87,9 @@ def paragraphs(case_id: str) -> list[tuple[str, list[tuple[int, list[str]]]]]:
         for i, (order, n) in enumerate(segments):
             last = i == len(segments) - 1 or n is None
             take = len(words) - at if last else round(len(words) * (n or 0) / total)
-            pieces.append((int(labels[order] or 0), words[at : at + take]))
+            pieces.append(
+                (int(re.match(r"\d*", labels[order] or "").group() or 0), words[at : at + take])
+            )
             at += take
         out.append((tag, pieces))
     return out
@@ -99,7 +105,9 @@ def star_paged(case_id: str) -> str:
         for page, piece in pieces:
             if current is None:
                 current = page
-            step = page == current + 1 if tag in _CAPTION else page != current
+            # The judges' line is printed where the opinion ends; the rest of
+            # the caption may run onto the next page.
+            step = tag != "judges" and (page == current + 1 if tag in _CAPTION else page != current)
             if step and piece:
                 words.append(f"*{page}")
                 current = page
@@ -251,3 +259,130 @@ def test_without_reporter_pages_the_cite_says_so(make_container) -> None:  # typ
         "(reporter page not known; quoted from page 1 of 32044078577194_0007.txt)"
     )
     assert cite.pin.first is None
+
+
+def test_a_reporter_print_is_cited_by_its_printed_page(make_container) -> None:  # type: ignore[no-untyped-def]
+    """Cruz v. Arizona, 598 U.S. 17 (2023), the US Reports preliminary print:
+    PDF page 1 is the cover, page 2 prints 17, and so on (the loader keeps the
+    page numbers out of the stored text; they are read from the file)."""
+    c = make_container()
+    [result] = c.pipeline.ingest_paths([COURT / "scotus_briefs" / "598us1r3_j4ek.pdf"], TENANT)
+    assert result.status == "indexed"
+    citer = OpinionCiter(c.kb, TENANT)
+    profile = citer.profile(result.document_id)
+    assert profile is not None
+    dissent = next(p for p in profile.parts if p.part == "dissent")
+    seen = set()
+    for chunk in c.kb.document_vectors(TENANT, result.document_id)[0]:
+        if chunk.page in (3, dissent.page + 1):
+            seen.add(chunk.page)
+            cite = citer.cite(
+                chunk.document_id, chunk.document_name, chunk.page, chunk.start, chunk.end
+            )
+            assert cite is not None
+            expected = f"Cruz v. Arizona, 598 U.S. 17, {15 + chunk.page} (2023)"
+            if chunk.page > dissent.page:
+                expected += " (Barrett, J., dissenting)"
+            assert cite.text == expected
+    assert seen == {3, dissent.page + 1}
+
+
+# -- measurement (run by hand: DOSSIER_MEASURE_CITES=1, about 3 minutes) -----------
+def _norm_name(name: str | None) -> str:
+    name = (name or "").lower().replace("&", " and ").replace("’", "'")
+    name = re.sub(r",? inc\.?\b|\bvs\b\.?", lambda m: " v " if "vs" in m.group(0) else "", name)
+    return re.sub(r"[\s.,;]+", " ", name).strip()
+
+
+def _score_cite(container: Any, citation: Any) -> dict[str, bool]:
+    """Each part of a citation's ``cite`` against CAP's metadata and page map."""
+    case_id = Path(citation.document).stem
+    row = _metadata()[case_id]
+    found = OpinionCiter(container.kb, TENANT).cite(
+        citation.document_id, citation.document, citation.page, citation.start, citation.end
+    )
+    assert found is not None
+    names = {_norm_name(row["case_name"]), _norm_name(row["case_name_abbreviation"])}
+    page = xml_page(case_id, citation.quote)
+    parts = {
+        "case_name": _norm_name(found.case_name) in names,
+        "citation": found.citation in row["citations"],
+        "pinpoint": found.pin.first is not None and found.pin.first == page,
+        "year": found.year == row["date"][:4],
+        "court": found.court is not None
+        and found.court == court_name(normalise_court(row["court"])),
+    }
+    stated = {"case_name": True, "citation": bool(found.citation), "year": bool(found.year),
+              "pinpoint": found.pin.first is not None, "court": found.court is not None}  # fmt: skip
+    return {
+        "complete": all(parts.values()),
+        "no_wrong_part": all(parts[k] for k, said in stated.items() if said),
+        "cite_in_text": bool(citation.cite and found.core in citation.cite),
+        "wrong": [
+            f"{case_id} {k}: {found.text}; CAP: {row['case_name_abbreviation']}, page {page}"
+            for k, said in stated.items()
+            if said and not parts[k]
+        ],
+        "missing": [
+            f"{k} {case_id}" if k == "pinpoint" else k for k, said in stated.items() if not said
+        ],
+    }
+
+
+def _queries(case_ids: list[str], headnoted: bool) -> list[tuple[str, str]]:
+    from evaluation.precedents import headnotes
+
+    out = []
+    for case_id in case_ids:
+        xml = CAP / "original_casemets" / Path(_metadata()[case_id]["source_path"]).name
+        if headnoted:
+            out.append((case_id, headnotes(xml)[0]))
+        else:  # 1986: no headnotes; the opinion's third paragraph, first sentence
+            body = [
+                " ".join(w for _, ws in p for w in ws) for t, p in paragraphs(case_id) if t == "p"
+            ]
+            out.append((case_id, re.split(r"(?<=\.)\s", body[min(2, len(body) - 1)])[0]))
+    return out
+
+
+@pytest.mark.skipif(not os.environ.get("DOSSIER_MEASURE_CITES"), reason="a measurement")
+async def test_measure_cite_form(make_container, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from evaluation.precedents import headnotes
+
+    ids = sorted(_metadata())
+    noted = [
+        i
+        for i in ids
+        if headnotes(CAP / "original_casemets" / Path(_metadata()[i]["source_path"]).name)
+    ]
+    sets = {
+        "1860 headnote queries": (noted[::6][:20], True),
+        "1986 opinion sentences": (ids[136:][::7][:20], False),
+    }
+    report = {}
+    for label, (case_ids, headnoted) in sets.items():
+        c = make_container(name=label.split()[0])
+        results = c.pipeline.ingest_paths(write_cases(tmp_path / label[:4], *case_ids), TENANT)
+        assert all(r.status == "indexed" for r in results)
+        agent = Agent(c.kb, None, None, c.settings)
+        answers = []
+        for case_id, query in _queries(case_ids, headnoted):
+            _events, done = await collect(agent, query)
+            scores = [_score_cite(c, cit) for cit in done.citations]
+            answers.append({
+                "case": case_id, "own_case_cited": any(cit.document.startswith(case_id) for cit in done.citations),
+                "complete": bool(scores) and all(s["complete"] for s in scores),
+                "no_wrong_part": all(s["no_wrong_part"] for s in scores),
+                "cite_in_text": bool(scores) and all(s["cite_in_text"] for s in scores),
+                "wrong": [w for s in scores for w in s["wrong"]],
+                "missing": sorted({m for s in scores for m in s["missing"]}),
+            })  # fmt: skip
+        report[label] = {
+            k: round(sum(a[k] for a in answers) / len(answers), 3)
+            for k in ("complete", "no_wrong_part", "cite_in_text", "own_case_cited")
+        } | {
+            "answers": len(answers),
+            "missing": dict(Counter(m for a in answers for m in a["missing"])),
+            "wrong": [w for a in answers for w in a["wrong"]],
+        }
+    print(json.dumps(report, indent=1))
