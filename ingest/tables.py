@@ -121,8 +121,12 @@ def _from_block(page: Page, start: int, end: int) -> tuple[list[str], list[Table
         return cell_number(c.text) is not None and not _YEAR.fullmatch(c.text)
 
     n_head = 0
-    while n_head < len(grid) and not any(figure(c) for c in grid[n_head][1:]):
-        n_head += 1
+    if any(figure(c) for r in grid for c in r[1:]):  # headers: rows before the figures
+        while n_head < len(grid) and not any(figure(c) for c in grid[n_head][1:]):
+            n_head += 1
+    else:  # a table of words (DOCX key terms): only title rows of one cell head it
+        while n_head < len(grid) and sum(bool(c.text) for c in grid[n_head]) <= 1:
+            n_head += 1
     data = grid[n_head:]
     keep = [
         i for i in range(1, width) if any(i < len(r) and r[i].text not in ("", "$") for r in data)
@@ -226,7 +230,11 @@ def _page_tables(page: Page, text_tables: bool) -> list[ReportTable]:
         if parsed is None or not parsed[1]:
             continue
         columns, rows = parsed
-        tables.append(_table(page, start, end, columns, rows))
+        table = _table(page, start, end, columns, rows)
+        title = _title_rows(page.text, start, rows)
+        if title and not any(columns):  # "Key Terms" over a table of words
+            table.caption = title
+        tables.append(table)
     covered = spans[:]
     pos = 0
     while text_tables:
@@ -253,6 +261,12 @@ def _page_tables(page: Page, text_tables: bool) -> list[ReportTable]:
     for i, t in enumerate(tables):
         t.index = i
     return tables
+
+
+def _title_rows(text: str, start: int, rows: list[TableRow]) -> str:
+    """The block's text before its first data row (a merged title row)."""
+    first = next((r.label_start for r in rows if r.label_start is not None), None)
+    return " ".join(text[start:first].split()).strip(" |") if first is not None else ""
 
 
 def _table(

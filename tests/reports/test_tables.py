@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 
 from core.reports import ReportTable
+from core.settings import load_settings
 from core.types import BlockKind, Document
 from ingest.chunking import Chunker
+from ingest.loaders import load_document
 from ingest.report_chunks import label_report_chunks
 from ingest.tables import extract_tables, statement_kind, table_units
-from tests.conftest import REPO
+from tests.conftest import REPO, SHARED_DATA
 from tests.e2e.conftest import ingest, start_server
 
 
@@ -181,3 +183,16 @@ def test_tables_api_and_cli(tmp_path: Path, st_embedder: Any, mmm_pdf: Path) -> 
     finally:
         srv.stop()
         srv.container.close()
+
+
+def test_docx_table_of_words() -> None:
+    """A DOCX table is stored too: its title row as caption, label | value rows."""
+    nda = SHARED_DATA / "docx" / "bonterms-cc0-1.0" / "bonterms-mutual-nda" / "template.docx"
+    document = load_document(nda, load_settings().ingest)
+    tables = extract_tables(document.pages, text_tables=False)
+    terms = next(t for t in tables if t.caption == "Key Terms")
+    law = terms.cell("Governing Law", 0)
+    assert law is not None
+    assert law.text == "{governing_law}"
+    assert terms.statement is None
+    _page_exact(document, tables)
