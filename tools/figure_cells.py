@@ -192,14 +192,17 @@ def statement_rows(page_text: str, page: int, statement: str | None = None) -> l
                     columns = list(pending)
             label_from = tokens[j - 1][2] if j > i else label_from
         elif columns and len(run) >= len(columns):
-            values = run[-len(columns) :]
+            # Two rows' figures in one run ("Total costs (63,106) ... 3,502 ..."
+            # above an unlabelled subtotal): the label's row is the first.
+            twice = len(run) % len(columns) == 0 and len(run) > len(columns)
+            values = run[: len(columns)] if twice else run[-len(columns) :]
             label_end = values[0][1]
             norm, words = _label(page_text, label_from, label_end)
             if norm:
                 cells = [Cell(t, s, e, figure_value(t)) for t, s, e in values]
                 rows.append(StatementRow(page, kind, page_text[label_from:label_end], norm,
                                          label_from, list(columns), cells, units, title, words))  # fmt: skip
-            label_from, pending = values[-1][2], []
+            label_from, pending = run[-1][2], []
         i = max(j, i + 1)
     return rows
 

@@ -70,7 +70,8 @@ LINES: dict[str, Line] = {
         Line("operating_income", "operating income", "income", (
             r"operating income(?: loss)?", r"operating (?:loss )?income", r"operating profit",
             r"income from operations", r"earnings from operations",
-            r"(?:loss )?income(?: loss)? from operations", r"total operating income")),
+            r"(?:loss )?income(?: loss)? from operations", r"total operating income",
+            r"(?:operating )?loss from operations", r"operating loss")),
         Line("pretax_income", "income before income taxes", "income", (
             r"(?:income|earnings|loss)(?: loss| income)? (?:from continuing operations )?before income tax(?:es| provision)?.*",
             r"(?:income|earnings) before (?:provision for )?income taxes.*", r"pretax income",
@@ -80,9 +81,11 @@ LINES: dict[str, Line] = {
             r"(?<!before )income tax(?:es)?(?: expense| provision)?(?: benefit)?",
             r"(?:provision )?benefit for income taxes", r"income tax (?:expense )?benefit")),
         Line("net_income", "net income", "income", (
-            r"net (?:income|earnings)(?: loss)? attributable to (?!non ?controlling|redeemable).*",
-            r"net (?:income|earnings)(?: loss)?", r"net (?:loss )?(?:income|earnings)")),
-        Line("interest_expense", "interest expense", "income", (r"interest expense", r"interest net")),
+            r"net (?:income|earnings|loss)(?: loss| income)? attributable to (?!non ?controlling|redeemable).*",
+            r"net (?:income|earnings)(?: loss)?", r"net (?:loss )?(?:income|earnings)", r"net loss")),
+        Line("interest_expense", "interest expense", "income", (
+            r"(?<!capital )interest expense", r"interest and debt expense", r"interest net"),
+            outflow=True),
         Line("d_and_a", "depreciation and amortization", "cash_flow", (
             r"depreciation (?:depletion )?and amortization", r"depreciation and amortization expense",
             r"depreciation")),
@@ -90,9 +93,10 @@ LINES: dict[str, Line] = {
             r"net cash (?:provided by|from|provided by used in|provided by \(used in\)) operating activities",
             r"net cash provided by operating activities", r"cash provided by operations",
             r"net cash provided by used in operating activities", r"net cash from operating activities",
-            r"net cash provided by operations")),
+            r"net cash provided by operations", r"net cash (?:\w+ ){1,4}operating activities")),
         Line("capex", "capital expenditure", "cash_flow", (
-            r"purchases of property plant and equipment(?: pp&e)?", r"capital expenditures?",
+            r"purchases of property plant and equipment(?: pp&e)?", r"capital expenditures?(?: including .*)?",
+            r"payments to acquire property plant and equipment",
             r"purchases of land buildings and equipment", r"purchases of property and equipment",
             r"additions to property plant and equipment", r"payments for property plant and equipment",
             r"property plant and equipment additions", r"capital spending"), outflow=True),
