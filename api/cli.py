@@ -253,9 +253,12 @@ def documents(
     ctx: typer.Context, kb: KbOpt = None, tenant: TenantOpt = None, json_out: JsonOpt = False
 ) -> None:
     """List the tenant's documents."""
+    from knowledge_base.report_tables import ReportStore
+
     container = get_container(ctx, kb, tenant)
     docs = container.catalog.list_documents(container.settings.tenant)
     if json_out:
+        reports = ReportStore(container.catalog).profiles(container.settings.tenant)
         emit_json(
             [
                 {
@@ -267,6 +270,7 @@ def documents(
                     "version": d.version,
                     "sha256": d.sha256,
                     "created_at": d.created_at.isoformat() if d.created_at else None,
+                    "report": reports[d.id].to_json() if d.id in reports else None,
                 }
                 for d in docs
             ]
