@@ -24,7 +24,16 @@ from typing import Any
 
 from core.reports import cell_number
 
-__all__ = ["METRICS", "Row", "Statement", "find_statements", "lead_figures", "scan_rows"]
+__all__ = [
+    "METRICS",
+    "Row",
+    "Statement",
+    "figure",
+    "find_statements",
+    "lead_figures",
+    "read_statement",
+    "scan_rows",
+]
 
 _CELL = re.compile(
     r"(?:\([ \t]?\$?[ \t]?)?-?\d[\d,]*(?:\.\d+)?\)?%?(?![\w])|(?<=\s)[—–](?=\s*(?:[|$]|\(?\d|\n|$))"
@@ -103,7 +112,7 @@ def scan_rows(text: str) -> list[Row]:
         context = _context(text[label_from : match.start()], context)
         begin = max(label_from, text.rfind("\n", 0, match.start()) + 1)
         raw = text[begin : match.start()]
-        label = raw.strip(" \t$|:(")
+        label = raw.strip(" \t$|:(%")
         start = begin + raw.find(label) if label else match.start()
         current = Row(label, start, [cell], context)
         rows.append(current)
@@ -213,6 +222,15 @@ def _statement_score(kind: str, text: str, rows: Sequence[Row]) -> int:
     return found + placed + (1 if distinct else 0)
 
 
+def read_statement(page: int, text: str, kind: str) -> Statement:
+    """A page read as a statement of ``kind``: its rows, column header and units."""
+    rows = scan_rows(text)
+    units = _UNITS.search(text[:800])
+    return Statement(
+        kind, page, text, rows, _header(rows), units.group(1).lower() if units else None
+    )
+
+
 def find_statements(pages: Sequence[str]) -> dict[str, Statement]:
     """The income statement and the cash-flow statement pages (1-based), when found."""
     best: dict[str, tuple[int, Statement]] = {}
@@ -223,9 +241,7 @@ def find_statements(pages: Sequence[str]) -> dict[str, Statement]:
         for kind in _TITLES:
             score = _statement_score(kind, text, rows)
             if score >= 4 and score > best.get(kind, (0, None))[0]:
-                units = _UNITS.search(text[:800])
-                best[kind] = (score, Statement(kind, number, text, rows, _header(rows),
-                                               units.group(1).lower() if units else None))  # fmt: skip
+                best[kind] = (score, read_statement(number, text, kind))
     return {kind: statement for kind, (_, statement) in best.items()}
 
 
@@ -244,9 +260,11 @@ def _period(statement: Statement, column: int) -> str:
     if header is None or column >= len(header.cells):
         return "the current period" if column == 0 else "the prior period"
     year = header.cells[column][0]
-    top = statement.text[: header.cells[column][1]]
-    span, day = _SPAN.search(top), _MONTH_DAY.search(top)
-    if span and day:
+    top = statement.text[max(0, header.start - 400) : header.cells[-1][1]]
+    spans, days = list(_SPAN.finditer(top)), list(_MONTH_DAY.finditer(top))
+    if spans and days:  # "Three months ended … Six months ended": a span per column group
+        span = spans[min(column // max(len(header.cells) // len(spans), 1), len(spans) - 1)]
+        day = days[min(column // max(len(header.cells) // len(days), 1), len(days) - 1)]
         return f"the {span.group(1).lower()} months ended {day.group(1)} {day.group(2)}, {year}"
     return year
 
@@ -271,7 +289,7 @@ def _sentence(name: str, fig: dict[str, Any]) -> str:
     trend += "" if pct is None or pct == 0 else f" {abs(pct):.1f}%"
     trend += ")" if pct is not None else ""
     plain = re.sub(r"\s*\((?:notes?\s+[\d, and]+|[a-z])\)", "", fig["label"], flags=re.I)
-    label = "" if plain.lower() == name.lower() else f" ({plain})"
+    label = "" if plain.lower() in name.lower() else f" ({plain})"
     return (
         f"{name}{label} was {fig['current_text']} in {fig['period']}, "
         f"against {fig['prior_text']} in {fig['prior_period']}{trend}."
@@ -290,7 +308,7 @@ def _cite(statement: Statement, start: int, end: int, **fields: Any) -> dict[str
     return {**fields, "page": statement.page, "quote": quote, "start": start, "end": end}
 
 
-def _figure(statement: Statement, key: str, name: str, row: Row, per_share: bool,
+def figure(statement: Statement, key: str, name: str, row: Row, per_share: bool,
             fields: dict[str, Any]) -> dict[str, Any] | None:  # fmt: skip
     cur_i, prior_i = _columns(statement, row)
     (cur_t, cur_s, cur_e), (prior_t, prior_s, prior_e) = row.cells[cur_i], row.cells[prior_i]
@@ -335,7 +353,7 @@ def lead_figures(pages: Sequence[str], **fields: Any) -> list[dict[str, Any]]:
         row = _find_row(statement.rows, key, per_share) if statement else None
         if statement is None or row is None:
             continue
-        fig = _figure(statement, key, name, row, per_share, fields)
+        fig = figure(statement, key, name, row, per_share, fields)
         if fig is not None:
             out.append(fig)
     return out

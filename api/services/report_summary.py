@@ -3,7 +3,8 @@
 It leads with the period's results — revenue, operating income, net income,
 diluted EPS and operating cash flow, each with the prior period and the change
 — read from the statements and cited to their rows and column headers
-(:mod:`api.services.report_figures`). Then the main drivers, as cited sentences
+(:mod:`api.services.report_figures`), and revenue by segment where the
+filing states it (:mod:`api.services.report_segments`). Then the main drivers, as cited sentences
 from management's discussion (MD&A) that explain a change ("… decreased …
 primarily due to …"), and the main risks, from the risk factors (a 10-Q that
 refers to its 10-K's risk factors: risk sentences from its MD&A). No sentence
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from api.services.report_figures import lead_figures
+from api.services.report_segments import segment_lines
 from api.services.summary_text import drop_repeats, split_sentences
 from ingest.reports import boilerplate_label
 
@@ -207,6 +209,8 @@ def summarize_report(
     ``pages``: page texts; ``embed``: texts -> L2-normalised vectors)."""
     fields = {"document_id": record.id, "document": record.name}
     figures = lead_figures(pages, **fields)
+    revenue = next((f for f in figures if f["metric"] == "revenue"), None)
+    segments = segment_lines(pages, revenue, **fields)
     mda = section_pages(pages, _MDA_START, _MDA_END)
     found = re.search(r"(?:19|20)\d\d", str(profile.get("fiscal_period") or ""))
     year = int(found.group()) if found else None
@@ -214,8 +218,8 @@ def summarize_report(
     risks = _risks(pages, mda, embed, fields, driver_vecs)
     fig_cites = [c for f in figures for c in f["citations"][:1]]
     sections = [
-        _section("Results", " ".join(f["sentence"] for f in figures),
-                 [c for f in figures for c in f["citations"]]),
+        _section("Results", " ".join(f["sentence"] for f in [*figures, *segments]),
+                 [c for f in [*figures, *segments] for c in f["citations"]]),
         _section("Drivers", " ".join(s["quote"] for s in drivers), drivers),
         _section("Risks", " ".join(s["quote"] for s in risks), risks),
     ]  # fmt: skip
@@ -226,7 +230,7 @@ def summarize_report(
             [*(f["sentence"] for f in figures), *(s["quote"] for s in [*drivers[:2], *risks[:1]])]
         ),
         "citations": fig_cites + drivers[:2] + risks[:1],
-        "figures": figures, "drivers": drivers, "risks": risks,
+        "figures": figures, "segments": segments, "drivers": drivers, "risks": risks,
         "sections": [s for s in sections if s["citations"]],
     }  # fmt: skip
 

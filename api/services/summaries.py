@@ -343,6 +343,10 @@ def _render_report(summary: dict[str, Any]) -> str:
         lines += ["## Results", ""]
         lines += [f"- {f['sentence']} {notes.cite(f['citations'])}" for f in summary["figures"]]
         lines.append("")
+    if summary.get("segments"):
+        lines += ["### Segments", ""]
+        lines += [f"- {f['sentence']} {notes.cite(f['citations'])}" for f in summary["segments"]]
+        lines.append("")
     for section in summary["sections"]:
         if section["title"] == "Results":
             continue
