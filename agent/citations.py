@@ -23,6 +23,7 @@ from knowledge_base.service import KnowledgeBase
 from tools.retrieval import Evidence
 
 __all__ = [
+    "SENTENCE_END",
     "CitationChecker",
     "attach_by_overlap",
     "best_evidence",
@@ -31,6 +32,8 @@ __all__ = [
     "cited_numbers",
     "normalise_whitespace",
     "split_sentences",
+    "term_overlap",
+    "terms_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -40,7 +43,7 @@ _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _WORD = re.compile(r"[A-Za-z0-9]+")
 # A sentence ends at . ! ? ; followed by space and a capital, digit, quote or an
 # enumerator such as "(c)" / "(iv)"; a blank line always ends one.
-_SENTENCE_END = re.compile(
+SENTENCE_END = re.compile(
     r"(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9]|<|\((?:[a-z]{1,4}|\d{1,3})\)\s)|\n\s*\n"
 )
 _STOP = frozenset(
@@ -74,7 +77,7 @@ def cited_numbers(answer: str) -> list[int]:
 def split_sentences(text: str) -> list[str]:
     """Sentences of ``text``, each a verbatim substring of it (stripped)."""
     out = []
-    for piece in _SENTENCE_END.split(text):
+    for piece in SENTENCE_END.split(text):
         piece = piece.strip()
         if piece:
             out.append(piece)
@@ -90,24 +93,26 @@ def _stem(word: str) -> str:
     return word
 
 
-def _terms(text: str) -> set[str]:
+def terms_of(text: str) -> set[str]:
     words = (m.lower() for m in _WORD.findall(text))
     return {_stem(w) for w in words if w not in _STOP and len(w) > 1}
 
 
 def best_evidence(reference: str, evidence: Sequence[Evidence]) -> Evidence | None:
     """The passage holding the sentence closest to ``reference`` (ties: rank)."""
-    ref = _terms(reference)
+    ref = terms_of(reference)
     best: tuple[float, int] | None = None
     chosen: Evidence | None = None
     for item in evidence:
-        score = max((_overlap(ref, _terms(s)) for s in split_sentences(item.quote)), default=0.0)
+        score = max(
+            (term_overlap(ref, terms_of(s)) for s in split_sentences(item.quote)), default=0.0
+        )
         if best is None or (score, -item.n) > best:
             best, chosen = (score, -item.n), item
     return chosen
 
 
-def _overlap(a: set[str], b: set[str]) -> float:
+def term_overlap(a: set[str], b: set[str]) -> float:
     """Share of ``a``'s terms found in ``b`` (0..1)."""
     return len(a & b) / len(a) if a else 0.0
 
@@ -118,9 +123,9 @@ def best_sentence(body: str, reference: str) -> str:
     The result is a verbatim substring of ``body`` (at most
     :data:`MAX_QUOTE_CHARS`, cut at whitespace), so it verifies on the page.
     """
-    sentences = [s for s in split_sentences(body) if len(_terms(s)) >= 2] or [body.strip()]
-    ref = _terms(reference)
-    best = max(sentences, key=lambda s: (_overlap(ref, _terms(s)), -abs(len(s) - 160)))
+    sentences = [s for s in split_sentences(body) if len(terms_of(s)) >= 2] or [body.strip()]
+    ref = terms_of(reference)
+    best = max(sentences, key=lambda s: (term_overlap(ref, terms_of(s)), -abs(len(s) - 160)))
     if len(best) > MAX_QUOTE_CHARS:
         cut = best[:MAX_QUOTE_CHARS]
         best = cut[: cut.rfind(" ")] if " " in cut else cut
@@ -153,12 +158,12 @@ def attach_by_overlap(
     content words (at least ``min_overlap``) is taken; at most ``limit`` items.
     """
     chosen: dict[int, float] = {}
-    bodies = {item.n: _terms(item.quote) for item in evidence}
+    bodies = {item.n: terms_of(item.quote) for item in evidence}
     for sentence in split_sentences(answer):
-        terms = _terms(sentence)
+        terms = terms_of(sentence)
         if len(terms) < 2:
             continue
-        scored = [(_overlap(terms, bodies[item.n]), item.n) for item in evidence]
+        scored = [(term_overlap(terms, bodies[item.n]), item.n) for item in evidence]
         if not scored:
             break
         score, n = max(scored)

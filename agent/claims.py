@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.citations import _SENTENCE_END, _overlap, _terms, cited_numbers
+from agent.citations import SENTENCE_END, cited_numbers, term_overlap, terms_of
 from agent.facts import facts, normalise_text, unsupported
 from knowledge_base.protocols import Embedder
 from tools.retrieval import Evidence
@@ -114,7 +114,7 @@ def _windows(body: str) -> list[str]:
     """Runs of 1..MAX_WINDOW consecutive sentences of ``body``, each verbatim."""
     spans: list[tuple[int, int]] = []
     pos = 0
-    for piece in _SENTENCE_END.split(body):
+    for piece in SENTENCE_END.split(body):
         if piece is None:
             continue
         found = body.find(piece.strip(), pos) if piece.strip() else -1
@@ -169,8 +169,8 @@ class ClaimChecker:
             if missing:
                 return None, "not in the cited text: " + ", ".join(f.surface for f in missing)
             fitting = [item.quote.strip()]  # facts spread wider than a window
-        terms = _terms(sentence)
-        fitting.sort(key=lambda w: (-_overlap(terms, _terms(w)), len(w)))
+        terms = terms_of(sentence)
+        fitting.sort(key=lambda w: (-term_overlap(terms, terms_of(w)), len(w)))
         fitting = fitting[:4]
         cosines = self._cosines(sentence, fitting)
         best = max(range(len(fitting)), key=lambda i: cosines[i])
