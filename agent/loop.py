@@ -315,6 +315,8 @@ class Agent:
                 if offline:
                     reason = state.get("degraded_reason") or "unavailable"
                     source = "the contract's clause" if c.intents else "the opinions' own words"
+                    if any(cl.reason == FIGURE_REASON for cl in c.claims):
+                        source = "the report's statements"
                     c.emit(StatusEvent(stage="degraded", message=f"language model unavailable: "
                                        f"{reason}; answered from {source}"))  # fmt: skip
                 return {}  # composed from the clause: the small model adds nothing checkable
