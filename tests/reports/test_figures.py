@@ -94,8 +94,10 @@ async def test_a_ratio_is_computed_from_cited_statement_cells(
 
     # The agent answers it composed, with no model: the result and its cited rows.
     agent = Agent(container.kb, None, None, container.settings)
-    done = [e async for e in agent.stream_answer(question, "t", document_ids=[doc])][-1]
+    events = [e async for e in agent.stream_answer(question, "t", document_ids=[doc])]
+    done = events[-1]
     assert isinstance(done, DoneEvent)
+    assert any("answered from the report's statements" in getattr(e, "message", "") for e in events)
     assert "= 194,579 / ((10,292 + 11,349) / 2) = 17.98" in done.answer
     assert {c.page for c in done.citations} == {1, 2}
     for citation in done.citations:
