@@ -18,8 +18,12 @@
    inventory, …) ranks the pages of that statement first: statement pages
    are read from the tables the ingest extracted (``KnowledgeBase.tables``)
    when it has them, else recognised by their title at the top of the page.
-   A statement named in the question puts its pages at the top; one implied
-   by a line item adds half the top hit's score to them.
+   A statement named in the question puts its page at the top; one implied
+   by a line item (or by "capital intensive") puts it right below the best hit.
+4. **The question as searched** inside routed filings drops analyst
+   instructions ("Assume that you are an analyst.", "If operating margin is
+   not a useful metric …, state that") and the issuer's name, which every
+   page of its report repeats.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ __all__ = [
     "MIN_POOL",
     "POOL_FACTOR",
     "PageSearch",
+    "in_document_query",
     "search_pages",
     "statement_kinds",
     "statement_pages",
@@ -49,6 +54,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 POOL_FACTOR = 6
+_EPSILON = 1e-6
 MIN_POOL = 48
 #: Statement pages found per document at most (one statement spans 1-3 pages).
 _MAX_STATEMENT_PAGES = 4
@@ -62,16 +68,18 @@ _NAMED = {
     "equity": r"statements?\s+of\s+(?:changes\s+in\s+)?(?:share|stock)holders.?\s+equity",
 }
 # Line items that live in one statement (a question about them needs its page).
+_CAPITAL_INTENSITY = r"capital[-\s]intensi"  # capex / revenue, fixed / total assets
 _IMPLIED = {
-    "income": r"\brevenues?\b|net\s+sales|\bnet\s+(?:income|earnings|loss)\b|operating\s+income|"
-    r"gross\s+(?:profit|margin)|operating\s+margin|cost\s+of\s+(?:sales|goods|revenue)|\bebitda?\b|"
-    r"earnings\s+per\s+share|\beps\b|\bcogs\b|interest\s+expense",
-    "balance": r"total\s+assets|\bassets\b|liabilit|inventor|receivable|payable|working\s+capital|"
-    r"quick\s+ratio|current\s+ratio|\bpp\s*&\s*e\b|property,?\s+plant|shareholders.?\s+equity|"
-    r"\bdebt\b|book\s+value",
-    "cash_flow": r"capital\s+expenditures?|\bcapex\b|free\s+cash\s+flow|cash\s+from\s+operations|"
-    r"operating\s+cash\s+flow|cash\s+flows?\s+from|dividends\s+paid|purchases?\s+of\s+property|"
-    r"depreciation\s+and\s+amortization",
+    "income": _CAPITAL_INTENSITY + r"|\brevenues?\b|net\s+sales|\bnet\s+(?:income|earnings|loss)\b|"
+    r"operating\s+income|gross\s+(?:profit|margin)|operating\s+margin|cost\s+of\s+(?:sales|goods|"
+    r"revenue)|\bebitda?\b|earnings\s+per\s+share|\beps\b|\bcogs\b|interest\s+expense|"
+    r"effective\s+tax\s+rate",
+    "balance": _CAPITAL_INTENSITY + r"|total\s+assets|\bassets\b|liabilit|inventor|receivable|"
+    r"payable|working\s+capital|quick\s+ratio|current\s+ratio|\bpp\s*&\s*e\b|property,?\s+plant|"
+    r"shareholders.?\s+equity|\bdebt\b|book\s+value",
+    "cash_flow": _CAPITAL_INTENSITY + r"|capital\s+expenditures?|\bcapex\b|free\s+cash\s+flow|"
+    r"cash\s+from\s+operations|operating\s+cash\s+flow|cash\s+flows?\s+from|dividends\s+paid|"
+    r"purchases?\s+of\s+property|depreciation\s+and\s+amortization",
 }
 _NAMED_RE = {k: re.compile(v, re.I) for k, v in _NAMED.items()}
 _IMPLIED_RE = {k: re.compile(v, re.I) for k, v in _IMPLIED.items()}
@@ -188,6 +196,31 @@ class PageSearch:
         return [(h.chunk.document_id, h.chunk.page) for h in self.hits]
 
 
+# Instructions to an analyst, not words of the report ("Assume that you are a
+# public equities analyst.", "If operating margin is not a useful metric ...,
+# then state that and explain why.", "Give a response ... by relying on ...").
+_INSTRUCTIONS = re.compile(
+    r"(?:assume|imagine)\s+(?:that\s+)?you\s+are\b[^.?!]*[.?!]?"
+    r"|\bif\s+[^.?!]*\bnot\s+(?:a\s+)?(?:useful|relevant|meaningful)\b[^.?!]*[.?!]?"
+    r"|\b(?:please\s+)?(?:give|provide|formulate)\s+(?:a|your)\s+(?:response|answer)\b[^.?!]*[.?!]?"
+    r"|\b(?:please\s+)?answer\s+the\s+following\s+question\b[^:?]*:"
+    r"|\bround\s+(?:your\s+)?(?:answer|result)\b[^.?!]*[.?!]?",
+    re.I,
+)
+
+
+def in_document_query(query: str, filings: Sequence[Filing]) -> str:
+    """The question as searched inside the routed filings: without analyst
+    instructions, and without the issuer's name (every page of its report
+    says it, so it only pulls up covers, signatures and exhibits)."""
+    text = _INSTRUCTIONS.sub(" ", query)
+    for alias in sorted({a for f in filings for a in f.aliases()}, key=len, reverse=True):
+        words = r"[\W_]*".join(re.escape(w) for w in alias.split())
+        text = re.sub(rf"\b{words}(?:['’]s)?\b", " ", text, flags=re.I)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) >= 8 else query
+
+
 def search_pages(
     kb: KnowledgeBase,
     tenant: str,
@@ -207,7 +240,8 @@ def search_pages(
     else:
         known = {f.document_id: f for f in kb.router(tenant).filings.filings}
         filings = [known[d] for d in document_ids if d in known]
-    pool = kb.search(tenant, query, k=max(k * POOL_FACTOR, MIN_POOL), mode=mode,
+    searched = in_document_query(query, filings) if filings else query
+    pool = kb.search(tenant, searched, k=max(k * POOL_FACTOR, MIN_POOL), mode=mode,
                      document_ids=document_ids)  # fmt: skip
     best: dict[tuple[str, int], Hit] = {}
     for hit in pool:
@@ -229,23 +263,29 @@ def _boost(
     kb: KnowledgeBase, tenant: str, query: str, docs: Sequence[str], named: set[str],
     implied: set[str], best: dict[tuple[str, int], Hit], scores: dict[tuple[str, int], float],
 ) -> None:  # fmt: skip
-    """Raise the pages of the wanted statements (adding a page the pool missed,
-    represented by its chunk sharing most terms with the query)."""
-    top = max(scores.values())
-    floor = min(scores.values())
+    """Rank each document's first page of each wanted statement: a named
+    statement above every hit, an implied one just below the best hit (so the
+    page that matches the question best stays first). A page the pool missed
+    is represented by its chunk sharing most terms with the query."""
+    ranked = sorted(scores.values(), reverse=True)
+    top, second = ranked[0], ranked[1] if len(ranked) > 1 else ranked[0]
     for doc in docs:
         pages = statement_pages(kb, tenant, doc)
-        for kind in named | implied:
-            bonus = top if kind in named else top / 2
-            for page in pages.get(kind, []):
-                key = (doc, page)
-                if key not in best:
-                    chunk = _page_chunk(kb, tenant, doc, page, query)
-                    if chunk is None:
-                        continue
-                    best[key] = Hit(chunk=chunk, score=floor, rank=0)
-                    scores[key] = floor
-                scores[key] += bonus
+        for kind in sorted(named | implied):
+            if not pages.get(kind):
+                continue
+            key = (doc, pages[kind][0])
+            if key not in best:
+                chunk = _page_chunk(kb, tenant, doc, key[1], query)
+                if chunk is None:
+                    continue
+                best[key] = Hit(chunk=chunk, score=0.0, rank=0)
+                scores[key] = 0.0
+            own = scores[key]
+            if kind in named:
+                scores[key] = top + own + _EPSILON
+            else:
+                scores[key] = max(own, second + _EPSILON * (1 + own))
 
 
 def _page_chunk(kb: KnowledgeBase, tenant: str, doc: str, page: int, query: str) -> Chunk | None:
