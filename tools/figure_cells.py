@@ -77,12 +77,13 @@ class StatementRow:
     def end(self) -> int:
         return self.cells[-1].end
 
-    def cell(self, year: int) -> Cell | None:
-        """The cell of fiscal ``year`` (the first column of that year)."""
-        for col, cell in zip(self.columns, self.cells, strict=True):
-            if col == year:
-                return cell
-        return None
+    def cell(self, year: int, occurrence: int = 0) -> Cell | None:
+        """The cell of fiscal ``year``: its ``occurrence``-th column (a 10-Q's
+        "six months" columns repeat the quarter's years), else its first."""
+        found = [c for col, c in zip(self.columns, self.cells, strict=True) if col == year]
+        if not found:
+            return None
+        return found[occurrence] if occurrence < len(found) else found[0]
 
 
 def figure_value(text: str) -> float | None:

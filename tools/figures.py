@@ -44,6 +44,9 @@ _ROUND = re.compile(r"round(?:ed)?\s+(?:your\s+|the\s+)?(?:answer\s+)?to\s+(\w+)
 _SCALE = re.compile(r"\b(?:in\s+)?(?:USD|US\$|\$)\s*(millions|billions|thousands)\b|"
                     r"\bin\s+(millions|billions|thousands)\b", re.I)  # fmt: skip
 _SCALES = {"thousands": 1e3, "millions": 1e6, "billions": 1e9}
+_TO_DATE = re.compile(
+    r"\b(?:six|nine) months\b|year[- ]to[- ]date|\bytd\b|first (?:half|nine)", re.I
+)
 _SANDBOX = SandboxLimits(cpu_seconds=2, wall_seconds=10.0)
 
 
@@ -53,6 +56,7 @@ class FigureRequest:
     years: list[int]  # one year, or the years of a multi-year average
     scale: str | None  # "millions" | "billions" | "thousands": the unit asked for
     decimals: int | None  # rounding asked for
+    occurrence: int = 0  # 1: a quarterly report's year-to-date columns
 
     @property
     def year(self) -> int:
@@ -150,7 +154,10 @@ def parse_request(question: str) -> FigureRequest | None:
     rounding = _ROUND.search(question)
     decimals = _number_word(rounding.group(1)) if rounding else None
     unit = next((g for g in scale.groups() if g), None) if scale else None
-    return FigureRequest(metric, _years(question), unit.lower() if unit else None, decimals)
+    to_date = _TO_DATE.search(question) is not None
+    return FigureRequest(
+        metric, _years(question), unit.lower() if unit else None, decimals, int(to_date)
+    )
 
 
 def is_figure_question(question: str) -> bool:
@@ -169,8 +176,10 @@ def format_number(value: float, decimals: int) -> str:
 # -- locating the inputs ---------------------------------------------------------
 
 
-def _cell_input(line_key: str, row: StatementRow, start: int, year: int) -> FigureInput | None:
-    cell = row.cell(year)
+def _cell_input(
+    line_key: str, row: StatementRow, start: int, year: int, occurrence: int = 0
+) -> FigureInput | None:
+    cell = row.cell(year, occurrence)
     if cell is None or cell.value is None:
         return None
     line = LINES[line_key]
@@ -199,7 +208,7 @@ def _needed(formula: str, year: int) -> list[tuple[str, int]]:
 
 
 def locate_inputs(
-    formula: str, years: list[int], rows: list[StatementRow]
+    formula: str, years: list[int], rows: list[StatementRow], occurrence: int = 0
 ) -> tuple[dict[tuple[str, int], FigureInput], list[str]]:
     """The cells a formula needs for each of ``years``, and what is missing."""
     found: dict[tuple[str, int], FigureInput] = {}
@@ -211,25 +220,25 @@ def locate_inputs(
     for year in years:
         for key, y in _needed(formula, year):
             hit = matched[key]
-            got = _cell_input(key, hit[0], hit[1], y) if hit else None
+            got = _cell_input(key, hit[0], hit[1], y, occurrence) if hit else None
             if got is None:
                 missing.append(f"{LINES[key].name} {y}")
                 continue
             if key == "income_tax":
-                got.value = _tax_expense(got.value, rows, y)
+                got.value = _tax_expense(got.value, rows, y, occurrence)
             found[(key, y)] = got
     return found, list(dict.fromkeys(missing))
 
 
-def _tax_expense(printed: float, rows: list[StatementRow], year: int) -> float:
+def _tax_expense(printed: float, rows: list[StatementRow], year: int, occurrence: int) -> float:
     """Income tax as an expense: statements that print it signed ("(411)"
     below a positive pretax income, net income = pretax + tax) are negated;
     the sign is read from the statement's own arithmetic."""
     income = [r for r in rows if r.statement == "income"]
     pre = match_row(income, LINES["pretax_income"].labels)
     net = match_row(income, (r"net (?:income|earnings|loss)(?: loss| income)?(?: including .*)?",))
-    pre_cell = pre[0].cell(year) if pre else None
-    net_cell = net[0].cell(year) if net else None
+    pre_cell = pre[0].cell(year, occurrence) if pre else None
+    net_cell = net[0].cell(year, occurrence) if net else None
     if pre_cell is None or net_cell is None or pre_cell.value is None or net_cell.value is None:
         return abs(printed) if (pre_cell and (pre_cell.value or 0) > 0) else printed
     signed = abs(pre_cell.value + printed - net_cell.value)
@@ -358,7 +367,7 @@ def compute_figure(
     request.years = years
     formula, inputs, missing = metric.formula, {}, []
     for candidate in (metric.formula, *metric.alternatives):
-        inputs, missing = locate_inputs(candidate, years, rows)
+        inputs, missing = locate_inputs(candidate, years, rows, request.occurrence)
         if not missing:
             formula = candidate
             break
@@ -375,7 +384,7 @@ def compute_figure(
     value = float(run.stdout.strip())
     used = list(inputs.values())
     rounded, display, units, decimals = _display(value, request, used)
-    period = f"FY{years[0]}" if len(years) == 1 else f"FY{years[0]}-FY{years[-1]} average"
+    period = _period(years, rows, used, request.occurrence)
     return FigureAnswer(
         question=question, metric=metric.key, name=metric.name, period=period, formula=formula,
         words=_combine([render(formula, y, "words", inputs) for y in years], years),
@@ -383,6 +392,22 @@ def compute_figure(
         program=program, value=value, result=rounded, display=display, unit=metric.unit,
         units=units, decimals=decimals, inputs=used,
     )  # fmt: skip
+
+
+def _period(
+    years: list[int], rows: list[StatementRow], inputs: list[FigureInput], occurrence: int
+) -> str:
+    """ "FY2022", "FY2019-FY2021 average"; in a quarterly report (its income
+    statement repeats the years): "2023 (quarter)", "2023 (year to date)" (a
+    10-Q's cash flows), "2023 (quarter end)" (its balance sheet)."""
+    if len(years) > 1:
+        return f"FY{years[0]}-FY{years[-1]} average"
+    if not any(len(set(r.columns)) < len(r.columns) for r in rows if r.statement == "income"):
+        return f"FY{years[0]}"
+    used = {i.statement for i in inputs}
+    if "income" in used:
+        return f"{years[0]} ({'year to date' if occurrence else 'quarter'})"
+    return f"{years[0]} ({'year to date' if 'cash_flow' in used else 'quarter end'})"
 
 
 def _latest(rows: list[StatementRow]) -> list[int]:

@@ -117,6 +117,12 @@ def test_a_figure_and_a_ratio_from_a_10q(corning_10q) -> None:  # type: ignore[n
     assert corning_10q[inp.page - 1][inp.start : inp.end] == "(770)"
     current = compute_figure("What is Corning's current ratio as of 2023?", rows)
     assert (current.shown, current.display) == ("7,293 / 4,411", "1.65")
+    # a 10-Q: the quarter's columns, or the six months' when asked; cash flows are year to date
+    assert capex.period == "2023 (year to date)"
+    quarter = compute_figure("Corning's gross margin in 2023", rows)
+    half = compute_figure("Corning's gross margin for the six months of 2023", rows)
+    assert (quarter.period, quarter.shown) == ("2023 (quarter)", "100 × 1,013 / 3,243")
+    assert (half.period, half.shown) == ("2023 (year to date)", "100 × 2,016 / 6,421")
     ledger = EvidenceLedger()
     pages = {i + 1: t for i, t in enumerate(corning_10q)}
     claims = figure_claims(capex, input_items(capex, register_inputs(capex, ledger, pages)))
