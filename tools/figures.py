@@ -280,6 +280,11 @@ def compute_figure(
         raise ToolError(
             "compute_figure: the question names no metric I know (see README, 'Figures')"
         )
+    if not rows:
+        raise ToolError(
+            "compute_figure: no financial statements (income statement, balance sheet, "
+            "cash flows) found in this document"
+        )
     metric = request.metric
     years = request.years or _latest(rows)
     if not years:

@@ -129,7 +129,10 @@ class ComputeFigureTool:
 
     def answer(self, question: str, document_id: str | None) -> tuple[FigureAnswer, dict[int, str]]:
         doc = self._document(question, document_id)
-        rows, name = document_rows(self.kb, self.tenant, doc)
+        try:
+            rows, name = document_rows(self.kb, self.tenant, doc)
+        except DossierError as exc:  # an unknown or unreadable document
+            raise ToolError(f"compute_figure: {exc}") from exc
         figure = compute_figure(question, rows)
         figure.document_id, figure.document = doc, name
         pages = {i.page: self.kb.page_text(self.tenant, doc, i.page) for i in figure.inputs}

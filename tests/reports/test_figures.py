@@ -19,6 +19,7 @@ from core.errors import ToolError
 from core.settings import Settings
 from evaluation.figures import answer_figure, score_figure
 from ingest.loaders.pdf import load_pdf_pages
+from tools.base import call_tool
 from tools.figure_cells import report_rows
 from tools.figures import compute_figure, parse_request
 from tools.figures_tool import ComputeFigureTool, input_items, register_inputs
@@ -80,6 +81,9 @@ async def test_a_ratio_is_computed_from_cited_statement_cells(
     assert not out.is_error
     assert "= 17.98 [1][2]" in out.content
     assert [e.page for e in ledger.items] == [1, 2]
+    unknown = await call_tool(tool, {"question": question, "document_id": "no-such-document"})
+    assert unknown.is_error
+    assert unknown.content.startswith("compute_figure:")
     for item in ledger.items:  # each cited row is verbatim on its page
         text = container.kb.page_text("t", doc, item.page)
         assert text[item.start : item.end] == item.quote
@@ -127,6 +131,8 @@ def test_a_figure_and_a_ratio_from_a_10q(corning_10q) -> None:  # type: ignore[n
     pages = {i + 1: t for i, t in enumerate(corning_10q)}
     claims = figure_claims(capex, input_items(capex, register_inputs(capex, ledger, pages)))
     assert claims[0].supported, claims[0].reason  # "$770 million": a cell of a table in millions
+    with pytest.raises(ToolError, match="no financial statements"):  # e.g. a contract
+        compute_figure("What is the FY2022 current ratio?", report_rows(corning_10q[20:30]))
     with pytest.raises(ToolError, match="inventories 2021"):  # a missing line is named
         compute_figure("Corning's FY2022 inventory turnover", rows)
 
