@@ -50,7 +50,9 @@ def test_ask_with_the_llm_down_prints_an_evidence_only_json_answer(cli_kb: Path)
     assert answer["degraded"] is True
     assert answer["citations"]
     for citation in answer["citations"]:
-        assert set(citation) == {"n", "document", "document_id", "page", "quote", "verified"}
+        keys = {"n", "document", "document_id", "page", "quote", "verified", "cite"}
+        assert set(citation) == keys
+        assert citation["cite"] is None  # a contract: citation form is for opinions
         assert citation["verified"] is True
         assert citation["page"] >= 1
     assert set(answer["timings"]) == {"retrieval_s", "tools_s", "ttft_s", "total_s"}
