@@ -83,6 +83,9 @@ LINES: dict[str, Line] = {
         Line("net_income", "net income", "income", (
             r"net (?:income|earnings|loss)(?: loss| income)? attributable to (?!non ?controlling|redeemable).*",
             r"net (?:income|earnings)(?: loss)?", r"net (?:loss )?(?:income|earnings)", r"net loss")),
+        Line("sga", "selling, general and administrative expenses", "income", (
+            r"selling general (?:and )?administrative(?: expenses?)?", r"total selling general and administrative expenses",
+            r"selling general administrative and other expenses")),
         Line("interest_expense", "interest expense", "income", (
             r"(?<!capital )interest expense", r"interest and debt expense", r"interest net"),
             outflow=True),
@@ -219,8 +222,30 @@ METRICS: dict[str, Metric] = {
                "100 * (revenue / prev(revenue) - 1)", "percent", 1),
         Metric("net_income_growth", "net income growth", (r"net income growth",),
                "100 * (net_income / prev(net_income) - 1)", "percent", 1),
+        Metric("cogs_margin", "COGS margin", (r"(?:cogs|cost of (?:goods sold|sales)) (?:%|percent)? ?margin",
+                                              r"cogs as a % of revenue"),
+               "100 * cogs / revenue", "percent", 1),
+        Metric("sga_to_revenue", "SG&A to revenue", (r"sg&a (?:%|percent|as a % of|to) ?(?:of )?revenue",
+                                                     r"sg&a (?:%|percent)? ?margin"),
+               "100 * sga / revenue", "percent", 1),
+        Metric("total_debt", "total debt", (r"\btotal debt\b(?! to| ?/)",),
+               "short_term_debt + long_term_debt", "money", 0, ("long_term_debt",)),
+        Metric("operating_cash_flow_ratio", "operating cash flow ratio", (r"operating cash flow ratio",),
+               "cfo / current_liabilities", "ratio", 2),
+        Metric("cogs", "cost of goods sold", (r"\bcogs\b", r"cost of (?:goods sold|sales|revenues?)"),
+               "cogs", "money", 0),
+        Metric("d_and_a", "depreciation and amortization", (r"\bd&a\b", r"depreciation and amortization"),
+               "d_and_a", "money", 0),
+        Metric("receivables", "accounts receivable", (r"accounts receivable", r"\bnet ar\b", r"receivables"),
+               "receivables", "money", 0),
+        Metric("payables", "accounts payable", (r"accounts payable",), "payables", "money", 0),
     )
 }  # fmt: skip
+#: Every other statement line can be asked for by its name ("total current liabilities").
+for _line in LINES.values():
+    if _line.key not in METRICS:
+        METRICS[_line.key] = Metric(_line.key, _line.name, (rf"\b{re.escape(_line.name)}\b",),
+                                    _line.key, "money", 0)  # fmt: skip
 
 _PERIOD_FUNCS = frozenset({"prev", "avg", "chg"})
 
