@@ -61,6 +61,10 @@ DIGEST_SENTENCES = 6
 SECTION_CHUNKS = 8
 MAX_SENTENCES_PER_SECTION = 300
 _LLM_SECTION_CHARS = 3000
+#: A model sentence in a summary restates one quoted passage: a higher cosine
+#: floor than answers' (0.45), which let a sentence mixing three quotes stand.
+SUMMARY_MIN_SIMILARITY = 0.65
+SUMMARY_COVERAGE = 0.8
 
 
 def _sentences(chunk: Chunk) -> list[dict[str, Any]]:
@@ -103,6 +107,49 @@ def _by_centrality(vectors: np.ndarray) -> list[int]:
     return [int(i) for i in np.argsort(-scores, kind="stable")]
 
 
+_STOP = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "that",
+        "this",
+        "from",
+        "was",
+        "were",
+        "are",
+        "has",
+        "have",
+        "had",
+        "its",
+        "their",
+        "which",
+        "into",
+        "also",
+        "than",
+        "other",
+        "such",
+        "all",
+        "any",
+        "can",
+        "may",
+        "our",
+        "been",
+        "being",
+        "including",
+    ]
+)
+
+
+def _covered(sentence: str, quote: str) -> bool:
+    """At least :data:`SUMMARY_COVERAGE` of the sentence's words are in the quote
+    (the claim check's facts and cosine let a sentence splice in an unquoted clause)."""
+    words = {w for w in re.findall(r"[a-z0-9$%]{3,}", sentence.lower()) if w not in _STOP}
+    found = set(re.findall(r"[a-z0-9$%]{3,}", quote.lower()))
+    return not words or len(words & found) / len(words) >= SUMMARY_COVERAGE
+
+
 def checked_sentences(
     text: str, cites: Sequence[dict[str, Any]], checker: ClaimChecker
 ) -> list[str]:
@@ -119,7 +166,7 @@ def checked_sentences(
         if not sentence.strip():
             continue
         claim = checker.check(sentence, pool, earlier=kept)
-        if claim.supported and claim.support is not None:
+        if claim.support is not None and _covered(claim.text, claim.support.quote):
             kept.append(claim.text)
     return kept
 
@@ -249,7 +296,7 @@ class SummaryService:
         """Model-written section summaries, each sentence kept only when the
         claim check finds it in the section's cited sentences; a section
         with no such sentence keeps its extractive text."""
-        checker = ClaimChecker(self.kb.embedder)
+        checker = ClaimChecker(self.kb.embedder, min_similarity=SUMMARY_MIN_SIMILARITY)
         for section in summary["sections"]:
             if section["title"] in skip or not section["citations"]:
                 continue

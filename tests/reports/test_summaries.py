@@ -3,7 +3,7 @@ cited to the statements' cells; drivers and risks as quoted sentences; no
 boilerplate, no table dumps, no repeats; the digest's comparison table.
 
 The filings are sliced (a PDF of selected pages written with PyMuPDF) to keep
-ingest short: the Corning 10-Q's cover, index, statements, MD&A, Part II and
+ingest short: the Corning 10-Q's cover, index, statements, revenue by product line, MD&A, Part II and
 certifications, and the Corning 2022 10-K's cover, risk factors, MD&A and
 statements.
 """
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 
 PDFS = SHARED_DATA / "financebench-dev" / "pdfs"
 #: 1-based pages kept from each filing.
-TENQ_PAGES = (1, 2, 3, 6, 22, 23, 24, 25, 26, 34, 35, 38, 39, 40, 42, 43, 44)
+TENQ_PAGES = (1, 2, 3, 6, 8, 22, 23, 24, 25, 26, 34, 35, 38, 39, 40, 42, 43, 44)
 TENK_PAGES = (1, 2, 13, 14, 23, 24, 25, 26, 44, 58, 61)
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
@@ -86,7 +86,9 @@ def test_10q_summary_leads_with_cited_results_and_quotes_no_boilerplate(  # type
     assert figures["operating_cash_flow"]["current"] == 570
     assert figures["revenue"]["change_pct"] == -10.3
     assert summary["summary"].startswith("Revenue (Net sales) was $3,243 million")
-    for figure in summary["figures"]:  # cited to the statement, verbatim on its page
+    display = next(f for f in summary["segments"] if f["segment"] == "Display products")
+    assert (display["current"], display["prior"]) == (725, 759)  # revenue by product line
+    for figure in summary["figures"] + summary["segments"]:  # cited verbatim on their page
         assert _figure_supported(figure), figure["sentence"]
         for cite in figure["citations"]:
             assert (
@@ -144,17 +146,28 @@ def test_digest_compares_two_filings_of_one_company_and_resumes(tmp_path: Path, 
 
 def test_model_sentences_stand_only_when_the_claim_check_finds_them(st_embedder) -> None:  # type: ignore[no-untyped-def]
     from agent.claims import ClaimChecker
+    from api.services.summaries import SUMMARY_MIN_SIMILARITY
 
-    quote = ("Net sales for the three months ended June 30, 2023 decreased $372 million, or 10%, "
-             "when compared to the same period in 2022.")  # fmt: skip
-    cites = [{"document_id": "d", "document": "10-Q", "page": 24, "quote": quote,
-              "start": 0, "end": len(quote)}]  # fmt: skip
+    quotes = [  # two driver sentences of Corning's 10-Q (pp. 24, 26)
+        "Net sales for the three months ended June 30, 2023 decreased $372 million, or 10%, "
+        "when compared to the same period in 2022.",
+        "This decrease is primarily due to the $687 million decrease in net income attributable "
+        "to Corning Incorporated and a decrease in net losses on foreign currency translation "
+        "adjustments of $448 million, primarily driven by the Japanese yen, South Korean won and euro.",
+    ]
+    cites = [{"document_id": "d", "document": "10-Q", "page": 24, "quote": q,
+              "start": 0, "end": len(q)} for q in quotes]  # fmt: skip
     said = "Net sales decreased $372 million, or 10%, in the three months ended June 30, 2023."
+    spliced = (  # what SmolLM2 wrote: a clause of no quote, with another quote's facts
+        "The decline in gross margin was primarily driven by higher inflationary costs, including "
+        "a decrease in net losses on foreign currency translation adjustments of $448 million."
+    )
     model = " ".join(
         [said, said, "The financial statements are presented in a concise manner."] * 3
-        + ["Net sales rose $900 million in 2023."]
+        + ["Net sales rose $900 million in 2023.", spliced]
     )
-    assert checked_sentences(model, cites, ClaimChecker(st_embedder)) == [said]
+    checker = ClaimChecker(st_embedder, min_similarity=SUMMARY_MIN_SIMILARITY)
+    assert checked_sentences(model, cites, checker) == [said]
 
 
 def test_filters_reject_boilerplate_and_flattened_tables() -> None:
