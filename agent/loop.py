@@ -16,46 +16,39 @@ Graph: ``START -> plan -> (model <-> tools | run_plan -> answer) -> finish -> EN
 ``settings.llm.tool_calling``: "native", "planner", or "auto" (probe the server).
 When the model is missing or unreachable the answer is evidence-only
 (degraded), never a hang. Conversation memory: see :mod:`agent.memory`.
+The graph's nodes are in :mod:`agent.graph`; the helpers they share (checked
+answers, streaming, degrading) are :class:`Agent`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import operator
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from functools import cache
-from pathlib import Path
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Any, Literal
 
-from langgraph.config import get_stream_writer
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
 
 from agent.answering import SentenceGate, answer_text, finish_claims, lead_claims
 from agent.claims import ClaimChecker
-from agent.compose import intents
 from agent.events import (
     AnswerEvent,
     CitationEvent,
     ClaimEvent,
-    DoneEvent,
     ErrorEvent,
     StatusEvent,
-    Timings,
 )
 from agent.figures_answer import FIGURE_REASON, figure_lead, figure_only
+from agent.graph import TurnGraph, prompt
 from agent.llm import ChatModel, Finish, TokenDelta, ToolCallRequest, UsageReport
-from agent.memory import Turn, memory_path, open_memory, thread_id
+from agent.memory import memory_path, open_memory, thread_id
 from agent.opinion_answers import OpinionCitationChecker, cite_opinion_quotes, claim_checker
-from agent.planner import Plan, PlannedCall, plan_question
-from agent.turn import TurnContext, fence_tool_output
-from core.errors import DossierError, LLMError, LLMUnavailableError
+from agent.turn import TurnContext
+from core.errors import DossierError, LLMError
 from core.settings import Settings
 from knowledge_base.service import KnowledgeBase
 from tools.registry import DEFAULT_TOOLS, ToolRegistry, build_tools
-from tools.retrieval import Evidence, EvidenceLedger, format_evidence
+from tools.retrieval import EvidenceLedger
 
 __all__ = ["Agent", "ToolFactory"]
 
@@ -64,45 +57,10 @@ logger = logging.getLogger(__name__)
 #: (tenant, ledger, document_ids) -> the request's tools.
 ToolFactory = Callable[[str, EvidenceLedger, Sequence[str] | None], ToolRegistry]
 
-_PROMPTS = Path(__file__).parent / "prompts"
-#: Planner mode: passages in the answer prompt, their size, and the answer length.
-PROMPT_EVIDENCE = 3
-PROMPT_EVIDENCE_CHARS = 320
-PLANNER_MAX_TOKENS = 160
 #: Reasons of the claims composed from a clause finding (agent/answering.py).
 _LEAD_REASONS = ("composed", "quotes the clause", "no such", "value withheld")
 #: First chunks of a contract read for its parties and dates (the preamble).
 OPENING_CHUNKS = 2
-#: Earlier turns replayed to the model in native mode.
-HISTORY_TURNS = 3
-
-
-@cache
-def _prompt(name: str) -> str:
-    return (_PROMPTS / f"{name}.txt").read_text(encoding="utf-8")
-
-
-def _plan_clause(plan: Plan, wanted: Sequence[Any], tools: frozenset[str] | set[str]) -> None:
-    """Make the plan review the contract for the terms the question asks about."""
-    if not wanted or "extract_clauses" not in tools:
-        return
-    needed = [w.category for w in wanted]
-    for call in plan.calls:
-        if call.tool == "extract_clauses":
-            cats = call.arguments.get("categories")
-            if cats is not None:
-                call.arguments["categories"] = list(dict.fromkeys([*cats, *needed]))
-            return
-    plan.calls.append(PlannedCall("extract_clauses", {"categories": needed}))
-
-
-class AgentState(TypedDict, total=False):
-    turns: Annotated[list[Turn], operator.add]  # persisted conversation
-    question: str
-    query: str
-    mode: Literal["native", "planner", "evidence-only"]
-    prompt_evidence: list[int]
-    degraded_reason: str
 
 
 class Agent:
@@ -203,236 +161,8 @@ class Agent:
         docs: list[str] | None,
         session_id: str | None,
     ) -> StateGraph:
-        turn: dict[str, TurnContext] = {}
-        model = self.chat_model
-        settings = self.settings
-
-        def ctx() -> TurnContext:
-            return turn["ctx"]
-
-        async def plan(state: AgentState) -> dict[str, Any]:
-            emit = get_stream_writer()
-            turns = state.get("turns") or []
-            question = state["question"]
-            turn["ctx"] = TurnContext(
-                tenant=tenant, question=question, registry=registry, ledger=ledger,
-                emit=emit, checker=OpinionCitationChecker(self.kb, tenant),
-            )  # fmt: skip
-            previous = turns[-1]["query"] if turns else None
-            p = plan_question(
-                question, previous_query=previous, available=registry.names,
-                document_ids=docs, categories=registry.clause_categories(),
-            )  # fmt: skip
-            if p.follow_up:
-                emit(StatusEvent(stage="planning", message=f"follow-up: searching for {p.query!r}"))
-            if self.checked:
-                ctx().intents, ctx().open_part = intents(p.query)
-                _plan_clause(p, ctx().intents, registry.names)
-            mode: Literal["native", "planner", "evidence-only"]
-            reason = ""
-            if model is None:
-                mode, reason = "evidence-only", "no language model configured"
-            else:
-                try:
-                    mode = await self.resolve_mode()
-                except LLMUnavailableError as exc:
-                    mode, reason = "evidence-only", str(exc)
-            if mode == "native":
-                history: list[dict[str, Any]] = []
-                for t in turns[-HISTORY_TURNS:]:
-                    history += [{"role": "user", "content": t["question"]},
-                                {"role": "assistant", "content": t["answer"]}]  # fmt: skip
-                ctx().messages = [
-                    {"role": "system", "content": _prompt("native_system")},
-                    *history,
-                    {"role": "user", "content": question},
-                ]
-            ctx().plan = p
-            # Transient keys are reset: the checkpoint still holds the last turn's.
-            return {
-                "query": p.query,
-                "mode": mode,
-                "degraded_reason": reason,
-                "prompt_evidence": [],
-            }
-
-        async def run_plan(state: AgentState) -> dict[str, Any]:
-            c = ctx()
-            c.emit(StatusEvent(stage="retrieving", message="searching your documents"))
-            for i, call in enumerate(c.plan.calls):
-                args = dict(call.arguments)
-                if call.tool == "extract_clauses":
-                    # One contract: the --doc one, else the top passage's document.
-                    top_doc = docs[0] if docs and len(docs) == 1 else None
-                    if top_doc is None and ledger.items:
-                        top_doc = ledger.items[0].document_id
-                    if top_doc is None:
-                        continue
-                    args["document_id"] = top_doc
-                composable = self.checked and c.intents and not c.open_part
-                if i > 0 and not c.warm_ups and state["mode"] == "planner" and ledger.items \
-                        and not composable:
-                    # The answer prompt starts with the evidence: prefill it
-                    # while the other tools run (vLLM prefix cache).
-                    messages = answer_messages(state, "", prefix_only=True)
-                    c.warm_ups.append(asyncio.create_task(self._warm_up(messages)))
-                await c.dispatch(call.tool, args, f"plan_{i}")
-            top = ledger.items[:PROMPT_EVIDENCE]
-            return {"prompt_evidence": [e.n for e in top]}
-
-        def answer_messages(
-            state: AgentState, tool_notes: str, *, prefix_only: bool = False
-        ) -> list[dict[str, Any]]:
-            """The planner-mode answer prompt. ``prefix_only``: just the
-            evidence, a token prefix of the full prompt (for the warm-up)."""
-            chosen = set(state.get("prompt_evidence") or [])
-            top = [e for e in ledger.items if e.n in chosen] or ledger.items[:PROMPT_EVIDENCE]
-            evidence = format_evidence(
-                top, max_chars=PROMPT_EVIDENCE_CHARS, brief=True,
-                focus=f"{state['question']} {state['query']}",
-            )  # fmt: skip
-            if prefix_only:
-                user = evidence
-            else:
-                turns = state.get("turns") or []
-                context = (
-                    f"(Follow-up to: {turns[-1]['question']})\n"
-                    if turns and state["query"] != state["question"]
-                    else ""
-                )
-                user = _prompt("answer_user").format(
-                    evidence=evidence + tool_notes, context=context, question=state["question"]
-                )
-            return [{"role": "system", "content": _prompt("answer_system")},
-                    {"role": "user", "content": user}]  # fmt: skip
-
-        async def answer(state: AgentState) -> dict[str, Any]:
-            c = ctx()
-            top = [e for e in ledger.items if e.n in set(state.get("prompt_evidence") or [])]
-            offline = state["mode"] == "evidence-only" or model is None
-            lead = self.checked and self._lead(c, bool(top) and not offline, offline)
-            if lead:
-                if offline:
-                    reason = state.get("degraded_reason") or "unavailable"
-                    source = "the contract's clause" if c.intents else "the opinions' own words"
-                    if any(cl.reason == FIGURE_REASON for cl in c.claims):
-                        source = "the report's statements"
-                    c.emit(StatusEvent(stage="degraded", message=f"language model unavailable: "
-                                       f"{reason}; answered from {source}"))  # fmt: skip
-                return {}  # composed from the clause: the small model adds nothing checkable
-            if offline:
-                return self._degrade(c, state.get("degraded_reason") or "unavailable")
-            if not top:
-                c.token("I found no passage in your documents that answers this question.")
-                return {}
-            messages = answer_messages(state, self._tool_notes(c))
-            c.emit(StatusEvent(stage="generating", message="writing the answer"))
-            try:
-                await self._stream_text(
-                    c, messages, None, max_tokens=min(settings.llm.max_tokens, PLANNER_MAX_TOKENS)
-                )
-            except LLMUnavailableError as exc:
-                if c.claims:  # the checked lead stands; the model's part is lost
-                    c.emit(StatusEvent(stage="degraded", message=f"language model failed: {exc}"))
-                    return {}
-                if c.answer:
-                    raise
-                return self._degrade(c, str(exc))
-            return {}
-
-        async def call_model(state: AgentState) -> dict[str, Any]:
-            c = ctx()
-            assert model is not None
-            tools = registry.schemas() if c.steps < settings.agent.max_steps else None
-            if self.checked:
-                c.gate = self._gate(c)
-            c.emit(
-                StatusEvent(
-                    stage="generating", message="thinking" if tools else "writing the answer"
-                )
-            )
-            try:
-                calls = await self._stream_text(c, c.messages, tools)
-            except LLMUnavailableError as exc:
-                if c.answer:
-                    raise
-                tool = registry.retrieval
-                if tool is not None and not ledger.items:
-                    await c.dispatch("search_documents", {"query": state["query"]}, "fallback_0")
-                return {"mode": "evidence-only", **self._degrade(c, str(exc))}
-            if calls:
-                c.messages.append({
-                    "role": "assistant", "content": None,
-                    "tool_calls": [{"id": t.id, "type": "function",
-                                    "function": {"name": t.name, "arguments": t.arguments}} for t in calls],
-                })  # fmt: skip
-            c.pending = calls
-            return {}
-
-        async def run_tools(state: AgentState) -> dict[str, Any]:
-            c = ctx()
-            c.steps += 1
-            for call in c.pending:
-                result = await c.dispatch(call.name, call.arguments, call.id)
-                c.messages.append({"role": "tool", "tool_call_id": call.id,
-                                   "content": fence_tool_output(call.name, result)})  # fmt: skip
-            c.answer_parts.clear()  # text streamed alongside tool calls is not the answer
-            c.gate = None
-            return {}
-
-        async def finish(state: AgentState) -> dict[str, Any]:
-            c = ctx()
-            top_ns = set(state.get("prompt_evidence") or [])
-            top: list[Evidence] = [e for e in ledger.items if e.n in top_ns] or ledger.items[
-                :PROMPT_EVIDENCE
-            ]
-            degraded = state.get("mode") == "evidence-only"
-            if self.checked and (not degraded or c.claims):
-                verified, dropped = await self._finish_checked(c, docs)
-            else:
-                verified, dropped = c.cite(top)
-            total = time.perf_counter() - c.started
-            c.emit(DoneEvent(
-                answer=c.answer, citations=verified, dropped=dropped, tool_calls=c.tool_calls,
-                usage={"prompt_tokens": c.usage.prompt_tokens,
-                       "completion_tokens": c.usage.completion_tokens,
-                       "total_tokens": c.usage.total_tokens},
-                timings=Timings(retrieval_s=round(c.retrieval_s, 3), tools_s=round(c.tools_s, 3),
-                                ttft_s=None if c.ttft_s is None else round(c.ttft_s, 3),
-                                total_s=round(total, 3)),
-                session_id=session_id, query=state["query"], planner=state["mode"], degraded=degraded,
-                claims=[claim.to_json() for claim in c.claims],
-            ))  # fmt: skip
-            logger.info("agent.answered mode=%s citations=%d dropped=%d total_s=%.2f",
-                        state["mode"], len(verified), len(dropped), total)  # fmt: skip
-            sources = [{"n": v.n, "document_id": v.document_id, "document": v.document, "page": v.page}
-                       for v in verified]  # fmt: skip
-            return {"turns": [Turn(question=state["question"], query=state["query"],
-                                   answer=c.answer, sources=sources)]}  # fmt: skip
-
-        def after_plan(state: AgentState) -> str:
-            return "model" if state["mode"] == "native" else "run_plan"
-
-        def after_model(state: AgentState) -> str:
-            if state.get("mode") == "evidence-only":
-                return "finish"
-            return "tools" if ctx().pending else "finish"
-
-        g = StateGraph(AgentState)
-        g.add_node("plan", plan)
-        g.add_node("run_plan", run_plan)
-        g.add_node("answer", answer)
-        g.add_node("model", call_model)
-        g.add_node("tools", run_tools)
-        g.add_node("finish", finish)
-        g.add_edge(START, "plan")
-        g.add_conditional_edges("plan", after_plan, ["model", "run_plan"])
-        g.add_edge("run_plan", "answer")
-        g.add_edge("answer", "finish")
-        g.add_conditional_edges("model", after_model, ["tools", "finish"])
-        g.add_edge("tools", "model")
-        g.add_edge("finish", END)
-        return g
+        """One request's graph; its nodes are :class:`agent.graph.TurnGraph`'s."""
+        return TurnGraph(self, registry, ledger, tenant, docs, session_id).build()
 
     # -- helpers ---------------------------------------------------------------
 
@@ -597,7 +327,7 @@ class Agent:
     @staticmethod
     def _degrade(c: TurnContext, reason: str) -> dict[str, Any]:
         c.emit(StatusEvent(stage="degraded", message=f"language model unavailable: {reason}"))
-        items = c.evidence_only_answer(reason, _prompt("degraded"))
+        items = c.evidence_only_answer(reason, prompt("degraded"))
         return {"mode": "evidence-only", "prompt_evidence": [e.n for e in items]}
 
     @staticmethod
