@@ -49,7 +49,7 @@ def check(service: SummaryService, kb: Any, tenant: str, doc_id: str) -> dict[st
     started = time.perf_counter()
     summary = service.summarize_document(tenant, doc_id, method="extractive")
     seconds = time.perf_counter() - started
-    figures = summary.get("figures", [])
+    figures = summary.get("figures", []) + summary.get("segments", [])
     quotes = [c for s in summary["sections"] if s["title"] != "Results" for c in s["citations"]]
     texts = [f["sentence"] for f in figures] + [c["quote"] for c in quotes]
     cites = [c for f in figures for c in f["citations"]] + quotes
@@ -71,6 +71,7 @@ def check(service: SummaryService, kb: Any, tenant: str, doc_id: str) -> dict[st
         "figures_stated": len(figures),
         "figures_not_supported": sum(not _supported(f) for f in figures),
         "quotes_not_on_page": bad_cites,
+        "segments": len(summary.get("segments", [])),
         "drivers": len(summary.get("drivers", [])), "risks": len(summary.get("risks", [])),
         "metrics": [f["metric"] for f in figures],
         "eval_checks": {k: v for k, v in summary_checks(summary).items() if k != "examples"},
@@ -105,7 +106,7 @@ def main() -> None:
         print(f"{r['document'][:28]:28} {r['seconds']:6.1f}s figs={r['figures_stated']} "
               f"unsupported={r['figures_not_supported']} bp={r['boilerplate']} "
               f"rep={r['repeated']} dumps={r['table_dumps']} drivers={r['drivers']} "
-              f"risks={r['risks']} badcites={r['quotes_not_on_page']} "
+              f"risks={r['risks']} segments={r['segments']} badcites={r['quotes_not_on_page']} "
               f"eval={r['eval_checks']} {','.join(r['metrics'])}")  # fmt: skip
     print(json.dumps(totals))
     container.close()
