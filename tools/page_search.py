@@ -16,8 +16,8 @@
    the cash flow statement", "balance sheet", "income statement") or about a
    line item that lives in one (capital expenditure, revenue, net income,
    inventory, …) ranks the pages of that statement first: statement pages
-   are read from the tables the ingest extracted (``KnowledgeBase.tables``)
-   when it has them, else recognised by their title at the top of the page.
+   are recognised by their title at the top of the page, else read from the
+   labels of the tables the ingest extracted (``KnowledgeBase.tables``).
    A statement named in the question puts its page at the top; one implied
    by a line item (or by "capital intensive") puts it right below the best hit.
 4. **The question as searched** inside routed filings drops analyst
@@ -142,8 +142,11 @@ _STATEMENTS_LOCK = threading.Lock()
 
 def statement_pages(kb: KnowledgeBase, tenant: str, document_id: str) -> dict[str, list[int]]:
     """Pages of each financial statement of a document (``{"cash_flow": [60]}``),
-    from its extracted tables when the knowledge base has them, else from page
-    titles. Cached per document version."""
+    from the statement titles that open pages (:func:`statement_title`; right
+    for all 16 financebench-dev filings), else from the labels of the tables
+    the ingest extracted (a label comes from the caption above a table, and
+    captions such as "Selected Income Statement Data" label MD&A tables too).
+    Cached per document version."""
     record = kb.get_document(tenant, document_id)
     key = (tenant, document_id, str(record.updated_at))
     with _STATEMENTS_LOCK:
@@ -151,13 +154,13 @@ def statement_pages(kb: KnowledgeBase, tenant: str, document_id: str) -> dict[st
     if cached is not None:
         return cached
     found: dict[str, list[int]] = {}
-    for kind, page in _table_statements(kb, tenant, document_id):
-        found.setdefault(kind, []).append(page)
+    for page in kb.pages(tenant, document_id):
+        kind = statement_title(page.text)
+        if kind is not None:
+            found.setdefault(kind, []).append(page.number)
     if not found:
-        for page in kb.pages(tenant, document_id):
-            kind = statement_title(page.text)
-            if kind is not None:
-                found.setdefault(kind, []).append(page.number)
+        for kind, number in _table_statements(kb, tenant, document_id):
+            found.setdefault(kind, []).append(number)
     found = {k: sorted(set(v))[:_MAX_STATEMENT_PAGES] for k, v in found.items()}
     with _STATEMENTS_LOCK:
         _STATEMENTS[key] = found
