@@ -16,6 +16,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,10 +31,12 @@ from core.errors import DossierError, NotFoundError
 from core.settings import Settings, load_settings
 
 __all__ = [
+    "DocumentArg",
     "JsonOpt",
     "KbOpt",
     "TenantOpt",
     "app",
+    "document_found",
     "emit_json",
     "fail",
     "get_container",
@@ -59,6 +63,7 @@ TenantOpt = Annotated[
     str | None, typer.Option("--tenant", help="Tenant (DOSSIER_TENANT).", show_default=False)
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON value as the last line.")]
+DocumentArg = Annotated[str, typer.Argument(help="Document id (see `dossier documents`).")]
 
 
 @dataclass
@@ -134,6 +139,15 @@ def emit_json(value: Any) -> None:
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
+
+
+@contextmanager
+def document_found(document_id: str) -> Iterator[None]:
+    """A missing document ends the command with a clear error (exit 1)."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise fail(f"document {document_id} not found") from exc
 
 
 @app.callback()
@@ -344,17 +358,15 @@ def search(
 @app.command()
 def delete(
     ctx: typer.Context,
-    document_id: Annotated[str, typer.Argument(help="Document id (see `dossier documents`).")],
+    document_id: DocumentArg,
     kb: KbOpt = None,
     tenant: TenantOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Delete a document: its chunks, pages and stored original."""
     container = get_container(ctx, kb, tenant)
-    try:
+    with document_found(document_id):
         container.kb.delete_document(container.settings.tenant, document_id)
-    except NotFoundError as exc:
-        raise fail(f"document {document_id} not found") from exc
     if json_out:
         emit_json({"deleted": document_id})
     else:

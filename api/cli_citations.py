@@ -11,15 +11,24 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from api.cli import JsonOpt, KbOpt, TenantOpt, emit_json, fail, get_container, out
-from core.errors import NotFoundError
+from api.cli import (
+    DocumentArg,
+    JsonOpt,
+    KbOpt,
+    TenantOpt,
+    document_found,
+    emit_json,
+    fail,
+    get_container,
+    out,
+)
 
 __all__ = ["register"]
 
 
 def citations(
     ctx: typer.Context,
-    document_id: Annotated[str, typer.Argument(help="Document id (see `dossier documents`).")],
+    document_id: DocumentArg,
     kb: KbOpt = None,
     tenant: TenantOpt = None,
     json_out: JsonOpt = False,
@@ -28,10 +37,8 @@ def citations(
     from tools.citator import citations_report
 
     container = get_container(ctx, kb, tenant)
-    try:
+    with document_found(document_id):
         report = citations_report(container.kb, container.settings.tenant, document_id)
-    except NotFoundError as exc:
-        raise fail(f"document {document_id} not found") from exc
     if json_out:
         emit_json(report)
         return
@@ -128,7 +135,7 @@ def authorities(
 
 def kind(
     ctx: typer.Context,
-    document_id: Annotated[str, typer.Argument(help="Document id.")],
+    document_id: DocumentArg,
     new_kind: Annotated[
         str, typer.Argument(metavar="KIND", help="opinion | brief | contract | report | other")
     ],
@@ -143,10 +150,8 @@ def kind(
     if new_kind not in DOCUMENT_KINDS:
         raise fail(f"KIND must be one of {', '.join(DOCUMENT_KINDS)}, not {new_kind!r}", 2)
     container = get_container(ctx, kb, tenant)
-    try:
+    with document_found(document_id):
         profile = reanalyse_document(container.kb, container.settings.tenant, document_id, new_kind)
-    except NotFoundError as exc:
-        raise fail(f"document {document_id} not found") from exc
     if json_out:
         emit_json({"document_id": document_id, "kind": profile.kind})
     else:
@@ -235,28 +240,15 @@ def eval_precedents(
 
 
 def _print_eval(report: dict[str, Any]) -> None:
-    m, g, r = report["metadata"], report["graph"], report["retrieval"]
+    from evaluation.precedents import summary_rows
+
     table = Table(
         title=f"precedents: {report['documents']} CAP opinions, ingest {report['ingest_s']} s"
     )
     for col in ("measure", "value", "where the text states it"):
         table.add_column(col)
-    for field, value in m["accuracy"].items():
-        stated = m["accuracy_where_stated"][field]
-        n = m["stated_in_text"][field]
-        table.add_row(
-            f"metadata: {field}",
-            f"{value:.3f}",
-            "—" if stated is None else f"{stated:.3f} ({n} cases)",
-        )
-    table.add_row("kind = opinion", f"{m['kind_opinion']:.3f}", "")
-    table.add_row("graph recall", str(g["recall"]), f"{g['gold_edges']} gold edges")
-    table.add_row("graph precision", str(g["precision"]), f"{g['predicted_edges']} predicted")
-    base = r.get("baseline", {})
-    for k in ("recall@1", "recall@5"):
-        table.add_row(
-            f"headnote {k}", f"{r[k]:.3f}", f"naive baseline {base[k]:.3f}" if base else ""
-        )
+    for row in summary_rows(report):
+        table.add_row(*row)
     out.print(table)
 
 

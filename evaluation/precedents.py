@@ -32,7 +32,14 @@ from typing import Any
 from ingest.opinions import normalise_court
 from knowledge_base.citation_graph import CitationGraph
 
-__all__ = ["gold_edges", "headnotes", "run_precedents", "strip_headnotes"]
+__all__ = [
+    "gold_edges",
+    "headnotes",
+    "render_markdown",
+    "run_precedents",
+    "strip_headnotes",
+    "summary_rows",
+]
 
 _CASE_NS = "{http://nrs.harvard.edu/urn-3:HLS.Libr.US_Case_Law.Schema.Case_Body:v1}"
 ProgressFn = Callable[[str, int, int], None]
@@ -235,34 +242,32 @@ def run_precedents(
     }
 
 
-def render_markdown(data: dict[str, Any]) -> list[str]:
-    """The ``make bench`` section: one table, then what each figure means."""
+def summary_rows(data: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The report's (measure, value, where the text states it) rows, shared by
+    the ``make bench`` table and ``dossier eval precedents``."""
     m, g, r = data["metadata"], data["graph"], data["retrieval"]
-    rows = [["measure", "value", "where the text states it"], ["---", "---", "---"]]
+    rows: list[tuple[str, str, str]] = []
     for field, value in m["accuracy"].items():
-        where = m["accuracy_where_stated"][field]
-        n = m["stated_in_text"][field]
-        rows.append(
-            [
-                f"metadata {field}",
-                f"{value:.3f}",
-                "—" if where is None else f"{where:.3f} ({n} cases)",
-            ]
-        )
-    rows.append(["kind detected = opinion", f"{m['kind_opinion']:.3f}", ""])
-    rows.append(["citation graph recall", str(g["recall"]), f"{g['gold_edges']} internal edges"])
+        where, n = m["accuracy_where_stated"][field], m["stated_in_text"][field]
+        stated = "—" if where is None else f"{where:.3f} ({n} cases)"
+        rows.append((f"metadata {field}", f"{value:.3f}", stated))
+    rows.append(("kind detected = opinion", f"{m['kind_opinion']:.3f}", ""))
+    rows.append(("citation graph recall", str(g["recall"]), f"{g['gold_edges']} internal edges"))
     rows.append(
-        ["citation graph precision", str(g["precision"]), f"{g['predicted_edges']} predicted"]
+        ("citation graph precision", str(g["precision"]), f"{g['predicted_edges']} predicted")
     )
     base = r.get("baseline") or {}
     for k in ("recall@1", "recall@5"):
-        rows.append(
-            [
-                f"headnote retrieval {k}",
-                f"{r[k]:.3f}",
-                f"naive baseline {base.get(k, float('nan')):.3f}",
-            ]
-        )
+        naive = f"naive baseline {base[k]:.3f}" if base else ""
+        rows.append((f"headnote retrieval {k}", f"{r[k]:.3f}", naive))
+    return rows
+
+
+def render_markdown(data: dict[str, Any]) -> list[str]:
+    """The ``make bench`` section: one table, then what each figure means."""
+    g, r = data["graph"], data["retrieval"]
+    header = [("measure", "value", "where the text states it"), ("---", "---", "---")]
+    rows = header + summary_rows(data)
     lines = ["| " + " | ".join(row) + " |" for row in rows]
     return [
         *lines,
