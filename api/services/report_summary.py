@@ -67,6 +67,11 @@ _LEAD_METRIC = re.compile(
     r"operating\s+profit)\b",
     re.I,
 )
+_MINOR_ITEM = re.compile(
+    r"joint\s+ventures?|non-?controlling|redeemable|interest\s+(?:income|expense)|"
+    r"income\s+tax|effective\s+tax|pension|other\s+(?:income|expense)",
+    re.I,
+)
 _RISK = re.compile(
     r"\b(?:could|may|might)\b[^.]{0,160}\b(?:adversely|negatively|materially|harm|disrupt|"
     r"impair|reduce)|\b(?:uncertaint(?:y|ies)|headwinds?|volatility)\b",
@@ -140,7 +145,7 @@ def _ranked(
     centrality = (vecs @ vecs.mean(axis=0)) if len(vecs) > 1 else np.ones(1)
     scores = [bonus(c["quote"]) + float(centrality[i]) for i, c in enumerate(candidates)]
     order = sorted(range(len(candidates)), key=lambda i: -scores[i])
-    keep = sorted(drop_repeats(order, candidates, vecs, k, chosen))
+    keep = sorted(drop_repeats(order, candidates, vecs, k, chosen, prefix_words=8))
     return [candidates[i] for i in keep], [vecs[i] for i in keep]
 
 
@@ -165,13 +170,16 @@ def _risk_bonus(text: str) -> float:
 
 
 def _driver_bonus(year: int | None) -> Callable[[str], float]:
-    """Explains a lead metric (+2), with an amount (+0.5), of the report's
-    year (+1) rather than only of earlier years (-1)."""
+    """Explains a lead metric (+2 as its subject, +1 elsewhere), with an
+    amount (+0.5), of the report's year (+1) rather than only of earlier
+    years (-1); about a minor line (joint ventures, minority interests) -1."""
 
     def bonus(text: str) -> float:
-        score = (2.0 if _LEAD_METRIC.search(text) else 0.0) + (
-            0.5 if re.search(r"\d+(?:\.\d+)?\s*%|\$\s?\d", text) else 0.0
+        lead = _LEAD_METRIC.search(text)
+        score = (0.0 if lead is None else 2.0 if lead.start() < 60 else 1.0) + (
+            0.5 if re.search(r"\d+(?:\.\d+)?\s*(?:%|percent)|\$\s?\d", text) else 0.0
         )
+        score -= 1.0 if _MINOR_ITEM.search(text[:80]) else 0.0
         years = {int(y) for y in re.findall(r"\b(?:19|20)\d\d\b", text)}
         if year is not None and years:
             score += 1.0 if year in years else -1.0 if max(years) < year else 0.0

@@ -126,22 +126,28 @@ def drop_repeats(
     vectors: np.ndarray,
     k: int,
     chosen: Sequence[np.ndarray] = (),
+    prefix_words: int | None = None,
 ) -> list[int]:
     """The first ``k`` indices of ``order`` that repeat neither each other nor
     ``chosen`` (vectors of sentences picked before): same words, or cosine
-    at least :data:`REPEAT_COSINE`."""
+    at least :data:`REPEAT_COSINE`; with ``prefix_words``, also the same first
+    words (one template sentence per report: "Business segment operating
+    income margins decreased year-on-year due to …")."""
     kept: list[int] = []
     seen: set[str] = set()
     kept_vecs = [np.asarray(v) for v in chosen]
     for i in order:
         key = normalise(sentences[i]["quote"])
-        if key in seen:
+        head = " ".join(key.split()[:prefix_words]) if prefix_words else None
+        if key in seen or (head is not None and head in seen):
             continue
         vec = vectors[i]
         if kept_vecs and float(np.max(np.vstack(kept_vecs) @ vec)) >= REPEAT_COSINE:
             continue
         kept.append(i)
         seen.add(key)
+        if head is not None:
+            seen.add(head)
         kept_vecs.append(vec)
         if len(kept) >= k:
             break
