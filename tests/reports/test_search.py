@@ -14,7 +14,12 @@ import pymupdf
 import pytest
 
 from knowledge_base.routing import HEADER_CHARS, DocumentRouter, FilingRouter, parse_filing
-from tools.page_search import search_pages, statement_kinds, statement_title
+from tools.page_search import (
+    in_document_query,
+    search_pages,
+    statement_kinds,
+    statement_title,
+)
 from tools.retrieval import SearchDocumentsInput, SearchDocumentsTool
 
 FB = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "financebench-dev"
@@ -83,6 +88,20 @@ def test_cover_pages_as_the_pdf_loader_joins_them():
     assert acme is not None
     assert (acme.issuer, acme.period) == ("ACME STORES INC.", "FY2021")  # a retailer's year
     assert parse_filing("n", "nda.pdf\nMUTUAL NON-DISCLOSURE AGREEMENT between ...") is None
+
+
+def test_routed_question_is_searched_without_instructions_and_issuer():
+    covers = _covers()
+    filing = parse_filing("AMERICANEXPRESS_2022_10K", covers["AMERICANEXPRESS_2022_10K"])
+    assert filing is not None
+    question = (
+        "Assume that you are a public equities analyst. Answer the following question by "
+        "primarily using information that is shown in the balance sheet: what was American "
+        "Express's largest liability in 2022? If the balance sheet is not a useful source, "
+        "then state that and explain why."
+    )
+    assert in_document_query(question, [filing]) == "what was largest liability in 2022?"
+    assert in_document_query("American Express", [filing]) == "American Express"
 
 
 def test_statement_questions_and_titles():
