@@ -175,6 +175,20 @@ def _public(sentence: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in sentence.items() if k != "ordinal"}
 
 
+def _digest_entry(summary: dict[str, Any]) -> dict[str, Any]:
+    """A document's line in the digest: its lead sentence, or for a report its
+    revenue and net income sentences with their rows (``citations``)."""
+    entry = {"document_id": summary["document_id"], "document": summary["document"]}
+    if summary.get("kind") != "report":
+        lead = summary["citations"][0] if summary["citations"] else None
+        return entry | {"lead": lead, "summary": summary["summary"]}
+    heads = [f for f in summary.get("figures", []) if f["metric"] in ("revenue", "net_income")]
+    if not heads:
+        return entry | {"lead": None, "summary": summary["summary"]}
+    return entry | {"lead": None, "summary": " ".join(f["sentence"] for f in heads),
+                    "citations": [f["citations"][0] for f in heads]}  # fmt: skip
+
+
 class SummaryService:
     def __init__(
         self,
@@ -280,13 +294,7 @@ class SummaryService:
             overview = [pool[i] for i in sorted(
                 drop_repeats(_by_centrality(vecs), pool, vecs, DIGEST_SENTENCES))]  # fmt: skip
         return {
-            "documents": [
-                {"document_id": s["document_id"], "document": s["document"],
-                 "lead": s["citations"][0] if s["citations"] and s.get("kind") != "report"
-                 else None,
-                 "summary": s["summary"]}
-                for s in summaries
-            ],
+            "documents": [_digest_entry(s) for s in summaries],
             "overview": overview,
             "comparison": comparison_rows(summaries),
         }  # fmt: skip
@@ -415,7 +423,7 @@ def render_digest_markdown(digest: dict[str, Any]) -> str:
         lines += ["## Comparison", "", table, "", "## Documents", ""]
     for d in digest["documents"]:
         lead = d.get("lead")
-        ref = f" {notes.cite([lead])}" if lead else ""
+        ref = f" {notes.cite([lead] if lead else d.get('citations') or [])}".rstrip()
         lines.append(f"- **{d['document']}**: {(lead or {}).get('quote', d['summary'])}{ref}")
     if digest["overview"]:
         lines += ["", "## Across the documents", ""]
