@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from agent.claims import ClaimChecker, strip_markup
-from api.services.report_summary import (
-    comparison_csv,
-    comparison_markdown,
-    comparison_rows,
-    summarize_report,
+from api.services.report_summary import comparison_rows, summarize_report
+from api.services.summary_render import (
+    render_digest_csv,
+    render_digest_markdown,
+    render_summary_markdown,
 )
 from api.services.summary_text import drop_repeats, is_boilerplate, split_sentences
 from core.errors import LLMError, NotFoundError
@@ -219,6 +219,9 @@ class SummaryService:
         if profile is not None:
             pages = [p.text for p in self.kb.pages(tenant, document_id)]
             summary = summarize_report(record, pages, profile, self._embed)
+            if not summary["drivers"]:  # no MD&A (an earnings release, an 8-K)
+                chunks = self.kb.document_chunks(tenant, document_id)
+                self._add_highlights(summary, record, chunks)
             if use_llm:
                 self._llm_sections(summary, skip=("Results",))
         else:
@@ -241,6 +244,22 @@ class SummaryService:
         pages = [p.text for p in self.kb.pages(tenant, document_id)[:3]]
         name = self.kb.get_document(tenant, document_id).name
         return report_profile(pages, name).to_json()
+
+    def _add_highlights(
+        self, summary: dict[str, Any], record: Any, chunks: Sequence[Chunk]
+    ) -> None:
+        """A report without a management discussion: its most central quotable
+        sentences (the map-reduce picks) as a Highlights section."""
+        picks = self._map_reduce(record, chunks, False)["citations"]
+        if not picks:
+            return
+        summary["sections"].append({"title": "Highlights", "pages": sorted({c["page"] for c in picks}),
+                                    "summary": " ".join(c["quote"] for c in picks),
+                                    "method": "extractive", "citations": picks})  # fmt: skip
+        summary["summary"] = " ".join(
+            [summary["summary"], *(c["quote"] for c in picks[:3])]
+        ).strip()
+        summary["citations"] = summary["citations"] + picks[:3]
 
     def _map_reduce(self, record: Any, chunks: Sequence[Chunk], use_llm: bool) -> dict[str, Any]:
         sections_out: list[dict[str, Any]] = []
@@ -342,95 +361,3 @@ class SummaryService:
             f"Section: {title}\n\n{text[:_LLM_SECTION_CHARS]}"
         )
         return self._complete(prompt, 120)
-
-
-def _cite_line(n: int, c: dict[str, Any]) -> str:
-    quote = " ".join(c["quote"].split())  # a table row's quote spans lines
-    return f'[^{n}]: {c["document"]}, p. {c["page"]}: "{quote}"'
-
-
-class _Notes:
-    """Numbered footnotes of one Markdown document."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def cite(self, cites: Sequence[dict[str, Any]]) -> str:
-        refs = []
-        for c in cites:
-            self.lines.append(_cite_line(len(self.lines) + 1, c))
-            refs.append(f"[^{len(self.lines)}]")
-        return "".join(refs)
-
-
-def _span(pages: Sequence[int]) -> str:
-    return f"p. {pages[0]}" if len(pages) == 1 else f"pp. {pages[0]}–{pages[-1]}"
-
-
-def render_summary_markdown(summary: dict[str, Any]) -> str:
-    """A document summary as Markdown with numbered footnotes."""
-    if summary.get("kind") == "report":
-        return _render_report(summary)
-    lines = [f"# {summary['document']}", "",
-             f"*{summary['pages']} pages · {summary['method']} summary*", ""]  # fmt: skip
-    notes = _Notes()
-    lines += [
-        "## Summary",
-        "",
-        f"{summary['summary']} {notes.cite(summary['citations'])}".strip(),
-        "",
-    ]
-    for section in summary["sections"]:
-        lines += [f"## {section['title']} ({_span(section['pages'])})", "",
-                  f"{section['summary']} {notes.cite(section['citations'])}".strip(), ""]  # fmt: skip
-    return "\n".join(lines + notes.lines) + "\n"
-
-
-def _render_report(summary: dict[str, Any]) -> str:
-    """Results (one bullet per figure), then drivers and risks (one bullet per
-    quoted sentence, or the checked model text with its quotes)."""
-    profile = summary.get("profile") or {}
-    about = [profile.get(k) for k in ("issuer", "form", "fiscal_period")]
-    head = " · ".join([*(a for a in about if a), f"{summary['pages']} pages",
-                       f"{summary['method']} summary"])  # fmt: skip
-    lines, notes = [f"# {summary['document']}", "", f"*{head}*", ""], _Notes()
-    if summary.get("figures"):
-        lines += ["## Results", ""]
-        lines += [f"- {f['sentence']} {notes.cite(f['citations'])}" for f in summary["figures"]]
-        lines.append("")
-    if summary.get("segments"):
-        lines += ["### Segments", ""]
-        lines += [f"- {f['sentence']} {notes.cite(f['citations'])}" for f in summary["segments"]]
-        lines.append("")
-    for section in summary["sections"]:
-        if section["title"] == "Results":
-            continue
-        lines += [f"## {section['title']} ({_span(section['pages'])})", ""]
-        if section["method"] == "llm":
-            lines.append(f"{section['summary']} {notes.cite(section['citations'])}")
-        else:
-            lines += [f"- {c['quote']} {notes.cite([c])}" for c in section["citations"]]
-        lines.append("")
-    return "\n".join(lines + notes.lines) + "\n"
-
-
-def render_digest_markdown(digest: dict[str, Any]) -> str:
-    """The digest: the reports' comparison table, each document's lead, the
-    sentences most central across the documents."""
-    lines, notes = ["# Digest", ""], _Notes()
-    table = comparison_markdown(digest.get("comparison") or [])
-    if table:
-        lines += ["## Comparison", "", table, "", "## Documents", ""]
-    for d in digest["documents"]:
-        lead = d.get("lead")
-        ref = f" {notes.cite([lead] if lead else d.get('citations') or [])}".rstrip()
-        lines.append(f"- **{d['document']}**: {(lead or {}).get('quote', d['summary'])}{ref}")
-    if digest["overview"]:
-        lines += ["", "## Across the documents", ""]
-        lines += [f"- {c['quote']} {notes.cite([c])}" for c in digest["overview"]]
-    return "\n".join([*lines, "", *notes.lines]) + "\n"
-
-
-def render_digest_csv(digest: dict[str, Any]) -> str:
-    """The reports' comparison table as CSV (a header line only when there are none)."""
-    return comparison_csv(digest.get("comparison") or [])
