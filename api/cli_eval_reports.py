@@ -173,7 +173,8 @@ def eval_reports(
             report["search"] = search
             if not no_naive:
                 err.print("[dim]naive pipeline: indexing the filings' pages…[/dim]")
-                naive = run_naive(questions, pdfs, container.kb.embedder)
+                cache = Path(settings.data_dir) / "naive-pages.npz"
+                naive = run_naive(questions, pdfs, container.kb.embedder, cache)
                 report["naive"] = naive
                 if scoped_only:
                     naive.pop("all")

@@ -161,24 +161,39 @@ class NaivePages:
     embedded by :class:`evaluation.baseline.NaiveRetriever` (one "file" per
     page, so a chunk names its page)."""
 
-    def __init__(self, pdfs: dict[str, Path], embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, pdfs: dict[str, Path], embedder: Embedder | None = None, cache: Path | None = None
+    ) -> None:
+        """``cache``: a ``.npz`` holding the chunk vectors of these same PDFs
+        (by name and size), read instead of embedding again, else written."""
         import pymupdf
 
         texts: dict[str, str] = {}
         for name, path in pdfs.items():
             with pymupdf.open(path) as pdf:
                 for number, page in enumerate(pdf, 1):
-                    texts[f"{name}\x00{number}"] = page.get_text()
+                    texts[f"{name}\x1f{number}"] = page.get_text()
         self.pages = len(texts)
         self.retriever = NaiveRetriever(embedder=embedder)
+        key = json.dumps(sorted((n, p.stat().st_size) for n, p in pdfs.items()))
+        if cache is not None and cache.is_file():
+            stored = np.load(cache, allow_pickle=False)
+            if str(stored["key"]) == key:
+                self.retriever.spans = [(str(n), int(a), int(b)) for n, a, b in stored["spans"]]
+                self.retriever._matrix = stored["matrix"]
+                self.chunks = len(self.retriever.spans)
+                return
         self.chunks = self.retriever.add_documents(texts)
+        if cache is not None:
+            spans = np.asarray(self.retriever.spans, dtype=str)
+            np.savez(cache, key=np.asarray(key), spans=spans, matrix=self.retriever._matrix)
 
     def search(self, query: str, k: int, doc: str | None = None) -> list[PageRef]:
         """Pages of the top ``k`` chunks (of ``doc`` only when given), best first."""
         spans = self.retriever.search(query, len(self.retriever.spans) if doc else k)
         pages: list[PageRef] = []
         for key, _, _ in spans:
-            name, _, number = key.partition("\x00")
+            name, _, number = key.partition("\x1f")
             if doc is None or name == doc:
                 pages.append((name, int(number)))
             if len(pages) >= k:
@@ -187,11 +202,14 @@ class NaivePages:
 
 
 def run_naive(
-    questions: Sequence[ReportQuestion], pdfs: dict[str, Path], embedder: Embedder | None = None
+    questions: Sequence[ReportQuestion],
+    pdfs: dict[str, Path],
+    embedder: Embedder | None = None,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """The naive pipeline's page recall, scoped and over all ``pdfs``."""
     t0 = time.perf_counter()
-    naive = NaivePages(pdfs, embedder)
+    naive = NaivePages(pdfs, embedder, cache)
     index_s = time.perf_counter() - t0
     rows = []
     for q in questions:
