@@ -52,8 +52,8 @@ def _render(data: dict[str, Any]) -> list[str]:
         "(0 when the cached index was current)"
     )
     lines.append(
-        "- naive pipeline: PyMuPDF page text, 500-character chunks, the same MiniLM, exact "
-        "cosine; its top-k chunks give its pages (repeats included)"
+        "- naive pipeline (LangChain tutorial): PyMuPDF page text, 1000/200-character splits, "
+        "the same MiniLM, exact cosine; its top-k chunks give its pages (repeats included)"
     )
     figures = data.get("figures")
     if figures:

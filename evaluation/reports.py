@@ -14,9 +14,9 @@ first k pages retrieved, averaged over questions, in two settings:
 
 Dossier's pages are those of :func:`tools.page_search.search_pages` (the
 ``search_documents`` tool's search: k distinct pages). The naive pipeline
-(:class:`NaivePages`) is LegalBench-RAG's baseline on PyMuPDF page text:
-500-character chunks, the same MiniLM, exact cosine; its top-k chunks give
-its pages (the same page may come several times, as it does for a user).
+(:class:`NaivePages`) is the LangChain tutorial one on PyMuPDF page text:
+1000/200-character splits, the same MiniLM, exact cosine; its top-k chunks
+give its pages (the same page may come several times, as it does for a user).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import numpy as np
 from agent.claims import strip_markers
 from agent.events import DoneEvent, ErrorEvent
 from agent.loop import Agent
-from evaluation.baseline import NaiveRetriever
 from evaluation.report_checks import gold_figure, states_figure
 from knowledge_base.protocols import Embedder
 from knowledge_base.service import KnowledgeBase
@@ -157,54 +156,55 @@ def run_search(
 
 
 class NaivePages:
-    """The naive pipeline over PDF pages: PyMuPDF text of each page, split and
-    embedded by :class:`evaluation.baseline.NaiveRetriever` (one "file" per
-    page, so a chunk names its page)."""
+    """The naive LangChain pipeline over PDF pages, as tutorials build it (and
+    as :func:`evaluation.baseline.langchain_ingest` measures its ingestion):
+    PyMuPDF text of each page, ``RecursiveCharacterTextSplitter(1000, 200)``,
+    the same MiniLM, exact cosine top-k; each chunk keeps its page."""
 
     def __init__(
-        self, pdfs: dict[str, Path], embedder: Embedder | None = None, cache: Path | None = None
+        self, pdfs: dict[str, Path], embedder: Embedder, cache: Path | None = None
     ) -> None:
-        """``cache``: a ``.npz`` holding the chunk vectors of these same PDFs
+        """``embedder``: Dossier's MiniLM (same weights as the tutorials' model).
+        ``cache``: a ``.npz`` holding the chunk vectors of these same PDFs
         (by name and size), read instead of embedding again, else written."""
         import pymupdf
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-        texts: dict[str, str] = {}
+        splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+        self.refs: list[PageRef] = []
+        texts: list[str] = []
         for name, path in pdfs.items():
             with pymupdf.open(path) as pdf:
                 for number, page in enumerate(pdf, 1):
-                    texts[f"{name}\x1f{number}"] = page.get_text()
-        self.pages = len(texts)
-        self.retriever = NaiveRetriever(embedder=embedder)
+                    for piece in splitter.split_text(page.get_text()):
+                        self.refs.append((name, number))
+                        texts.append(piece)
+        self.pages = len({ref for ref in self.refs})
+        self.chunks = len(texts)
+        self._embedder = embedder
         key = json.dumps(sorted((n, p.stat().st_size) for n, p in pdfs.items()))
         if cache is not None and cache.is_file():
             stored = np.load(cache, allow_pickle=False)
-            if str(stored["key"]) == key:
-                self.retriever.spans = [(str(n), int(a), int(b)) for n, a, b in stored["spans"]]
-                self.retriever._matrix = stored["matrix"]
-                self.chunks = len(self.retriever.spans)
+            if str(stored["key"]) == key and len(stored["matrix"]) == len(texts):
+                self.matrix = stored["matrix"]
                 return
-        self.chunks = self.retriever.add_documents(texts)
+        self.matrix = np.asarray(self._embedder.embed_batch(texts), dtype=np.float32)
         if cache is not None:
-            spans = np.asarray(self.retriever.spans, dtype=str)
-            np.savez(cache, key=np.asarray(key), spans=spans, matrix=self.retriever._matrix)
+            np.savez(cache, key=np.asarray(key), matrix=self.matrix)
 
     def search(self, query: str, k: int, doc: str | None = None) -> list[PageRef]:
         """Pages of the top ``k`` chunks (of ``doc`` only when given), best first."""
-        spans = self.retriever.search(query, len(self.retriever.spans) if doc else k)
-        pages: list[PageRef] = []
-        for key, _, _ in spans:
-            name, _, number = key.partition("\x1f")
-            if doc is None or name == doc:
-                pages.append((name, int(number)))
-            if len(pages) >= k:
-                break
-        return pages
+        scores = self.matrix @ np.asarray(self._embedder.embed_batch([query])[0], np.float32)
+        if doc is not None:
+            scores = np.where([name == doc for name, _ in self.refs], scores, -np.inf)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [self.refs[i] for i in order if np.isfinite(scores[i])]
 
 
 def run_naive(
     questions: Sequence[ReportQuestion],
     pdfs: dict[str, Path],
-    embedder: Embedder | None = None,
+    embedder: Embedder,
     cache: Path | None = None,
 ) -> dict[str, Any]:
     """The naive pipeline's page recall, scoped and over all ``pdfs``."""
