@@ -210,7 +210,8 @@ async def test_governing_law_answer_cites_the_contract(cuad_container, llm_base_
     # the quoted lead streams at once; each model sentence when it is checked
     streamed = "".join(e.text for e in events if isinstance(e, TokenEvent))
     lead = [c for c in done.claims if c["reason"] == "quotes the document"]
-    assert lead and streamed.startswith("The documents say:")
+    assert lead
+    assert streamed.startswith("The documents say:")
     for claim in done.claims:
         assert (claim["text"][:40] in streamed) == bool(claim["supported"])
     assert_verbatim(cuad_container.kb, done)
