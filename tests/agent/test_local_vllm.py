@@ -15,7 +15,9 @@ from core.settings import load_settings
 from tests.agent.conftest import free_port
 
 
-def test_status_of_a_fresh_data_dir_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_of_a_fresh_data_dir_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOSSIER_RUNTIME_DIR", str(tmp_path / "run"))  # not the session's server
     server = LocalVLLMServer(load_settings(data_dir=tmp_path))
     status = server.status()
