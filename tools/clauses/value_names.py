@@ -181,69 +181,16 @@ def parties(passage: str) -> tuple[list[tuple[str, str | None]], int] | None:
     return out, strength
 
 
-#: Lower-case words a name may hold ("Bank of America", "Shun Li De Commerce").
-_NAME_CONNECTORS = frozenset(
-    [
-        "of",
-        "and",
-        "&",
-        "for",
-        "de",
-        "du",
-        "des",
-        "la",
-        "le",
-        "del",
-        "der",
-        "van",
-        "von",
-        "y",
-        "e",
-        "und",
-        "the",
-        "plc",
-        "inc",
-        "inc.",
-        "ltd",
-        "ltd.",
-        "llc",
-        "co",
-        "co.",
-        "corp",
-        "corp.",
-        "gmbh",
-        "a.s",
-        "a.s.",
-        "s.a",
-        "s.a.",
-        "b.v.",
-        "n.v.",
-        "s.r.l.",
-        "s.p.a.",
-    ]
-)
-#: Connectors a name cannot end with.
+#: Connectors a name holds but cannot end with ("Bank of America", "Shun Li De Commerce").
 _CONNECTING = frozenset(
-    [
-        "of",
-        "and",
-        "&",
-        "for",
-        "de",
-        "du",
-        "des",
-        "la",
-        "le",
-        "del",
-        "der",
-        "van",
-        "von",
-        "y",
-        "e",
-        "und",
-        "the",
-    ]
-)
+    ("of", "and", "&", "for", "de", "du", "des", "la", "le", "del", "der", "van", "von", "y",
+     "e", "und", "the")
+)  # fmt: skip
+#: Lower-case words a name may hold: connectors and lower-case company suffixes.
+_NAME_CONNECTORS = _CONNECTING | frozenset(
+    ("plc", "inc", "inc.", "ltd", "ltd.", "llc", "co", "co.", "corp", "corp.", "gmbh", "a.s",
+     "a.s.", "s.a", "s.a.", "b.v.", "n.v.", "s.r.l.", "s.p.a.")
+)  # fmt: skip
 _DATED = re.compile(r"\s+(?:dated|effective)\b.*$", re.I | re.S)
 
 
