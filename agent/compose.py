@@ -16,11 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Literal
 
 from agent.citations import best_sentence
-from agent.derived import Derived, derive_expiration
+from agent.derived import Derived, derive_expiration, long_date
 from agent.facts import facts, unsupported
 from tools.clauses.values import document_value, rule_value
 from tools.retrieval import Evidence
@@ -161,11 +160,6 @@ def intents(question: str) -> tuple[list[Intent], bool]:
     return found, open_part
 
 
-def _long_date(iso: str) -> str:
-    d = date.fromisoformat(iso)
-    return f"{d.strftime('%B')} {d.day}, {d.year}"
-
-
 def _surface(kind: str, value: str, quote: str) -> str | None:
     """How ``quote`` writes a fact of ``kind`` whose normal form is ``value``."""
     return next((f.surface for f in facts(quote) if f.kind == kind and f.value == value), None)
@@ -208,7 +202,7 @@ def _date_sentence(lead: str, value: dict[str, Any], quote: str) -> str | None:
     if not iso:
         return None
     shown = _surface("date", iso, quote)
-    return f"{lead} {_long_date(iso) if shown is None or '/' in shown else shown}"
+    return f"{lead} {long_date(iso) if shown is None or '/' in shown else shown}"
 
 
 def _parties_sentence(value: dict[str, Any]) -> str | None:

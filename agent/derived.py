@@ -23,7 +23,7 @@ from tools.clauses.value_rules import shift, term_length
 from tools.clauses.values import document_value
 from tools.retrieval import Evidence
 
-__all__ = ["Derived", "derive_expiration"]
+__all__ = ["Derived", "derive_expiration", "long_date"]
 
 #: What a term runs from, in the sentence that states it.
 _FROM_EFFECTIVE = re.compile(r"\beffective\s+date\b", re.I)
@@ -51,7 +51,8 @@ class Derived:
     computed: str
 
 
-def _long(iso: str) -> str:
+def long_date(iso: str) -> str:
+    """ "February 10, 2019"."""
     d = date.fromisoformat(iso)
     return f"{d.strftime('%B')} {d.day}, {d.year}"
 
@@ -140,7 +141,7 @@ def derive_expiration(
     shown_start = next(f.surface for f in facts(start_sentence) if f.value == iso)
     what = "the effective date" if anchor == "Effective Date" else "the date of the agreement"
     term_item, start_item = item_for(passage), item_for(start_passage)
-    computed = _long(end)
+    computed = long_date(end)
     text = (
         f"The initial term ends on {computed}: {_span(length)} {what}, "
         f"{' '.join(shown_start.split())} [{term_item.n}][{start_item.n}]."
