@@ -3,7 +3,6 @@ precision and TTFT on lawyers' questions (see :mod:`evaluation.answers`)."""
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import time
 from pathlib import Path
@@ -13,7 +12,8 @@ import typer
 from rich.table import Table
 
 from api.cli import JsonOpt, KbOpt, emit_json, err, fail, get_settings, out
-from api.cli_eval import _progress, eval_app
+from api.cli_eval import eval_app
+from api.cli_eval_passes import agent_passes
 
 __all__ = ["register"]
 
@@ -60,32 +60,14 @@ def _llm_url(settings: Any, use_llm: bool) -> tuple[str | None, bool]:
 
 
 def _run(container: Any, base_url: str | None, questions: list[Any], documents: dict[str, str],
-         composition: Literal["checked", "draft"], show: bool) -> dict[str, Any]:  # fmt: skip
-    """One pass over the questions; its own event loop and LLM client."""
-    from agent.llm import OpenAIChatModel
-    from agent.loop import Agent
+         compositions: list[Literal["checked", "draft"]], show: bool) -> list[dict[str, Any]]:  # fmt: skip
+    """One summarised pass over the questions per composition."""
     from evaluation.answers import run_answers, summarise
 
-    settings = container.settings.model_copy(deep=True)
-    settings.agent.answers = composition
+    async def run_pass(agent: Any, tenant: str, on_progress: Any) -> dict[str, Any]:
+        return summarise(await run_answers(agent, questions, documents, tenant, on_progress))
 
-    async def ask_all(advance: Any) -> list[dict[str, Any]]:
-        chat_model = None if base_url is None else OpenAIChatModel(settings.llm, base_url)
-        try:
-            agent = Agent(container.kb, chat_model, None, settings)
-            return await run_answers(agent, questions, documents, settings.tenant, advance)
-        finally:
-            if chat_model is not None:
-                await chat_model.aclose()
-
-    with _progress(show) as progress:
-        task = progress.add_task(f"asking ({composition})", total=len(questions))
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        rows = asyncio.run(ask_all(advance))
-    return summarise(rows)
+    return agent_passes(container, base_url, compositions, run_pass, len(questions), show)
 
 
 @eval_app.command("answers")
@@ -134,11 +116,13 @@ def eval_answers(
             container.kb.embedder.embed_batch(["warm-up"])
             base_url, started = _llm_url(settings, not no_llm)
             show = not json_out
-            main = "draft" if baseline else "checked"
-            report = _run(container, base_url, questions, documents, main, show)
+            main: Literal["checked", "draft"] = "draft" if baseline else "checked"
+            passes: list[Literal["checked", "draft"]] = [main]
             if compare and not baseline:
-                other = _run(container, base_url, questions, documents, "draft", show)
-                report["baseline"] = {k: v for k, v in other.items() if k != "answers"}
+                passes.append("draft")
+            report, *other = _run(container, base_url, questions, documents, passes, show)
+            if other:
+                report["baseline"] = {k: v for k, v in other[0].items() if k != "answers"}
         finally:
             if started:
                 from agent.local_vllm import LocalVLLMServer

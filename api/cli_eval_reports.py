@@ -4,7 +4,6 @@ checks on FinanceBench filings (see :mod:`evaluation.reports`)."""
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from api.cli import JsonOpt, KbOpt, emit_json, err, fail, get_settings, out
 from api.cli_eval import _progress, eval_app
+from api.cli_eval_passes import agent_passes
 
 __all__ = ["register"]
 
@@ -53,24 +53,13 @@ def _ingest(container: Any, pdfs: dict[str, Path], show: bool) -> dict[str, str]
 
 def _figures(container: Any, questions: list[Any], documents: dict[str, str], show: bool,
              base_url: str | None) -> dict[str, Any]:  # fmt: skip
-    from agent.llm import OpenAIChatModel
-    from agent.loop import Agent
     from evaluation.reports import run_figures
 
-    settings = container.settings
+    async def run_pass(agent: Any, tenant: str, on_progress: Any) -> dict[str, Any]:
+        return await run_figures(agent, questions, documents, tenant, on_progress)
 
-    async def ask_all(advance: Any) -> dict[str, Any]:
-        chat_model = None if base_url is None else OpenAIChatModel(settings.llm, base_url)
-        try:
-            agent = Agent(container.kb, chat_model, None, settings)
-            return await run_figures(agent, questions, documents, settings.tenant, advance)
-        finally:
-            if chat_model is not None:
-                await chat_model.aclose()
-
-    with _progress(show) as progress:
-        task = progress.add_task("asking", total=len(questions))
-        return asyncio.run(ask_all(lambda d, t: progress.update(task, completed=d, total=t)))
+    composition = container.settings.agent.answers
+    return agent_passes(container, base_url, [composition], run_pass, len(questions), show)[0]
 
 
 def _summaries(container: Any, documents: dict[str, str], show: bool) -> dict[str, Any]:
