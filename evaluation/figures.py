@@ -6,14 +6,8 @@ answers every figure question (question type ``metrics-generated``; the
 separately) from its filing's statements with :func:`tools.figures.compute_figure`
 and scores it with :func:`score_figure`.
 
-Tolerance (stated in the README): an answer is right when one of its result
-figures is within 1% of the gold (relative) or equal to it at the gold's
-rounding; a figure written with "million"/"billion"/"thousand" is also compared
-in the other scales ("$8,738 million" states the gold "$8.70" asked in USD
-billions). The result figures of an answer are the numbers after the last "="
-of a sentence, or, in a sentence without "=", its numbers outside parentheses.
-
-``dossier eval reports`` calls :func:`answer_figure` and :func:`score_figure`.
+Scoring: :func:`evaluation.report_checks.states_figure`, the same rule as
+``dossier eval reports`` (the gold's rounding or 0.5 %; its module docstring).
 """
 
 from __future__ import annotations
@@ -27,60 +21,27 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DossierError
+from evaluation.report_checks import gold_figure, states_figure
 from knowledge_base.service import KnowledgeBase
 from tools.figure_cells import report_rows
 from tools.figures import FigureAnswer, compute_figure
 from tools.figures_tool import document_rows
 
-__all__ = ["TOLERANCE", "answer_figure", "evaluate", "figure_values", "score_figure"]
+__all__ = ["TOLERANCE", "answer_figure", "evaluate", "score_figure"]
 
-#: Relative tolerance of a figure against its gold.
-TOLERANCE = 0.01
-_NUMBER = re.compile(
-    r"(?<![\w.])(-)?\(?\$?\s?(-)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\)?\s*(%|million|billion|thousand)?",
-    re.I,
-)
-_MULT = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
-
-
-def figure_values(text: str) -> list[float]:
-    """The result figures an answer states (see the module docstring), each
-    also in the other scales when written with a scale word."""
-    values: list[float] = []
-    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text):
-        part = (
-            sentence.rsplit("=", 1)[1] if "=" in sentence else re.sub(r"\([^)]*\)", " ", sentence)
-        )
-        part = re.sub(r"\[\d+\]", " ", part)
-        for m in _NUMBER.finditer(part):
-            value = float(m.group(3).replace(",", "") + (m.group(4) or ""))
-            value = -value if (m.group(1) or m.group(2)) else value
-            values.append(value)
-            mult = _MULT.get((m.group(5) or "").lower())
-            if mult:
-                values += [value * mult / scale for scale in _MULT.values()]
-    return values
-
-
-def _gold_value(gold: str) -> tuple[float, int] | None:
-    m = re.search(r"(-)?\$?\s?(-)?(\d[\d,]*)(\.\d+)?", gold)
-    if m is None:
-        return None
-    value = float(m.group(3).replace(",", "") + (m.group(4) or ""))
-    decimals = len(m.group(4)) - 1 if m.group(4) else 0
-    return (-value if (m.group(1) or m.group(2)) else value), decimals
+#: The scoring rule, as the README states it.
+TOLERANCE = "half a unit of the gold's last digit or 0.5 % of it, whichever is larger"
+_FIRST_NUMBER = re.compile(r"-?\$?\s?-?\d[\d,]*(?:\.\d+)?%?")
 
 
 def score_figure(answer_text: str, gold: str) -> bool:
-    """True when ``answer_text`` states the gold figure (tolerance: module docstring)."""
-    parsed = _gold_value(gold)
+    """True when ``answer_text`` states the gold figure as a result; a gold
+    in words ("The ratio is 0.96") is scored on its first number."""
+    parsed = gold_figure(gold)
     if parsed is None:
-        return False
-    target, decimals = parsed
-    for value in figure_values(answer_text):
-        if abs(value - target) <= TOLERANCE * abs(target) or round(value, decimals) == target:
-            return True
-    return False
+        first = _FIRST_NUMBER.search(gold)
+        parsed = gold_figure(first.group(0)) if first else None
+    return parsed is not None and states_figure(answer_text, parsed)
 
 
 def answer_figure(kb: KnowledgeBase, tenant: str, question: str, document_id: str) -> FigureAnswer:
@@ -120,7 +81,7 @@ def evaluate(
     for row in rows:
         by_type.setdefault(str(row["reasoning"]), []).append(row["correct"])
     return {
-        "tolerance": f"{TOLERANCE:.0%} relative, or equal at the gold's rounding",
+        "tolerance": TOLERANCE,
         "questions": len(rows),
         "accuracy": round(sum(r["correct"] for r in rows) / len(rows), 3) if rows else None,
         "by_type": {k: round(sum(v) / len(v), 3) for k, v in by_type.items()},

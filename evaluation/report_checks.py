@@ -1,12 +1,17 @@
 """Scoring for ``dossier eval reports``: figures in answers, checks of summaries.
 
-Figures. A gold answer is a *figure* when it is one number ("$1577.00",
-"10.3%", "-3.7", "0.68"). The answer is correct when its text states a
-number within the gold's rounding: at most half a unit of the gold's last
+Figures (the one rule of ``dossier eval reports`` and ``python -m
+evaluation.figures``). A gold answer is a *figure* when it is one number
+("$1577.00", "10.3%", "-3.7", "0.68"). The answer is correct when it states
+a *result* within the gold's rounding: at most half a unit of the gold's last
 digit or 0.5 % of the gold, whichever is larger ("1,577" and "$1,577.0
 million" match "$1577.00"; "10.3%" matches "10.3%", "0.103" does too as a
-share, "54%" matches a ratio of "0.54"). A number followed by "billion" also
-counts in millions.
+share, "54%" matches a ratio of "0.54"). A number written with "thousand",
+"million" or "billion" also counts in the other two scales ("$8,738 million"
+states "$8.74" asked in billions). The results of a sentence are the numbers
+after its last "=" (a shown computation's inputs are not results), or, in a
+sentence without "=", its numbers outside worded parentheses ("(capex 1,577
+[1])" explains; a bare "(3.7)" is accounting notation for -3.7).
 
 Summary checks, over the sentences of a report's summary text:
 ``boilerplate`` (cover, certifications, "see accompanying notes", safe
@@ -47,14 +52,28 @@ def gold_figure(answer: str) -> tuple[float, int, bool] | None:
     return value, decimals, bool(m.group("pct"))
 
 
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "bn": 1e9}
+_WORDED_PARENS = re.compile(r"\([^()]*[A-Za-z][^()]*\)")
+
+
+def _result_parts(text: str) -> Iterable[str]:
+    """The parts of ``text`` that state results (module docstring)."""
+    for sentence in split_sentences(strip_markers(text)) or [text]:
+        if "=" in sentence:
+            yield sentence.rsplit("=", 1)[1]
+        else:
+            yield _WORDED_PARENS.sub(" ", sentence)
+
+
 def _candidates(text: str, percent_gold: bool) -> Iterable[float]:
-    for m in _NUMBER.finditer(text):
+    for m in (m for part in _result_parts(text) for m in _NUMBER.finditer(part)):
         value = float(m.group("num").replace(",", ""))
         if m.group("neg") or (m.group("open") and m.group(0).rstrip().endswith(")")):
             value = -value
         yield value
-        if (m.group("scale") or "").lower() in ("billion", "bn"):
-            yield value * 1000
+        scale = _SCALES.get((m.group("scale") or "").lower())
+        if scale:
+            yield from (value * scale / other for other in set(_SCALES.values()) if other != scale)
         if m.group("pct") and not percent_gold:
             yield value / 100
         if not m.group("pct") and percent_gold:

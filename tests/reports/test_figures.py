@@ -204,4 +204,5 @@ def test_figures_are_scored_with_the_gold_rounding_and_units() -> None:
     assert score_figure("x = 365 × 2,761 / 7,890 = 63.86 days", "63.86")
     assert score_figure("-3.70 days", "-3.7")
     assert not score_figure("$1,373 million", "$1577.00")
-    assert not score_figure("The result (17.98) is shown.", "17.98")  # inputs, not results
+    assert not score_figure("The result (inputs 17.98 and 2.1) is 8.56.", "17.98")  # inputs
+    assert not score_figure("17.98 / 2.1 = 8.56", "17.98")  # a computation's input
