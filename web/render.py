@@ -17,6 +17,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 
+from core.report_digest import format_figure
+
 __all__ = ["CSP", "SECURITY_HEADERS", "format_sse", "html", "render"]
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -52,6 +54,8 @@ def _when(value: datetime | str | None) -> str:
 
 _env.filters["when"] = _when
 _env.filters["tojson_attr"] = lambda v: json.dumps(v, ensure_ascii=False)
+_env.globals["money"] = format_figure
+_env.globals["pct"] = lambda v: format_figure(v, pct=True)
 
 
 def render(template: str, **context: Any) -> str:

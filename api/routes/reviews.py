@@ -4,7 +4,9 @@ Reviews: a document of at most ``SYNC_REVIEW_MAX_PAGES`` pages is reviewed
 synchronously (200 with the report); a longer one, or any request with
 ``"background": true``, becomes a ``review`` job (202 with ``job``; the report
 is the job's ``result``). Batch summaries are always a ``summary`` job (202);
-progress at ``/v1/jobs/{id}/events``, per-document results in ``result``.
+progress at ``/v1/jobs/{id}/events``, per-document results in ``result``;
+the finished digest as a file at ``/v1/batch/summaries/{job_id}/digest`` (``?format=md``
+or ``csv``: the reports' comparison table).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio.to_thread
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
 from litestar.params import JSONBody
 
 from api.errors import ApiError
@@ -79,4 +81,31 @@ async def batch_summaries(
                     headers={"Location": f"/v1/jobs/{job.id}"})  # fmt: skip
 
 
-REVIEW_ROUTES = [create_review, batch_summaries]
+_DIGEST_FORMATS = {"md": "text/markdown; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+
+
+@get("/v1/batch/summaries/{job_id:str}/digest", summary="A finished batch's digest as a file")
+async def summaries_digest(
+    request: Request[Any, Any, Any], job_id: str, format: str = "md"
+) -> Response[str]:
+    """The digest of a finished ``summary`` job: ``md`` (comparison table of the
+    reports, each document's lead, the sentences central across them) or
+    ``csv`` (the comparison table: company, form, period, revenue, net income,
+    diluted EPS and their changes)."""
+    from api.services.summaries import render_digest_csv, render_digest_markdown
+
+    if format not in _DIGEST_FORMATS:
+        raise ApiError(400, f"format must be md or csv, not {format!r}")
+    svc, who = services(request), caller(request)
+    job = await anyio.to_thread.run_sync(svc.catalog.get_job, who.tenant, job_id)
+    if job.kind != "summary":
+        raise ApiError(404, f"summary job {job_id} not found")
+    digest = (job.result or {}).get("digest")
+    if str(job.status) != "done" or not digest:
+        raise ApiError(409, f"summary job {job_id} has not finished (status {job.status})")
+    text = render_digest_csv(digest) if format == "csv" else render_digest_markdown(digest)
+    return Response(text, media_type=_DIGEST_FORMATS[format], headers={
+        "Content-Disposition": f'attachment; filename="digest-{job_id[:8]}.{format}"'})  # fmt: skip
+
+
+REVIEW_ROUTES = [create_review, batch_summaries, summaries_digest]

@@ -11,14 +11,11 @@ refers to its 10-K's risk factors: risk sentences from its MD&A). No sentence
 is boilerplate, a flattened table or a repeat (:mod:`api.services.summary_text`).
 
 The digest of several reports adds a comparison table: company, form, period,
-revenue, net income, diluted EPS and their changes (:func:`comparison_rows`,
-rendered as Markdown by :func:`comparison_markdown` and CSV by :func:`comparison_csv`).
+revenue, net income, diluted EPS and their changes (:mod:`core.report_digest`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,14 +27,7 @@ from api.services.report_segments import segment_lines
 from api.services.summary_text import drop_repeats, split_sentences
 from ingest.reports import boilerplate_label
 
-__all__ = [
-    "COMPARISON_COLUMNS",
-    "comparison_csv",
-    "comparison_markdown",
-    "comparison_rows",
-    "section_pages",
-    "summarize_report",
-]
+__all__ = ["section_pages", "summarize_report"]
 
 DRIVERS, RISKS = 4, 3
 MAX_CANDIDATES = 250
@@ -241,66 +231,3 @@ def summarize_report(
         "figures": figures, "segments": segments, "drivers": drivers, "risks": risks,
         "sections": [s for s in sections if s["citations"]],
     }  # fmt: skip
-
-
-# -- the digest's comparison table ----------------------------------------------------
-COMPARISON_COLUMNS = (
-    "company", "form", "period", "units", "revenue", "revenue_change_pct",
-    "net_income", "net_income_change_pct", "eps_diluted", "eps_change_pct", "document",
-)  # fmt: skip
-
-
-def comparison_rows(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per report summary (others are left out), in the given order."""
-    rows = []
-    for s in summaries:
-        if s.get("kind") != "report":
-            continue
-        profile, figs = s.get("profile") or {}, {f["metric"]: f for f in s.get("figures", [])}
-        row: dict[str, Any] = {
-            "company": profile.get("issuer") or s["document"], "form": profile.get("form"),
-            "period": profile.get("fiscal_period") or profile.get("period_end"),
-            "units": (figs.get("revenue") or figs.get("net_income") or {}).get("units"),
-            "document": s["document"],
-        }  # fmt: skip
-        for key, col in (("revenue", "revenue"), ("net_income", "net_income"),
-                         ("eps_diluted", "eps_diluted")):  # fmt: skip
-            fig = figs.get(key) or {}
-            row[col] = fig.get("current")
-            row[f"{'eps' if key == 'eps_diluted' else col}_change_pct"] = fig.get("change_pct")
-        rows.append({c: row.get(c) for c in COMPARISON_COLUMNS})
-    return rows
-
-
-def _fmt(value: Any, pct: bool = False) -> str:
-    if value is None:
-        return "—"
-    if pct:
-        return f"{value:+.1f}%"
-    return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
-
-
-def comparison_markdown(rows: Sequence[dict[str, Any]]) -> str:
-    """The comparison table as a Markdown table ("" when there are no reports)."""
-    if not rows:
-        return ""
-    head = ["Company", "Form", "Period", "Revenue", "Change", "Net income", "Change",
-            "Diluted EPS", "Change"]  # fmt: skip
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [str(r["company"]), str(r["form"] or "—"), str(r["period"] or "—"),
-                 _fmt(r["revenue"]), _fmt(r["revenue_change_pct"], True),
-                 _fmt(r["net_income"]), _fmt(r["net_income_change_pct"], True),
-                 _fmt(r["eps_diluted"]), _fmt(r["eps_change_pct"], True)]  # fmt: skip
-        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
-    units = {r["units"] for r in rows if r["units"]}
-    note = f"\n\n*Revenue and net income in {', '.join(sorted(units))}.*" if units else ""
-    return "\n".join(lines) + note
-
-
-def comparison_csv(rows: Sequence[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(COMPARISON_COLUMNS), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from agent.claims import ClaimChecker, strip_markup
-from api.services.report_summary import comparison_rows, summarize_report
+from api.services.report_summary import summarize_report
 from api.services.summary_render import (
     render_digest_csv,
     render_digest_markdown,
@@ -38,6 +38,7 @@ from api.services.summary_render import (
 )
 from api.services.summary_text import drop_repeats, is_boilerplate, split_sentences
 from core.errors import LLMError, NotFoundError
+from core.report_digest import comparison_rows
 from core.settings import LLMSettings
 from core.types import Chunk, DocumentStatus
 from ingest.reports import report_profile

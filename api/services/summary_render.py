@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from api.services.report_summary import comparison_csv, comparison_markdown
+from core.report_digest import comparison_csv, comparison_markdown
 
 __all__ = ["render_digest_csv", "render_digest_markdown", "render_summary_markdown"]
 

@@ -125,6 +125,19 @@ def test_batch_summaries_are_cited_verbatim(kb_server) -> None:  # type: ignore[
         other = client.post("/v1/batch/summaries", json={"document_ids": kb_server.docs["globex"]})
         assert other.status_code == 404
 
+        digest = client.get(f"/v1/batch/summaries/{job_id}/digest")
+        assert digest.status_code == 200
+        assert digest.headers["content-type"].startswith("text/markdown")
+        assert digest.text.startswith("# Digest")
+        table = client.get(f"/v1/batch/summaries/{job_id}/digest", params={"format": "csv"})
+        assert table.status_code == 200
+        assert table.text.splitlines()[0].startswith("company,form,period,units,revenue")
+        bad = client.get(f"/v1/batch/summaries/{job_id}/digest", params={"format": "xml"})
+        assert bad.status_code == 400
+        assert "md or csv" in bad.json()["detail"]
+    with kb_server.client("globex", "member") as client:  # another tenant's job is not found
+        assert client.get(f"/v1/batch/summaries/{job_id}/digest").status_code == 404
+
 
 @pytest.mark.llm
 def test_openai_client_streams_a_cited_answer_with_real_vllm(serve, llm_base_url) -> None:  # type: ignore[no-untyped-def]

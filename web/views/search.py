@@ -10,6 +10,7 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
 from core.errors import DossierError, NotFoundError
+from core.report_digest import comparison_csv, comparison_markdown
 from core.types import DocumentStatus
 from web.render import html, render
 from web.views.common import in_thread, services, viewer
@@ -108,9 +109,22 @@ async def digest_markdown(request: Request[Any, Any, Any], job_id: str) -> Respo
     if str(job.status) != "done" or not result.get("digest"):
         raise DossierError("These summaries have not finished yet.")
     text = render("summaries.md", digest=result["digest"],
+                  comparison=comparison_markdown(result["digest"].get("comparison") or []),
                   summaries=list(result["documents"].values()))  # fmt: skip
     return Response(text, media_type="text/markdown; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="digest.md"'})  # fmt: skip
 
 
-SEARCH_ROUTES = [search_page, summaries_page, start_summaries, summary_page, digest_markdown]
+@get("/summaries/{job_id:str}/digest.csv")
+async def digest_csv(request: Request[Any, Any, Any], job_id: str) -> Response[str]:
+    """The reports' comparison table (company, form, period, figures) as CSV."""
+    job = await _summary_job(request, job_id)
+    result = job.result or {}
+    if str(job.status) != "done" or not result.get("digest"):
+        raise DossierError("These summaries have not finished yet.")
+    return Response(comparison_csv(result["digest"].get("comparison") or []), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="digest.csv"'})  # fmt: skip
+
+
+SEARCH_ROUTES = [search_page, summaries_page, start_summaries, summary_page, digest_markdown,
+                 digest_csv]  # fmt: skip
