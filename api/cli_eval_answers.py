@@ -3,7 +3,6 @@ precision and TTFT on lawyers' questions (see :mod:`evaluation.answers`)."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -11,9 +10,9 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.table import Table
 
-from api.cli import JsonOpt, KbOpt, emit_json, err, fail, get_settings, out
+from api.cli import JsonOpt, KbOpt, emit_json, err, fail, out
 from api.cli_eval import eval_app
-from api.cli_eval_passes import agent_passes
+from api.cli_eval_passes import LimitOpt, NoLlmOpt, agent_passes, eval_container, eval_llm
 
 __all__ = ["register"]
 
@@ -46,19 +45,6 @@ def _ingest(container: Any, questions: list[Any], corpus: Path, source: str) -> 
     return documents
 
 
-def _llm_url(settings: Any, use_llm: bool) -> tuple[str | None, bool]:
-    """The LLM server's URL (None without one) and whether this command started it."""
-    from agent.local_vllm import LocalVLLMServer, ensure_local_llm
-
-    if not use_llm:
-        return None, False
-    if settings.llm.base_url is not None:
-        return settings.llm.base_url, False
-    started = not LocalVLLMServer(settings).status().running
-    err.print("[dim]starting the embedded LLM…[/dim]")
-    return ensure_local_llm(settings), started
-
-
 def _run(container: Any, base_url: str | None, questions: list[Any], documents: dict[str, str],
          compositions: list[Literal["checked", "draft"]], show: bool) -> list[dict[str, Any]]:  # fmt: skip
     """One summarised pass over the questions per composition."""
@@ -80,24 +66,19 @@ def eval_answers(
         Path, typer.Option("--corpus", help="Folder with pdf/ and txt/ of the contracts.")
     ] = _DATA,
     source: Annotated[str, typer.Option("--source", help="pdf or txt.")] = "pdf",
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="The first N questions (file order).")
-    ] = None,
+    limit: LimitOpt = None,
     baseline: Annotated[
         bool, typer.Option("--baseline", help="Only the draft composition (the old answers).")
     ] = False,
     compare: Annotated[
         bool, typer.Option("--compare", help="Also run the draft composition, same index.")
     ] = False,
-    no_llm: Annotated[
-        bool, typer.Option("--no-llm", help="No language model: composed/evidence answers only.")
-    ] = False,
+    no_llm: NoLlmOpt = False,
     kb: KbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Ask each question scoped to its contract, through the agent of `dossier ask`,
     and score the answer text against the gold answer."""
-    from api.container import Container
     from evaluation.answers import load_questions
 
     if source not in ("pdf", "txt"):
@@ -105,30 +86,20 @@ def eval_answers(
     if not questions_file.is_file():
         raise fail(f"{questions_file}: no such file")
     questions = load_questions(questions_file, limit)
-    with tempfile.TemporaryDirectory(prefix="dossier-answers-") as tmp:
-        settings = get_settings(ctx, kb or Path(tmp) / "kb")
-        container = Container(settings)
-        started = False
-        try:
-            t0 = time.perf_counter()
-            documents = _ingest(container, questions, corpus, source)
-            ingest_s = time.perf_counter() - t0
-            container.kb.embedder.embed_batch(["warm-up"])
-            base_url, started = _llm_url(settings, not no_llm)
-            show = not json_out
-            main: Literal["checked", "draft"] = "draft" if baseline else "checked"
-            passes: list[Literal["checked", "draft"]] = [main]
-            if compare and not baseline:
-                passes.append("draft")
-            report, *other = _run(container, base_url, questions, documents, passes, show)
-            if other:
-                report["baseline"] = {k: v for k, v in other[0].items() if k != "answers"}
-        finally:
-            if started:
-                from agent.local_vllm import LocalVLLMServer
-
-                LocalVLLMServer(settings).stop()
-            container.close()
+    main: Literal["checked", "draft"] = "draft" if baseline else "checked"
+    passes: list[Literal["checked", "draft"]] = (
+        [main, "draft"] if compare and not baseline else [main]
+    )
+    with eval_container(ctx, kb, "dossier-answers-") as container:
+        settings = container.settings
+        t0 = time.perf_counter()
+        documents = _ingest(container, questions, corpus, source)
+        ingest_s = time.perf_counter() - t0
+        container.kb.embedder.embed_batch(["warm-up"])
+        with eval_llm(settings, not no_llm) as base_url:
+            report, *other = _run(container, base_url, questions, documents, passes, not json_out)
+    if other:
+        report["baseline"] = {k: v for k, v in other[0].items() if k != "answers"}
     report.update(composition="draft" if baseline else "checked", source=source,
                   contracts=len(documents), ingest_s=round(ingest_s, 1),
                   llm=None if no_llm else settings.llm.model or "local SmolLM2-135M-Instruct")  # fmt: skip

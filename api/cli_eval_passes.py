@@ -6,12 +6,58 @@ them, so a second ``asyncio.run`` would find them closed)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
+import typer
+
+from api.cli import err, get_settings
 from api.cli_eval import _advance, _progress
 
-__all__ = ["agent_passes"]
+__all__ = ["LimitOpt", "NoLlmOpt", "agent_passes", "eval_container", "eval_llm"]
+
+LimitOpt = Annotated[
+    int | None, typer.Option("--limit", min=1, help="The first N questions (file order).")
+]
+NoLlmOpt = Annotated[
+    bool, typer.Option("--no-llm", help="No language model: composed/evidence answers only.")
+]
+
+
+@contextmanager
+def eval_container(ctx: typer.Context, kb: Path | None, prefix: str) -> Iterator[Any]:
+    """The services over ``kb``, or over a temporary one removed at the end."""
+    from api.container import Container
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        container = Container(get_settings(ctx, kb or Path(tmp) / "kb"))
+        try:
+            yield container
+        finally:
+            container.close()
+
+
+@contextmanager
+def eval_llm(settings: Any, use_llm: bool) -> Iterator[str | None]:
+    """The LLM server's URL (None without one): ``llm.base_url`` when set, else
+    the embedded server, stopped at the end if this command started it."""
+    from agent.local_vllm import LocalVLLMServer, ensure_local_llm
+
+    if not use_llm or settings.llm.base_url is not None:
+        yield settings.llm.base_url if use_llm else None
+        return
+    started = not LocalVLLMServer(settings).status().running
+    err.print("[dim]starting the embedded LLM…[/dim]")
+    url = ensure_local_llm(settings)
+    try:
+        yield url
+    finally:
+        if started:
+            LocalVLLMServer(settings).stop()
+
 
 T = TypeVar("T")
 #: ``(agent, tenant, on_progress) -> result`` of one pass.

@@ -4,7 +4,6 @@ checks on FinanceBench filings (see :mod:`evaluation.reports`)."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,9 +11,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from api.cli import JsonOpt, KbOpt, emit_json, err, fail, get_settings, out
+from api.cli import JsonOpt, KbOpt, emit_json, err, fail, out
 from api.cli_eval import _progress, eval_app
-from api.cli_eval_passes import agent_passes
+from api.cli_eval_passes import LimitOpt, NoLlmOpt, agent_passes, eval_container, eval_llm
 
 __all__ = ["register"]
 
@@ -87,6 +86,31 @@ def _summaries(container: Any, documents: dict[str, str], show: bool) -> dict[st
             "per_report": per_report}  # fmt: skip
 
 
+def _search(container: Any, questions: list[Any], documents: dict[str, str],
+            pdfs: dict[str, Path], scoped_only: bool, no_naive: bool, show: bool) -> dict[str, Any]:  # fmt: skip
+    """Page recall of our search (scoped, and over every filing unless
+    ``scoped_only``) and of the naive pipeline, and their ratios."""
+    from evaluation.reports import run_naive, run_search
+
+    tenant = container.settings.tenant
+    with _progress(show) as progress:
+        task = progress.add_task("searching", total=len(questions))
+        search = run_search(container.kb, tenant, questions, documents,
+                            on_progress=lambda d, t: progress.update(task, completed=d))  # fmt: skip
+    if scoped_only:
+        search.pop("all")
+        search.pop("routing_accuracy")
+    result: dict[str, Any] = {"search": search}
+    if not no_naive:
+        err.print("[dim]naive pipeline: indexing the filings' pages…[/dim]")
+        cache = Path(container.settings.data_dir) / "naive-pages.npz"
+        naive = run_naive(questions, pdfs, container.kb.embedder, cache)
+        if scoped_only:
+            naive.pop("all")
+        result.update(naive=naive, ratio=_ratios(search, naive))
+    return result
+
+
 def _ratios(ours: dict[str, Any], naive: dict[str, Any]) -> dict[str, Any]:
     out_: dict[str, Any] = {}
     for setting in ("scoped", "all"):
@@ -104,9 +128,7 @@ def eval_reports(
     data: Annotated[
         Path, typer.Option("--data", help="financebench-dev: questions.jsonl and pdfs/.")
     ] = _DATA,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="The first N questions (file order).")
-    ] = None,
+    limit: LimitOpt = None,
     scoped_only: Annotated[
         bool, typer.Option("--scoped-only", help="Index only the questions' filings; no 'all'.")
     ] = False,
@@ -115,22 +137,13 @@ def eval_reports(
     no_summaries: Annotated[
         bool, typer.Option("--no-summaries", help="Skip the summary checks.")
     ] = False,
-    no_llm: Annotated[
-        bool, typer.Option("--no-llm", help="No language model: composed/evidence answers only.")
-    ] = False,
+    no_llm: NoLlmOpt = False,
     kb: KbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Page recall@1/@5 (scoped and over every filing, vs the naive pipeline),
     figure accuracy by question type and per-report summary checks."""
-    from api.cli_eval_answers import _llm_url
-    from api.container import Container
-    from evaluation.reports import (
-        ReportDataError,
-        load_report_questions,
-        run_naive,
-        run_search,
-    )
+    from evaluation.reports import ReportDataError, load_report_questions
 
     try:
         questions = load_report_questions(data, limit)
@@ -143,43 +156,18 @@ def eval_reports(
     show = not json_out
     report: dict[str, Any] = {"data": str(data), "questions": len(questions),
                               "filings": len(pdfs), "scoped_only": scoped_only}  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="dossier-reports-") as tmp:
-        settings = get_settings(ctx, kb or Path(tmp) / "kb")
-        container = Container(settings)
-        started = False
-        try:
-            t0 = time.perf_counter()
-            documents = _ingest(container, pdfs, show)
-            report["ingest_s"] = round(time.perf_counter() - t0, 1)
-            container.kb.embedder.embed_batch(["warm-up"])
-            with _progress(show) as progress:
-                task = progress.add_task("searching", total=len(questions))
-                search = run_search(container.kb, settings.tenant, questions, documents,
-                                    on_progress=lambda d, t: progress.update(task, completed=d))  # fmt: skip
-            if scoped_only:
-                search.pop("all")
-                search.pop("routing_accuracy")
-            report["search"] = search
-            if not no_naive:
-                err.print("[dim]naive pipeline: indexing the filings' pages…[/dim]")
-                cache = Path(settings.data_dir) / "naive-pages.npz"
-                naive = run_naive(questions, pdfs, container.kb.embedder, cache)
-                report["naive"] = naive
-                if scoped_only:
-                    naive.pop("all")
-                report["ratio"] = _ratios(search, naive)
-            if not no_figures:
-                base_url, started = _llm_url(settings, not no_llm)
+    with eval_container(ctx, kb, "dossier-reports-") as container:
+        t0 = time.perf_counter()
+        documents = _ingest(container, pdfs, show)
+        report["ingest_s"] = round(time.perf_counter() - t0, 1)
+        container.kb.embedder.embed_batch(["warm-up"])
+        report.update(_search(container, questions, documents, pdfs, scoped_only, no_naive, show))
+        if not no_figures:
+            with eval_llm(container.settings, not no_llm) as base_url:
                 report["figures"] = _figures(container, questions, documents, show, base_url)
-                report["llm"] = None if no_llm else settings.llm.model or "local SmolLM2-135M"
-            if not no_summaries:
-                report["summaries"] = _summaries(container, documents, show)
-        finally:
-            if started:
-                from agent.local_vllm import LocalVLLMServer
-
-                LocalVLLMServer(settings).stop()
-            container.close()
+            report["llm"] = None if no_llm else container.settings.llm.model or "local SmolLM2-135M"
+        if not no_summaries:
+            report["summaries"] = _summaries(container, documents, show)
     if json_out:
         emit_json(report)
     else:
