@@ -39,6 +39,7 @@ from agent.events import (
     StatusEvent,
 )
 from agent.figures_answer import FIGURE_REASON, figure_lead, figure_only
+from agent.filings import FILING_REASON, with_filing_line
 from agent.graph import TurnGraph, prompt
 from agent.llm import ChatModel, Finish, TokenDelta, ToolCallRequest, UsageReport
 from agent.memory import memory_path, open_memory, thread_id
@@ -273,7 +274,7 @@ class Agent:
         if not any(cl.reason == FIGURE_REASON for cl in c.claims):
             c.claims[:0] = figure_lead(c.registry)  # native mode: the computed figure first
         claims, verified, dropped = await finish_claims(c.claims, c.checker, c.ledger, c.question)
-        c.claims = claims
+        c.claims = claims = with_filing_line(claims, c.registry)
         for citation in verified:
             c.emit(CitationEvent(citation=citation))
         for citation, reason in dropped:
@@ -283,7 +284,8 @@ class Agent:
         text = answer_text(claims)
         streamed = " ".join(c.answer.split())
         c.answer_parts[:] = [text]
-        c.emit(AnswerEvent(text=text, retracted=streamed != " ".join(text.split())))
+        said = answer_text([cl for cl in claims if cl.reason != FILING_REASON])
+        c.emit(AnswerEvent(text=text, retracted=streamed != " ".join(said.split())))
         return verified, [d for d, _ in dropped]
 
     async def _native_lead(self, c: TurnContext, docs: list[str] | None) -> None:

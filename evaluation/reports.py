@@ -33,6 +33,7 @@ import numpy as np
 
 from agent.claims import strip_markers
 from agent.events import DoneEvent, ErrorEvent
+from agent.filings import FILING_REASON
 from agent.loop import Agent
 from evaluation.report_checks import gold_figure, states_figure
 from knowledge_base.protocols import Embedder
@@ -253,10 +254,14 @@ async def run_figures(
             elif isinstance(event, ErrorEvent):
                 error = event.message
         answer = strip_markers(done.answer) if done else ""
+        scored = answer
+        for claim in done.claims if done else []:  # the filing line states no figure
+            if claim.get("reason") == FILING_REASON:
+                scored = scored.replace(str(claim["text"]), "", 1).strip()
         rows.append({
             "question": q.question, "type": q.question_type, "reasoning": q.reasoning,
             "doc": q.doc_name, "gold": q.answer, "answer": answer[:600],
-            "correct": None if gold is None else states_figure(answer, gold),
+            "correct": None if gold is None else states_figure(scored, gold),
             "error": error, "total_s": round(time.perf_counter() - t0, 2),
         })  # fmt: skip
         if on_progress is not None:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from core.errors import KnowledgeBaseError, ToolError
 from core.types import Chunk, Hit, SearchMode
 from knowledge_base.lexical import bm25_terms
+from knowledge_base.routing import Filing
 from knowledge_base.service import KnowledgeBase
 from tools.base import ToolResult
 from tools.page_search import search_pages
@@ -290,6 +291,8 @@ class SearchDocumentsTool:
         #: The filings searched this turn ("3M COMPANY 10-K FY2018 (3M_2018_10K.pdf)"),
         #: so the answer can say which report it used.
         self.filings: list[str] = []
+        #: The same filings (:class:`knowledge_base.routing.Filing`), for the answer's filing line.
+        self.searched_filings: list[Filing] = []
 
     def _scope(self, requested: list[str] | None) -> list[str] | None:
         if self.document_ids is None:
@@ -319,6 +322,7 @@ class SearchDocumentsTool:
         for filing in found.filings:
             if filing.label not in self.filings:
                 self.filings.append(filing.label)
+                self.searched_filings.append(filing)
         return [self.ledger.add(hit) for hit in found.hits]
 
     async def run(self, args: BaseModel) -> ToolResult:

@@ -13,6 +13,9 @@ import anyio
 import pymupdf
 import pytest
 
+from agent.events import DoneEvent
+from agent.filings import FILING_REASON, filing_line, issuer_name
+from agent.loop import Agent
 from knowledge_base.routing import HEADER_CHARS, DocumentRouter, FilingRouter, parse_filing
 from tools.page_search import (
     in_document_query,
@@ -174,3 +177,35 @@ def test_the_tool_names_the_filing_it_searched(small_kb) -> None:  # type: ignor
     assert result.data["filings"] == ["3M COMPANY 10-K FY2022 (3M_2022_10K.pdf)"]
     pages = [(e["document_id"], e["page"]) for e in result.data["evidence"]]
     assert len(set(pages)) == len(pages)
+
+
+def test_the_filing_line_names_issuer_form_period_and_file():
+    covers = _covers()
+    mmm = parse_filing("3M_2018_10K", covers["3M_2018_10K"])
+    q10 = parse_filing("CORNING_2023Q2_10Q", covers["CORNING_2023Q2_10Q"])
+    assert mmm is not None
+    assert q10 is not None
+    assert filing_line([mmm]) == "From 3M Company's 10-K for FY2018 (3M_2018_10K.pdf):"
+    assert filing_line([q10]) == (
+        "From Corning Incorporated's 10-Q for Q2 2023 (CORNING_2023Q2_10Q.pdf):"
+    )
+    assert filing_line([]) == ""
+    assert issuer_name("CVS HEALTH CORPORATION") == "CVS Health Corporation"
+    assert issuer_name("The Boeing Company") == "The Boeing Company"
+
+
+@pytest.mark.slow
+async def test_the_answer_names_the_filing_it_used(small_kb) -> None:  # type: ignore[no-untyped-def]
+    """A question naming a company and a year, over three filings and no
+    scope: the answer (no model: composed or quoted) opens with the filing
+    routed to, a line the claim check keeps and that cites nothing."""
+    agent = Agent(small_kb.kb, None, None, small_kb.settings)
+    question = "What is the FY2018 capital expenditure amount (in USD millions) for 3M?"
+    events = [e async for e in agent.stream_answer(question, TENANT)]
+    done = events[-1]
+    assert isinstance(done, DoneEvent), done
+    assert done.answer.startswith("From 3M Company's 10-K for FY2018 (3M_2018_10K.pdf): ")
+    line = done.claims[0]
+    assert (line["reason"], line["supported"], line["citations"]) == (FILING_REASON, True, [])
+    assert len(done.claims) > 1
+    assert {c.document for c in done.citations} == {"3M_2018_10K.pdf"}
