@@ -403,3 +403,31 @@ def test_the_documents_page_of_a_100_document_tenant_answers_within_300_ms(
         assert response.status_code == 200
     assert response.text.count('<tr id="doc-') == 100
     assert sorted(timings)[2] < 0.3, timings
+
+
+def test_a_digest_of_reports_shows_the_comparison_table_and_offers_csv(
+    web_server: RunningServer, sign_in: Any, screens: Screens, tmp_path: Path
+) -> None:
+    from tests.reports.test_summaries import PDFS, TENK_PAGES, slice_pdf
+
+    tenk = slice_pdf(PDFS / "CORNING_2022_10K.pdf", TENK_PAGES, tmp_path / "CORNING_2022_10K.pdf")
+    with web_server.client("acme") as client:
+        doc_id = ingest(client, tenk)[0]
+    page = sign_in("acme", "member")
+    page.goto("/summaries")
+    page.check(f"#sum-{doc_id}")
+    page.click("form[action='/summaries'] button[type=submit]")
+    page.wait_for_selector("h1:has-text('Digest')", timeout=300_000)
+    row = page.locator("table.comparison tbody tr").first
+    assert "Corning" in row.locator("th").inner_text()
+    cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+    assert cells[:4] == ["10-K", "FY2022", "14,189", "+0.8%"]
+    screens.save(page, "digest-reports")
+    table = page.request.get(page.locator("a[href$='digest.csv']").get_attribute("href"))
+    assert table.ok
+    assert table.headers["content-type"].startswith("text/csv")
+    lines = table.text().splitlines()
+    assert lines[0].startswith("company,form,period,units,revenue")
+    assert ",10-K,FY2022," in lines[1]
+    markdown = page.request.get(page.locator("a[href$='digest.md']").get_attribute("href")).text()
+    assert "| Company | Form | Period | Revenue |" in markdown

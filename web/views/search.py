@@ -102,28 +102,37 @@ async def summary_page(request: Request[Any, Any, Any], job_id: str) -> Response
                 digest=result.get("digest"), cite_link=_cite_link)  # fmt: skip
 
 
-@get("/summaries/{job_id:str}/digest.md")
-async def digest_markdown(request: Request[Any, Any, Any], job_id: str) -> Response[str]:
+async def _finished(request: Request[Any, Any, Any], job_id: str) -> dict[str, Any]:
+    """The result of a finished summary job (an error page while it runs)."""
     job = await _summary_job(request, job_id)
     result = job.result or {}
     if str(job.status) != "done" or not result.get("digest"):
         raise DossierError("These summaries have not finished yet.")
-    text = render("summaries.md", digest=result["digest"],
-                  comparison=comparison_markdown(result["digest"].get("comparison") or []),
+    return result
+
+
+def _download(text: str, media_type: str, filename: str) -> Response[str]:
+    return Response(text, media_type=f"{media_type}; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+
+
+@get("/summaries/{job_id:str}/digest.md")
+async def digest_markdown(request: Request[Any, Any, Any], job_id: str) -> Response[str]:
+    result = await _finished(request, job_id)
+    digest = result["digest"]
+    text = render("summaries.md", digest=digest,
+                  comparison=comparison_markdown(digest.get("comparison") or []),
                   summaries=list(result["documents"].values()))  # fmt: skip
-    return Response(text, media_type="text/markdown; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="digest.md"'})  # fmt: skip
+    return _download(text, "text/markdown", "digest.md")
 
 
 @get("/summaries/{job_id:str}/digest.csv")
 async def digest_csv(request: Request[Any, Any, Any], job_id: str) -> Response[str]:
     """The reports' comparison table (company, form, period, figures) as CSV."""
-    job = await _summary_job(request, job_id)
-    result = job.result or {}
-    if str(job.status) != "done" or not result.get("digest"):
-        raise DossierError("These summaries have not finished yet.")
-    return Response(comparison_csv(result["digest"].get("comparison") or []), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="digest.csv"'})  # fmt: skip
+    result = await _finished(request, job_id)
+    return _download(
+        comparison_csv(result["digest"].get("comparison") or []), "text/csv", "digest.csv"
+    )
 
 
 SEARCH_ROUTES = [search_page, summaries_page, start_summaries, summary_page, digest_markdown,
