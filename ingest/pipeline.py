@@ -56,7 +56,7 @@ __all__ = ["IngestEvent", "IngestPipeline", "IngestResult", "InputFile", "iter_i
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = {".pdf", ".docx", ".txt", ".md"}
+SUPPORTED_SUFFIXES = {".pdf", ".docx", ".txt", ".md", ".xml"}
 
 
 @dataclass

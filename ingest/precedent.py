@@ -7,8 +7,16 @@ from __future__ import annotations
 import logging
 import time
 
+from core.errors import DossierError
 from core.reports import ReportProfile, ReportTable
 from core.types import Document
+from ingest.casemets import (
+    CASEMETS_MIME,
+    PROFILE_KEY,
+    casemets_profile,
+    load_casemets_pages,
+    text_sources,
+)
 from ingest.citations import extract_citations
 from ingest.opinions import detect_kind, opinion_parts, opinion_profile
 from ingest.reports import report_profile
@@ -40,18 +48,22 @@ def analyse_document(
     if kind is not None and kind not in DOCUMENT_KINDS:
         raise ValueError(f"unknown document kind {kind!r}: use one of {', '.join(DOCUMENT_KINDS)}")
     t0 = time.perf_counter()
-    final = kind or detect_kind(document)
+    casemets = PROFILE_KEY in document.metadata  # CAP CASEMETS XML: an opinion, its metadata
+    final = kind or ("opinion" if casemets else detect_kind(document))
     try:
         profile = DocumentProfile()
         parts = []
         if final == "opinion":
-            parts = opinion_parts(document.pages)
-            profile = opinion_profile(document, parts)
+            found = casemets_profile(document, opinion_profile)
+            if found is None:
+                found = text_sources(opinion_profile(document, opinion_parts(document.pages)))
+            profile, parts = found, found.parts
         refs = extract_citations(document.pages, parts) if final in CITING_KINDS else []
     except Exception as exc:  # a parser bug must not cost the document
         log.warning("ingest.precedent_failed doc=%s error=%s", document.name, type(exc).__name__)
         profile, refs = DocumentProfile(), []
-    profile.kind, profile.kind_source = final, ("user" if kind else "detected")
+    profile.kind = final
+    profile.kind_source = "user" if kind else ("metadata" if casemets else "detected")
     own = set(profile.own_citations)
     refs = [r for r in refs if not (r.form == "full" and r.authority in own)]
     log.info(
@@ -91,6 +103,14 @@ def reanalyse_document(
     The chunks keep their labels; the profile's parts label them on reads."""
     record = kb.get_document(tenant, document_id)
     document = Document(name=record.name, mime=record.mime, pages=kb.pages(tenant, document_id))
+    if record.mime == CASEMETS_MIME:  # its metadata is in the stored original, not the pages
+        try:
+            path = kb.catalog.file_path(tenant, document_id)
+            document.metadata = load_casemets_pages(path, path.read_bytes())[1]
+        except (OSError, DossierError) as exc:  # original gone: the text path it is
+            log.warning(
+                "ingest.casemets_reread_failed doc=%s error=%s", document_id, type(exc).__name__
+            )
     profile, refs = analyse_document(document, kind)
     CitationGraph(kb.catalog).save(tenant, document_id, profile, refs)
     ReportStore(kb.catalog).save(tenant, document_id, *analyse_report(document, profile.kind))

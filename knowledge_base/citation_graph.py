@@ -59,7 +59,10 @@ class OpinionPart(BaseModel):
 
 
 class DocumentProfile(BaseModel):
-    """What a document is; for an opinion, its metadata as the text states it."""
+    """What a document is; for an opinion, its metadata as the text states it
+    (or, for CAP CASEMETS XML, as the file's own metadata records it).
+    ``sources`` names where each field with a value came from: "document
+    metadata" or "detected from text"."""
 
     kind: str = "other"
     kind_source: str = "detected"
@@ -74,6 +77,8 @@ class DocumentProfile(BaseModel):
     disposition: str | None = None
     own_citations: list[str] = Field(default_factory=list)
     parts: list[OpinionPart] = Field(default_factory=list)
+    attorneys: list[str] = Field(default_factory=list)
+    sources: dict[str, str] = Field(default_factory=dict)
 
     def part_at(self, page: int, start: int) -> OpinionPart | None:
         """The part that (page, start) lies in; None before the first or if none."""
@@ -112,6 +117,8 @@ def _details(profile: DocumentProfile) -> dict[str, Any]:
         "judges": profile.judges,
         "parties": profile.parties,
         "parts": [p.model_dump() for p in profile.parts],
+        "attorneys": profile.attorneys,
+        "sources": profile.sources,
     }
 
 
@@ -138,7 +145,7 @@ class CitationGraph:
         row = {
             "document_id": document_id,
             "tenant": tenant,
-            **profile.model_dump(exclude={"judges", "parties", "parts"}),
+            **profile.model_dump(exclude={"judges", "parties", "parts", "attorneys", "sources"}),
             "details": _details(profile),
         }
         rows = [

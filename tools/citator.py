@@ -44,7 +44,7 @@ __all__ = [
 NEGATIVE = ("overruled", "abrogated", "questioned", "criticized", "limited", "distinguished")
 _PROFILE_FIELDS = (
     "kind", "kind_source", "case_name", "court_id", "court_name", "decided", "docket",
-    "author", "judges", "parties", "disposition", "own_citations",
+    "author", "judges", "parties", "attorneys", "disposition", "own_citations", "sources",
 )  # fmt: skip
 _CASE_NAME = re.compile(
     r"([A-Z][\w.&'’-]*(?:\s+[A-Z][\w.&'’-]*){0,5})\s+vs?\.\s+([A-Z][\w.&'’-]*(?:\s+[A-Z][\w.&'’-]*){0,5})"

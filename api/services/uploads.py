@@ -53,7 +53,7 @@ ZIP_MAX_RATIO = 200
 _FIELD_NAMES = {"file", "files"}
 #: Small text fields of the form that are read (others are ignored).
 _TEXT_FIELDS = {"replaces", "kind"}
-_SUFFIXES = {"pdf": ".pdf", "docx": ".docx", "txt": ".txt", "md": ".md"}
+_SUFFIXES = {"pdf": ".pdf", "docx": ".docx", "txt": ".txt", "md": ".md", "casemets": ".xml"}
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Document loaders: a file on disk -> :class:`core.types.Document`.
 
 ``load_document`` detects the format from the file's bytes, enforces the size
-limit and dispatches to the PDF, DOCX or plain-text loader. It raises only
+limit and dispatches to the PDF, DOCX, CAP CASEMETS XML (:mod:`ingest.casemets`)
+or plain-text loader. It raises only
 :class:`core.errors.IngestError` subclasses, each naming the file and the
 reason; any unexpected failure inside a parser becomes DocumentParseError.
 
@@ -73,7 +74,8 @@ def load_document(path: Path, settings: IngestSettings, name: str | None = None)
     fallback = extra.get("pdf_title") or extra.get("docx_title") or path.stem
     if len(fallback) > 120 or fallback.lower().startswith("microsoft word"):
         fallback = path.stem
-    title = guess_title(pages[0] if pages else None, fallback)
+    # A CASEMETS file names its case; other formats: the best guess from page 1.
+    title = extra.get("title") or guess_title(pages[0] if pages else None, fallback)
     doc = Document(
         name=name or path.name, mime=MIME_TYPES[fmt], pages=pages, title=title, metadata=meta
     )
@@ -102,4 +104,8 @@ def _dispatch(path: Path, fmt: str, settings: IngestSettings) -> tuple[list[Page
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    if fmt == "casemets":
+        from ingest.casemets import load_casemets_pages
+
+        return load_casemets_pages(path, data)
     return [load_text_page(path, data, fmt)], {}

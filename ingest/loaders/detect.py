@@ -1,13 +1,15 @@
 """File-type detection from magic bytes (never from the extension).
 
-``detect_format`` answers "pdf", "docx", "txt" or "md"; anything else raises
-:class:`~core.errors.UnsupportedFormatError` naming what the bytes look like
-and how to convert the file. The extension is consulted only to tell Markdown
-from plain text once the bytes are known to be text.
+``detect_format`` answers "pdf", "docx", "casemets", "txt" or "md"; anything
+else raises :class:`~core.errors.UnsupportedFormatError` naming what the bytes
+look like and how to convert the file. The extension is consulted only to tell
+Markdown from plain text once the bytes are known to be text, and to read a
+``.xml`` file as XML (text starting ``<?xml`` is XML whatever its name).
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -22,6 +24,7 @@ MIME_TYPES: dict[str, str] = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "txt": "text/plain",
     "md": "text/markdown",
+    "casemets": "application/mets+xml",
 }
 
 #: (magic prefix, human name) of formats we recognise but do not read.
@@ -46,6 +49,14 @@ _UNSUPPORTED_MAGIC: tuple[tuple[bytes, str], ...] = (
 
 _TEXT_SUFFIXES = {".md": "md", ".markdown": "md"}
 _SNIFF_BYTES = 8192
+#: The XML prolog (declaration, comments, processing instructions), then the
+#: root element's start tag.
+_XML_ROOT = re.compile(
+    rb"^(?:\s|<\?.*?\?>|<!--.*?-->)*<(?P<doctype>!DOCTYPE\s+)?(?P<tag>[^\s/>\[]*)(?P<attrs>[^>]*)",
+    re.S,
+)
+_METS_NS = b"http://www.loc.gov/METS/"
+_CASE_BODY_NS = b"http://nrs.harvard.edu/urn-3:HLS.Libr.US_Case_Law.Schema.Case_Body:"
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -59,13 +70,15 @@ def _looks_like_text(head: bytes) -> bool:
 
 
 def detect_format(path: Path) -> str:
-    """Return "pdf", "docx", "txt" or "md" from the file's bytes.
+    """Return "pdf", "docx", "casemets", "txt" or "md" from the file's bytes.
 
     A PDF is recognised by ``%PDF-`` in its first 1 KiB (the spec allows
-    leading junk); a DOCX by a zip containing ``word/document.xml``; text by
+    leading junk); a DOCX by a zip containing ``word/document.xml``; CAP
+    CASEMETS XML by a METS root element and CAP's case-body namespace; text by
     the absence of NUL and control bytes (``.md``/``.markdown`` names give
-    "md"). Raises UnsupportedFormatError for anything else, with the detected
-    type and a conversion hint, and IngestError if the file cannot be read.
+    "md"). Raises UnsupportedFormatError for anything else (other XML
+    included), with the detected type and a conversion hint, and IngestError
+    if the file cannot be read.
     """
     path = Path(path)
     try:
@@ -81,6 +94,9 @@ def detect_format(path: Path) -> str:
         if head.startswith(magic):
             raise UnsupportedFormatError(path, f"unsupported format: {name}; {CONVERT_HINT}")
     if _looks_like_text(head):
+        xml = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if xml.startswith(b"<?xml") or path.suffix.lower() == ".xml":
+            return _detect_xml(path, xml)
         return _TEXT_SUFFIXES.get(path.suffix.lower(), "txt")
     raise UnsupportedFormatError(
         path, f"unsupported format: unrecognised binary data; {CONVERT_HINT}"
@@ -106,3 +122,34 @@ def _detect_zip(path: Path) -> str:
     else:
         kind = "zip archive that is not a Word document"
     raise UnsupportedFormatError(path, f"unsupported format: {kind}; {CONVERT_HINT}")
+
+
+def _detect_xml(path: Path, head: bytes) -> str:
+    """ "casemets" for CAP CASEMETS XML (root element in the METS namespace,
+    CAP's case body inside); UnsupportedFormatError for any other XML."""
+    m = _XML_ROOT.match(head)
+    if m is not None and m.group("doctype"):
+        raise UnsupportedFormatError(
+            path, "unsupported format: XML with a document type declaration (DTD) is refused"
+        )
+    if m is None or not m.group("tag"):
+        raise UnsupportedFormatError(path, "unsupported format: not well-formed XML")
+    tag = m.group("tag").decode("utf-8", "replace")
+    prefix, _, local = tag.rpartition(":")
+    declares = re.escape(b"xmlns" + (b":" + prefix.encode() if prefix else b""))
+    ns = re.search(rb"(?:^|\s)" + declares + rb"\s*=\s*[\"']([^\"']*)[\"']", m.group("attrs"))
+    if ns is None or ns.group(1) != _METS_NS or local != "mets":
+        raise UnsupportedFormatError(
+            path,
+            f"unsupported format: XML whose root element is <{tag[:60]}>; only CAP CASEMETS "
+            "XML (a METS file with a Caselaw Access Project case body) is read",
+        )
+    with path.open("rb") as fh:
+        tail = b""
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            if _CASE_BODY_NS in tail + block:
+                return "casemets"
+            tail = block[-len(_CASE_BODY_NS) :]
+    raise UnsupportedFormatError(
+        path, "unsupported format: METS XML without a CAP case body (not a CASEMETS case file)"
+    )
