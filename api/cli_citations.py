@@ -211,6 +211,14 @@ def eval_precedents(
     baseline: Annotated[
         bool, typer.Option("--baseline/--no-baseline", help="Also run the naive retriever.")
     ] = True,
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            help="text: ingest the plain texts (metadata detected from the text) | "
+            "xml: ingest CAP's CASEMETS XML (metadata from the file's own elements).",
+        ),
+    ] = "text",
     kb: KbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -218,8 +226,10 @@ def eval_precedents(
     retrieval recall@1/@5 (vs the naive baseline) on CAP's Arkansas opinions."""
     from api.cli import get_settings
     from api.container import Container
-    from evaluation.precedents import run_precedents
+    from evaluation.precedents import SOURCES, run_precedents
 
+    if source not in SOURCES:
+        raise fail(f"--source must be one of {', '.join(SOURCES)}, not {source!r}")
     if not (corpus / "metadata.jsonl").is_file():
         raise fail(
             f"{corpus}: no metadata.jsonl (see ../shared/data/README.md, court/cap-arkansas)"
@@ -229,7 +239,12 @@ def eval_precedents(
         container = Container(settings)
         try:
             report = run_precedents(
-                container, corpus, baseline=baseline, limit=limit, workdir=Path(tmp) / "texts"
+                container,
+                corpus,
+                baseline=baseline,
+                limit=limit,
+                workdir=Path(tmp) / "texts",
+                source=source,
             )
         finally:
             container.close()
@@ -243,7 +258,8 @@ def _print_eval(report: dict[str, Any]) -> None:
     from evaluation.precedents import summary_rows
 
     table = Table(
-        title=f"precedents: {report['documents']} CAP opinions, ingest {report['ingest_s']} s"
+        title=f"precedents: {report['documents']} CAP opinions ({report['source']}), "
+        f"ingest {report['ingest_s']} s"
     )
     for col in ("measure", "value", "where the text states it"):
         table.add_column(col)
