@@ -15,7 +15,7 @@ from core.settings import IngestSettings
 from core.types import Document
 from ingest.casemets import SOURCE_METADATA, SOURCE_TEXT, parse_xml
 from ingest.loaders import detect_format, load_document
-from ingest.precedent import analyse_document
+from ingest.precedent import analyse_document, reanalyse_document
 from knowledge_base.citation_graph import CitationGraph, DocumentProfile
 from tests.precedents.conftest import CAP
 
@@ -206,3 +206,7 @@ def test_ingested_xml_labels_chunks_and_finds_citations_page_exact(ingested) -> 
     assert stored.sources["court_name"] == SOURCE_METADATA
     assert stored.attorneys
     assert stored.own_citations == ["288 Ark. 33", "701 S.W.2d 369"]
+    # `dossier kind` re-reads the metadata from the stored original XML.
+    again = reanalyse_document(c.kb, "t1", young, "opinion")
+    assert (again.kind_source, again.docket) == ("user", "85-186")
+    assert again.sources["docket"] == SOURCE_METADATA
