@@ -36,6 +36,7 @@ __all__ = [
     "KbOpt",
     "TenantOpt",
     "app",
+    "counted",
     "document_found",
     "emit_json",
     "fail",
@@ -136,6 +137,11 @@ def emit_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``"1 file"``, ``"3 files"``, ``"2 summaries"`` (``plural`` when not noun + s)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
@@ -234,7 +240,7 @@ def ingest(
         )
     elapsed = time.perf_counter() - t0
     failed = [r for r in results if r.status == "failed"]
-    table = Table(title=f"ingested {len(results)} file(s) in {elapsed:.1f}s")
+    table = Table(title=f"ingested {counted(len(results), 'file')} in {elapsed:.1f}s")
     for col in ("file", "status", "pages", "chunks", "document id / error"):
         table.add_column(col)
     for r in results:
@@ -290,7 +296,7 @@ def documents(
             ]
         )
         return
-    table = Table(title=f"{len(docs)} document(s)")
+    table = Table(title=counted(len(docs), "document"))
     for col in ("id", "name", "pages", "chunks", "status", "version"):
         table.add_column(col)
     for d in docs:

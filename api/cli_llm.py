@@ -28,7 +28,16 @@ from agent.events import (
 from agent.llm import OpenAIChatModel
 from agent.local_vllm import LocalVLLMServer, ensure_local_llm, prepare_local_model
 from agent.loop import Agent
-from api.cli import JsonOpt, KbOpt, TenantOpt, emit_json, fail, get_container, get_settings
+from api.cli import (
+    JsonOpt,
+    KbOpt,
+    TenantOpt,
+    counted,
+    emit_json,
+    fail,
+    get_container,
+    get_settings,
+)
 from core.errors import ConfigurationError, LLMError
 
 __all__ = ["register"]
@@ -200,7 +209,7 @@ async def _consume(
         if checked is not None and checked.retracted:
             # Streamed text was corrected by the claim check: the checked answer stands.
             removed = [c for c in done.claims if not c["supported"]]
-            err.print(f"[yellow]{len(removed)} sentence(s) removed by the claim check; "
+            err.print(f"[yellow]{counted(len(removed), 'sentence')} removed by the claim check; "
                       "the checked answer:[/yellow]")  # fmt: skip
             out.print(checked.text, markup=False)
         if done.citations:

@@ -18,6 +18,7 @@ from api.cli import (
     JsonOpt,
     KbOpt,
     TenantOpt,
+    counted,
     emit_json,
     err,
     fail,
@@ -142,7 +143,7 @@ def keys_list(
     if json_out:
         emit_json([r.model_dump(mode="json") for r in records])
         return
-    table = Table(title=f"{len(records)} key(s)")
+    table = Table(title=counted(len(records), "key"))
     for col in ("id", "prefix", "tenant", "role", "name", "created", "revoked"):
         table.add_column(col)
     for r in records:
@@ -296,7 +297,9 @@ def summarize(
                    "digest_csv": str(out_dir / "digest.csv"),
                    "comparison": digest["comparison"]})  # fmt: skip
     else:
-        err.print(f"{len(summaries)} summary(ies) and digest.md/.json/.csv in {out_dir}")
+        err.print(
+            f"{counted(len(summaries), 'summary', 'summaries')} and digest.md/.json/.csv in {out_dir}"
+        )
     if failed:
         raise typer.Exit(1)
 

@@ -62,9 +62,20 @@ _MINOR_ITEM = re.compile(
     r"income\s+tax|effective\s+tax|pension|other\s+(?:income|expense)",
     re.I,
 )
-_RISK = re.compile(
+_RISK_EFFECT = re.compile(
     r"\b(?:could|may|might)\b[^.]{0,160}\b(?:adversely|negatively|materially|harm|disrupt|"
-    r"impair|reduce)|\b(?:uncertaint(?:y|ies)|headwinds?|volatility)\b",
+    r"impair|reduce)",
+    re.I,
+)
+_RISK = re.compile(
+    _RISK_EFFECT.pattern + r"|\b(?:uncertaint(?:y|ies)|headwinds?|volatility)\b", re.I
+)
+#: Why a measure is presented ("We believe that the use of constant-currency
+#: reporting allows management to ..."): it names volatility, but is no risk.
+_MEASURE_RATIONALE = re.compile(
+    r"\bwe believe (?:that )?(?:the use of|these|this|presenting|such)\b|"
+    r"\ballows? (?:management|investors)\b|\buseful (?:information )?(?:to|for) investors\b|"
+    r"\bnon-gaap\b",
     re.I,
 )
 
@@ -152,7 +163,13 @@ def _is_driver(text: str) -> bool:
 
 
 def _is_risk(text: str) -> bool:
-    return bool(_RISK.search(text))
+    return bool(_RISK.search(text)) and not _MEASURE_RATIONALE.search(text)
+
+
+def _is_stated_risk(text: str) -> bool:
+    """A risk in management's discussion, which names volatility and
+    uncertainty in passing: only "could/may ... adversely affect" sentences."""
+    return bool(_RISK_EFFECT.search(text)) and not _MEASURE_RATIONALE.search(text)
 
 
 def _risk_bonus(text: str) -> float:
@@ -190,7 +207,7 @@ def _risks(pages: Sequence[str], mda: Sequence[int], embed: Any, fields: dict[st
     risk_pages = section_pages(pages, _RISK_START, _RISK_END, limit=25)
     pool = _page_sentences(pages, risk_pages, _is_risk, **fields)
     if len(pool) < RISKS:  # a 10-Q refers to its 10-K: risks named in its MD&A
-        pool += _page_sentences(pages, mda, _is_risk, **fields)
+        pool += _page_sentences(pages, mda, _is_stated_risk, **fields)
     return _ranked(pool, _risk_bonus, embed, RISKS, chosen)[0]
 
 

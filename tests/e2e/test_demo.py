@@ -71,7 +71,7 @@ def _json(demo: dict[str, Any], *args: str) -> Any:
 def test_every_step_runs_in_order(demo: dict[str, Any]) -> None:
     steps = re.findall(r"== dossier (\w+)", demo["out"])
     assert steps == ["ingest", "documents", "search", "ask", "review"]
-    assert "ingested 2 file(s)" in demo["err"]
+    assert "ingested 2 files" in demo["err"]
     assert "failed" not in demo["err"]
 
 

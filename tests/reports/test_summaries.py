@@ -183,3 +183,20 @@ def test_filters_reject_boilerplate_and_flattened_tables() -> None:
         "Net sales for the three months ended June 30, 2023 decreased $372 million, or 10%, "
         "when compared to the same period in 2022."
     )
+
+
+def test_why_a_measure_is_presented_is_not_a_risk() -> None:
+    from api.services.report_summary import _is_risk, _is_stated_risk
+
+    rationale = (  # CORNING_2023Q2_10Q.pdf p. 29: names volatility, warns of nothing
+        "We believe that the use of constant-currency reporting allows management to understand "
+        "our results without the volatility of currency fluctuation, analyze underlying trends "
+        "in the businesses and establish operational goals and forecasts."
+    )
+    assert not _is_risk(rationale)
+    assert not _is_stated_risk(rationale)
+    stated = ("Additional risks and uncertainties not currently known to us may materially "
+              "adversely impact Corning's business, financial condition or operating results.")  # fmt: skip
+    assert _is_stated_risk(stated)
+    assert not _is_stated_risk("Demand volatility remained high in the quarter.")
+    assert _is_risk("Demand volatility remained high in the quarter.")
