@@ -258,7 +258,7 @@ class TurnGraph:
         if any(cl.reason == FIGURE_REASON for cl in c.claims):
             source = "the report's statements"
         c.emit(StatusEvent(stage="degraded", message=f"language model unavailable: "
-                           f"{reason}; answered from {source}"))  # fmt: skip
+                           f"{reason.rstrip('. ')}; answered from {source}"))  # fmt: skip
 
     # -- native mode: model <-> tools ----------------------------------------------
 

@@ -250,6 +250,7 @@ class TurnContext:
 
 def _summary(name: str, result: ToolResult) -> str:
     if name == "search_documents":
-        return f"{len(result.data.get('evidence', []))} passage(s)"
+        n = len(result.data.get("evidence", []))
+        return f"{n} passage{'' if n == 1 else 's'}"
     first = result.content.strip().splitlines()[0] if result.content.strip() else ""
     return first[:200]
