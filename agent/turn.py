@@ -253,4 +253,4 @@ def _summary(name: str, result: ToolResult) -> str:
         n = len(result.data.get("evidence", []))
         return f"{n} passage{'' if n == 1 else 's'}"
     first = result.content.strip().splitlines()[0] if result.content.strip() else ""
-    return first[:200]
+    return first[:200].rstrip(":")

@@ -1,7 +1,8 @@
 """Browser tests of the web app: Debian's Chromium driven by Playwright against
 the real app (``api.app.create_app``, what ``dossier serve`` runs) on
 127.0.0.1, with the real Milvus Lite, SQLite catalog, MiniLM model and CUAD
-PDFs. The LLM is a closed port: answers are evidence-only (degraded).
+PDFs. The LLM is a closed port: answers are evidence-only (degraded), except in
+test_web_llm.py, which runs the app with the suite's real vLLM CPU server.
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium
 (``apt-get install chromium``; scripts/setup.sh installs it). Set

@@ -205,7 +205,7 @@ def test_ask_streams_tokens_and_a_citation_chip_opens_the_highlighted_page(
     assert SERVICES_PDF.name in chip.inner_text()
     assert ", p. " in chip.inner_text()
     assert page.locator(".turn .answer .ref").count() >= 1  # [n] markers in the answer
-    screens.save(page, "ask")
+    screens.save(page, "ask-no-model")
     cited_page = int(re.search(r", p\. (\d+)", chip.inner_text()).group(1))
     chip.click()
     page.wait_for_url("**/documents/**")

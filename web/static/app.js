@@ -230,7 +230,7 @@
     run_python: "Calculating" };
 
   function handleAskEvent(t, state, name, data) {
-    if (name === "status") step(t, data.message);
+    if (name === "status") { if (data.stage !== "retrieving") step(t, data.message); }  // the tool call says it
     else if (name === "tool_call") step(t, (TOOL_LABELS[data.name] || ("Running " + data.name)) + "…");
     else if (name === "tool_result") step(t, (data.is_error ? "Failed: " : "Done: ") + (data.summary || data.name));
     else if (name === "token") { state.text += data.text; t.answer.textContent = state.text; }
