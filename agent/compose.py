@@ -240,11 +240,12 @@ def compose(
     """
     evidence = (finding or {}).get("evidence") or []
     if want.category in _OPENING and want.kind == "value":
-        known = {(e.get("page"), e.get("start")) for e in evidence}
-        evidence = [
-            *evidence,
-            *(o for o in opening if (o.get("page"), o.get("start")) not in known),
-        ]
+        raw = evidence
+        evidence = _with_opening(opening, evidence)
+        if want.category == "Parties":  # a preamble cut between two passages, joined
+            joined = _with_opening(raw, _joined(opening))
+            if len(_valued_evidence("Parties", joined)[1].get("parties") or []) >= 2:
+                evidence = joined
     if want.kind == "yes_no":
         return _compose_yes_no(want, finding, evidence, item_for)
     chosen, value = _valued_evidence(want.category, evidence) if evidence else (None, {})
@@ -302,6 +303,37 @@ def _searched_value(
             if value is not None:
                 return item, value.model_dump(mode="json")
     return None
+
+
+def _with_opening(
+    evidence: Sequence[dict[str, Any]], opening: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``evidence`` plus ``opening`` (one copy of each place: the second list's)."""
+    known = {(e.get("page"), e.get("start")) for e in opening}
+    return [*(e for e in evidence if (e.get("page"), e.get("start")) not in known), *opening]
+
+
+def _joined(opening: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The opening passages with each run of adjacent ones (same page, a few
+    spaces apart) joined into one: a preamble cut between two passages
+    ("BETWEEN: EMERALD ..., ("Emerald") AND:" | "DR. GAETANO MORELLO N.D. INC. ...")."""
+    out: list[dict[str, Any]] = []
+    for o in sorted(opening, key=lambda e: (int(e.get("page") or 0), int(e.get("start") or 0))):
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and last.get("page") == o.get("page")
+            and 0 <= int(o.get("start") or 0) - int(last.get("end") or 0) <= 3
+        ):
+            out[-1] = {
+                **last,
+                "quote": f"{last['quote']} {o['quote']}",
+                "end": o.get("end"),
+                "chunk_id": f"{last.get('chunk_id')}+{o.get('chunk_id')}",
+            }
+        else:
+            out.append(dict(o))
+    return out
 
 
 #: Categories whose value the agreement's opening words state.

@@ -106,7 +106,7 @@ def governing_laws(passage: str) -> tuple[list[str], int] | None:
 # -- parties -------------------------------------------------------------------------
 _ANCHOR = re.compile(r"\b(?:by\s+and\s+)?(?:between|among)\s*:?\s+", re.I)
 _DEFINED = re.compile(
-    r"\(\s*(?:the\s+|hereinafter\s+(?:referred\s+to\s+as\s+|called\s+(?:as\s+)?)?|each\s+a\s+)?"
+    r"\(\s*(?:[a-z][a-z\s]{0,80}?,?\s+)?(?:the\s+|hereinafter\s+(?:referred\s+to\s+as\s+|called\s+(?:as\s+)?)?|each\s+a\s+)?"
     r"\"(?P<term>[^\"]{1,60})\"[^()]{0,120}\)"
     r"|(?:hereinafter|hereafter)\s+(?:referred\s+to\s+as\s+|called\s+(?:as\s+)?)?\"(?P<term2>[^\"]{1,60})\"",
     re.I,
@@ -120,7 +120,16 @@ _NAME_END = re.compile(
 )
 #: Where the next party starts in the text after a defined term: after "and"
 #: at the start, or after an address / description that ends in , ; . ) or a digit.
-_NEXT_PARTY = re.compile(r"(?:^[\s,;]*|[,;.)\d]\s*)(?:and|AND)\b\s*:?\s*")
+_NEXT_PARTY = re.compile(
+    r"(?:^[\s,;]*|[,;.)\d]\s*)(?:and|AND|And)\b(?!/)\s*:?\s*|\bParty\s+[A-Z]\s*:\s*"
+)
+#: Else the last "and" before a capitalised word: "(“Allscripts”) on behalf of itself and its
+#: Affiliates and Phreesia, Inc.".
+_AND_NAME = re.compile(r"\s(?:and|AND|And)\s+(?=[A-Z0-9])")
+#: A label before a party's name: "Party A:", "Parties to this agreement".
+_LABEL = re.compile(
+    r"^(?:Party\s+[A-Z]\s*:|(?:the\s+)?parties(?:\s+to\s+this\s+agreement)?\s*:?)\s*", re.I
+)
 _GROUP = re.compile(
     r"collectively|individually|each\s+(?:a|of)\b|referred to as (?:the )?\"?part", re.I
 )
@@ -131,15 +140,24 @@ _SUFFIXED = re.compile(
 )
 
 
+#: The same, "&" allowed between the words ("Physician Sales & Service, Inc.").
+_SUFFIXED_AMP = re.compile(
+    _SUFFIXED.pattern.replace(
+        r"(?:[A-Z0-9][\w&.'/-]*,?\s+)", r"(?:(?:[A-Z0-9][\w&.'/-]*|&),?\s+)", 1
+    )
+)
+
+
 def _name_of(segment: str) -> str | None:
     segment = re.sub(r"^[\s,;:]*(?:and|&)?[\s,;:]*(?:\(\w\)|\d\.)?\s*", "", segment)
+    segment = _LABEL.sub("", segment)
     if not segment or _GROUP.search(segment):
         return None
     end = _NAME_END.search(segment)
     name = segment[: end.start()] if end else segment
-    name = name.strip(' ,;:"')
+    name = _DATED.sub("", name).strip(' ,;:"')
     if len(name) > 90 or re.search(r"agreement", name, re.I):
-        suffixed = list(_SUFFIXED.finditer(name))
+        suffixed = list(_SUFFIXED_AMP.finditer(name))
         name = suffixed[-1].group(0).strip(" ,") if suffixed else ""
     return name if re.search(r"[A-Za-z]{2}", name) else None
 
@@ -156,10 +174,10 @@ def parties(passage: str) -> tuple[list[tuple[str, str | None]], int] | None:
         segment = window[cursor : m.start()]
         cursor = m.end()
         if out:
-            after = _NEXT_PARTY.search(segment)
+            after = _next_party(segment)
             if after is None:  # a second defined term of the same party
                 continue
-            segment = segment[after.end() :]
+            segment = segment[after:]
         name = _name_of(segment)
         if name is None:
             if out:
@@ -168,17 +186,81 @@ def parties(passage: str) -> tuple[list[tuple[str, str | None]], int] | None:
         out.append((name, m.group("term") or m.group("term2")))
         if re.match(r"\s*[.]", window[cursor:]):
             break
+    tail = re.match(r"[\s,]*(?:and|AND|And)\s+(?=[A-Z0-9])", window[cursor:]) if out else None
+    if tail is not None:  # "... (the "Sponsor") and ACM.": a last party without a defined term
+        last = _name_of(re.split(r"\.(?:\s|$)", window[cursor + tail.end() :][:200])[0])
+        if last and _proper(last):
+            out.append((last, None))
+    defined = len(out) >= 2  # each party named with its defined term
     if len(out) < 2 and anchor:
-        names = [_name_of(s) for s in re.split(r"\s+and\s+", window[:400], maxsplit=1)]
+        names = [_name_of(s) for s in re.split(r"\s+and\s+", window[:400], maxsplit=1, flags=re.I)]
         if all(names) and len(names) == 2:
             out = [(n, None) for n in names if n]
     out = [(trimmed, t) for n, t in out if (trimmed := _trim_name(n))]
+    out = list(dict.fromkeys((_legal_name(n, text), t) for n, t in _listed(out, text)))
     if not out:
         return None
     strength = 3 if anchor and len(out) >= 2 else 2 if len(out) >= 2 else 1
+    if strength == 3 and defined:
+        strength = 4  # a preamble's "A ("X") and B ("Y")", firmer than a title's "between A and B"
     if not all(_proper(n) for n, _ in out):
         strength = 1  # "between the Owner and the Licensee": a later reference, not the preamble
     return out, strength
+
+
+def _next_party(segment: str) -> int | None:
+    """Where the next party's name starts in the text after a defined term: the
+    last "and" after punctuation that a name follows, else the last "and" before
+    a capitalised word ("..., United Kingdom and CERES, INC.")."""
+    for pattern in (_NEXT_PARTY, _AND_NAME):
+        for m in reversed(list(pattern.finditer(segment))):
+            if _name_of(segment[m.end() :]) and _trim_name(_name_of(segment[m.end() :]) or ""):
+                return m.end()
+    return None
+
+
+def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    found = None
+    for found in pattern.finditer(text):  # noqa: B007  (the last one is kept)
+        pass
+    return found
+
+
+def _listed(found: list[tuple[str, str | None]], text: str) -> list[tuple[str, str | None]]:
+    """Names split where a list joins parties named by their defined terms ("among
+    PSS, PSS Merger Corp. ("Merger Corp.") and GSMS": "PSS" is defined earlier)."""
+    out: list[tuple[str, str | None]] = []
+    for name, term in found:
+        first, _, rest = name.partition(", ")
+        suffix = re.fullmatch(
+            r"(?:inc|incorporated|corp|corporation|co|company|ltd|limited|llc|"
+            r"l\.l\.c|lp|l\.p|plc|gmbh|ag|s\.?a|b\.?v|n\.?v)\.?",
+            rest.strip().lower(),
+        )
+        if (
+            rest
+            and not suffix
+            and _proper(rest)
+            and re.search(rf"\(\s*(?:the\s+)?\"{re.escape(first)}\"", text)
+        ):
+            out += [(first, None), (rest, term)]
+        else:
+            out.append((name, term))
+    return out
+
+
+def _legal_name(name: str, text: str) -> str:
+    """The legal name of a party named by its defined term ("... between Shun Li De
+    Commerce & Trading Ltd ("SLD") and ACM", where "American Champion Media, Inc.
+    ("ACM")" comes earlier): the suffixed name written before that term."""
+    defined = re.search(rf"\(\s*(?:the\s+)?\"{re.escape(name)}\"", text)
+    if defined is None or len(name.split()) > 2:
+        return name
+    before = text[max(0, defined.start() - 120) : defined.start()]
+    suffixed = _last(_SUFFIXED_AMP, before)
+    if suffixed is None or before[suffixed.end() :].strip(" ,"):
+        return name
+    return re.sub(r"^.*\b(?:19|20)\d{2},?\s+(?=[A-Z])", "", suffixed.group(0)).strip(" ,")
 
 
 #: Connectors a name holds but cannot end with ("Bank of America", "Shun Li De Commerce").
@@ -191,6 +273,9 @@ _NAME_CONNECTORS = _CONNECTING | frozenset(
     ("plc", "inc", "inc.", "ltd", "ltd.", "llc", "co", "co.", "corp", "corp.", "gmbh", "a.s",
      "a.s.", "s.a", "s.a.", "b.v.", "n.v.", "s.r.l.", "s.p.a.")
 )  # fmt: skip
+_SUFFIX_WORD = re.compile(
+    r"(?:inc|ltd|llc|l\.l\.c|corp|plc|gmbh|limited|incorporated|corporation)\.?"
+)
 _DATED = re.compile(r"\s+(?:dated|effective)\b.*$", re.I | re.S)
 
 
@@ -212,6 +297,8 @@ def _trim_name(name: str) -> str | None:
         return None
     kept: list[str] = []
     for word in words:
+        if kept and kept[-1].endswith(",") and _SUFFIX_WORD.fullmatch(kept[-1].lower().strip(",")):
+            break  # "DR. GAETANO MORELLO N.D. INC., Businessperson"
         bare = word.lower().strip(",;:")
         if (
             not _word_starts_name(word)

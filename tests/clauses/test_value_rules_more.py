@@ -1,0 +1,81 @@
+"""More value rules (issue 12), each on a real CUAD sentence read from ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tools.clauses.value_names import parties
+
+_TXT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cuad-dev" / "txt"
+
+
+def _cuad(prefix: str, marker: str, length: int) -> str:
+    """``length`` characters of the CUAD contract whose name starts with
+    ``prefix``, from ``marker`` on (CUAD's text, runs of whitespace as one space)."""
+    path = next(p for p in sorted(_TXT.glob(f"{prefix}*.txt")))
+    text = " ".join(path.read_text(encoding="utf-8").split())
+    at = text.index(marker)
+    return text[at : at + length]
+
+
+def _names(passage: str) -> list[str]:
+    found = parties(passage)
+    assert found is not None
+    return [name for name, _ in found[0]]
+
+
+def test_parties_second_party_after_capitalised_and_and_hereinafter() -> None:
+    passage = _cuad("InmodeLtd", "by and between: INVASIX", 380)
+    assert _names(passage) == ["INVASIX LTD.", "FLEXTRONICS ISRAEL LTD."]
+
+
+def test_parties_second_party_after_on_behalf_of_itself_and_its_affiliates() -> None:
+    passage = _cuad("PHREESIA", "is by and between Allscripts", 230)
+    assert _names(passage) == ["Allscripts Healthcare, LLC", "Phreesia, Inc."]
+
+
+def test_parties_second_party_after_an_address_that_holds_and() -> None:
+    passage = _cuad("CERES", "by and between INSTITUTE OF GRASSLAND", 400)
+    assert _names(passage) == ["INSTITUTE OF GRASSLAND AND ENVIRONMENTAL RESEARCH", "CERES, INC."]
+
+
+def test_parties_defined_term_after_a_phrase_in_the_parenthesis() -> None:
+    passage = _cuad("VIVINT SOLAR", "by and between VIVINT SOLAR", 250)
+    assert _names(passage) == ["VIVINT SOLAR, INC.", "VIVINT, INC."]
+
+
+def test_parties_and_or_is_not_the_next_party() -> None:
+    passage = _cuad("RandWorldwide", "by and between Dassault", 330)
+    assert _names(passage) == ["Dassault Systemes", "PlanetCAD Inc."]
+
+
+def test_parties_title_line_with_capitalised_and() -> None:
+    passage = _cuad("AimmuneTherapeutics", "BY AND BETWEEN XENCOR", 58)
+    assert _names(passage) == ["XENCOR, INC.", "AIMMUNE THERAPEUTICS, INC."]
+
+
+def test_parties_last_party_named_by_a_term_defined_earlier() -> None:
+    passage = _cuad("PACIFICSYSTEMS", "American Champion Media, Inc.", 700)
+    assert _names(passage) == ["Shun Li De Commerce & Trading Ltd", "American Champion Media, Inc."]
+
+
+def test_parties_listed_by_defined_terms_get_their_legal_names() -> None:
+    passage = _cuad("GULFSOUTH", "The undersigned is a shareholder", 520)
+    assert _names(passage) == [
+        "Physician Sales & Service, Inc.",
+        "PSS Merger Corp.",
+        "Gulf South Medical Supply, Inc.",
+    ]
+
+
+def test_parties_name_ends_after_its_suffix() -> None:
+    passage = _cuad("EMERALDHEALTH", "BETWEEN: EMERALD", 360)
+    assert _names(passage) == ["EMERALD HEALTH NATURALS, INC.", "DR. GAETANO MORELLO N.D. INC."]
+
+
+def test_parties_dated_line_after_the_title() -> None:
+    title = _cuad("TRICITY", "OUTSOURCING AGREEMENT BY AND BETWEEN", 175)
+    assert "DATED AS OF" in title
+    names = _names(title)
+    assert names[0] == "TRI CITY NATIONAL BANK"
+    assert names[1].startswith("MARSHALL & ILSLEY CORPORATION")
