@@ -132,7 +132,8 @@ class KnowledgeBase:
 
     def router(self, tenant: str) -> DocumentRouter:
         """The tenant's document router, rebuilt when its READY set changes
-        (openings are read once per document and cached)."""
+        (openings are read once per document and cached; reports' profiles
+        give their filings' issuer, form and period)."""
         ready = [d for d in self.catalog.list_documents(tenant) if d.status is DocumentStatus.READY]
         key = frozenset(d.id for d in ready)
         with self._router_lock:
@@ -140,7 +141,12 @@ class KnowledgeBase:
             if cached is not None and cached[0] == key:
                 return cached[1]
         openings = {d.id: self._opening(tenant, d) for d in ready}
-        router = DocumentRouter(openings)
+        # A report's profile (issuer, form, fiscal period read at ingest) names
+        # the filing better than the opening's first lines do.
+        profiles = {
+            doc: p.to_json() for doc, p in ReportStore(self.catalog).profiles(tenant).items()
+        }
+        router = DocumentRouter(openings, profiles=profiles)
         with self._router_lock:
             self._routers[tenant] = (key, router)
         return router

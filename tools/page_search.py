@@ -20,7 +20,16 @@
    labels of the tables the ingest extracted (``KnowledgeBase.tables``).
    A statement named in the question puts its page at the top; one implied
    by a line item (or by "capital intensive") puts it right below the best hit.
-4. **The question as searched** inside routed filings drops analyst
+4. **Line items in table rows.** A table row whose label names what the
+   question asks about ("effective tax rate", "operating margin" in the row
+   "Operating income margin") lifts its page: a question's two-word phrases
+   are looked up among the row labels of the pool's table chunks (a phrase
+   may skip one word of the label), and each phrase found adds
+   ``ROW_WEIGHT`` × the best score to the page.
+5. **Cover questions.** A question about what a filing's cover states
+   (securities registered on an exchange, trading symbols, filer status,
+   file number) puts the cover page first: it is boilerplate everywhere else.
+6. **The question as searched** inside routed filings drops analyst
    instructions ("Assume that you are an analyst.", "If operating margin is
    not a useful metric …, state that") and the issuer's name, which every
    page of its report repeats.
@@ -33,9 +42,10 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
-from core.types import Chunk, Hit, SearchMode
+from core.types import BlockKind, Chunk, Hit, SearchMode
 from knowledge_base.lexical import bm25_terms
 from knowledge_base.routing import Filing
 from knowledge_base.service import KnowledgeBase
@@ -43,8 +53,11 @@ from knowledge_base.service import KnowledgeBase
 __all__ = [
     "MIN_POOL",
     "POOL_FACTOR",
+    "ROW_WEIGHT",
     "PageSearch",
+    "cover_question",
     "in_document_query",
+    "row_phrases",
     "search_pages",
     "statement_kinds",
     "statement_pages",
@@ -54,6 +67,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 POOL_FACTOR = 6
+#: Share of the best score a page gains per question phrase one of its table rows names.
+ROW_WEIGHT = 0.5
 _EPSILON = 1e-6
 MIN_POOL = 48
 #: Statement pages found per document at most (one statement spans 1-3 pages).
@@ -224,6 +239,58 @@ def in_document_query(query: str, filings: Sequence[Filing]) -> str:
     return text if len(text) >= 8 else query
 
 
+# Questions about what a filing's cover page states.
+_COVER_QUESTION = re.compile(
+    r"registered\s+(?:pursuant|to\s+trade|on\s+(?:a|the)\b)|securities\s+exchange|trading\s+symbols?|"
+    r"ticker|commission\s+file|filer\s+status|accelerated\s+filer|shell\s+company|"
+    r"state\s+of\s+incorporation|i\.?\s?r\.?\s?s\.?\s+employer",
+    re.I,
+)
+# Question words that name no line item (stemmed, as bm25_terms writes them).
+_NOT_ITEMS = frozenset(
+    bm25_terms(
+        "what which who how much many has have does did do based data fiscal year company business "
+        "change changed compare compared between from as any its our during"
+    ).split()
+)
+#: Longest row label (in terms) read as a line item.
+_LABEL_TERMS = 8
+_LABEL_END = re.compile(r"[|$\d(]")
+
+
+def cover_question(query: str) -> bool:
+    """Whether the question asks what a filing's cover page states."""
+    return _COVER_QUESTION.search(query) is not None
+
+
+def _item_terms(text: str) -> list[str]:
+    return bm25_terms(text).split()
+
+
+def row_phrases(query: str) -> set[tuple[str, str]]:
+    """The question's two-word phrases that may name a line item (stemmed;
+    no question words, no numbers or years)."""
+    terms = _item_terms(query)
+    return {
+        (a, b)
+        for a, b in pairwise(terms)
+        if not ({a, b} & _NOT_ITEMS) and not any(ch.isdigit() for ch in a + b)
+    }
+
+
+def _row_matches(body: str, phrases: set[tuple[str, str]]) -> int:
+    """Most ``phrases`` one row label of a table chunk names (a label is a
+    line's text before its first figure; a phrase may skip one label word)."""
+    most = 0
+    for line in body.split("\n"):
+        terms = _item_terms(_LABEL_END.split(line, maxsplit=1)[0])
+        if len(terms) < 2 or len(terms) > _LABEL_TERMS:
+            continue
+        pairs = set(pairwise(terms)) | set(zip(terms, terms[2:], strict=False))
+        most = max(most, len(pairs & phrases))
+    return most
+
+
 def search_pages(
     kb: KnowledgeBase,
     tenant: str,
@@ -250,16 +317,52 @@ def search_pages(
     for hit in pool:
         best.setdefault((hit.chunk.document_id, hit.chunk.page), hit)
     scores = {key: hit.score for key, hit in best.items()}
+    if best:
+        _boost_rows(searched, pool, scores)
     named, implied = statement_kinds(query)
+    docs = document_ids or list(dict.fromkeys(d for d, _ in list(best)[:k]))[:3]
     if (named or implied) and best:
-        docs = document_ids or list(dict.fromkeys(d for d, _ in list(best)[:k]))[:3]
         _boost(kb, tenant, query, docs, named, implied, best, scores)
+    if best and cover_question(query):
+        _boost_cover(kb, tenant, docs, best, scores)
     order = sorted(best, key=lambda key: -scores[key])[:k]
     hits = []
     for rank, key in enumerate(order, 1):
         hit = best[key].model_copy(update={"score": scores[key], "rank": rank})
         hits.append(hit)
     return PageSearch(hits, filings, sorted(named | implied))
+
+
+def _boost_rows(query: str, pool: Sequence[Hit], scores: dict[tuple[str, int], float]) -> None:
+    """Lift the pages whose table rows name the question's line items (module docstring, 4)."""
+    phrases = row_phrases(query)
+    if not phrases:
+        return
+    found: dict[tuple[str, int], int] = {}
+    for hit in pool:
+        if hit.chunk.kind is BlockKind.TABLE:
+            key = (hit.chunk.document_id, hit.chunk.page)
+            found[key] = max(found.get(key, 0), _row_matches(hit.chunk.body, phrases))
+    top = max(scores.values())
+    for key, n in found.items():
+        if n and key in scores:
+            scores[key] += ROW_WEIGHT * n * top
+
+
+def _boost_cover(
+    kb: KnowledgeBase, tenant: str, docs: Sequence[str], best: dict[tuple[str, int], Hit],
+    scores: dict[tuple[str, int], float],
+) -> None:  # fmt: skip
+    """Put each document's cover page first (module docstring, 5)."""
+    top = max(scores.values())
+    for doc in docs:
+        chunks = [c for c in kb.document_vectors(tenant, doc)[0] if c.boilerplate == "cover"]
+        if not chunks:
+            continue
+        key = (doc, chunks[0].page)
+        if key not in best:
+            best[key] = Hit(chunk=chunks[0], score=0.0, rank=0)
+        scores[key] = top + _EPSILON * (1 + scores.get(key, 0.0))
 
 
 def _boost(

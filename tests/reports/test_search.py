@@ -18,7 +18,10 @@ from agent.filings import FILING_REASON, filing_line, issuer_name
 from agent.loop import Agent
 from knowledge_base.routing import HEADER_CHARS, DocumentRouter, FilingRouter, parse_filing
 from tools.page_search import (
+    _row_matches,
+    cover_question,
     in_document_query,
+    row_phrases,
     search_pages,
     statement_kinds,
     statement_title,
@@ -107,6 +110,18 @@ def test_routed_question_is_searched_without_instructions_and_issuer():
     assert in_document_query("American Express", [filing]) == "American Express"
 
 
+def test_table_rows_naming_the_line_item_and_cover_questions():
+    phrases = row_phrases("How much has the effective tax rate changed between FY2021 and FY2022?")
+    assert phrases == {("effect", "tax"), ("tax", "rate")}
+    assert _row_matches("Effective tax rate | 21.6 | % | 24.6 | %", phrases) == 2
+    margin = row_phrases("What drove operating margin change as of FY2022?")
+    assert _row_matches("Operating income margin | 19.1 | % | 20.8", margin) == 1  # skips a word
+    assert _row_matches("The operating margin fell because costs rose sharply in all our segments "
+                        "and regions 19.1", margin) == 0  # fmt: skip  # a sentence, not a label
+    assert cover_question("Which debt securities are registered to trade on a national exchange?")
+    assert not cover_question("What was the largest liability in 2022?")
+
+
 def test_statement_questions_and_titles():
     assert statement_kinds("using the cash flow statement, what is FY2018 capex?")[0] == {
         "cash_flow"
@@ -173,8 +188,9 @@ def test_top_k_pages_are_distinct(small_kb) -> None:  # type: ignore[no-untyped-
 def test_the_tool_names_the_filing_it_searched(small_kb) -> None:  # type: ignore[no-untyped-def]
     tool = SearchDocumentsTool(small_kb.kb, TENANT, k=4)
     result = anyio.run(tool.run, SearchDocumentsInput(query="3M FY2022 balance sheet total assets"))
-    assert result.content.startswith("Filings searched: 3M COMPANY 10-K FY2022 (3M_2022_10K.pdf)")
-    assert result.data["filings"] == ["3M COMPANY 10-K FY2022 (3M_2022_10K.pdf)"]
+    # The issuer, form and period of the report profile read at ingest.
+    assert result.content.startswith("Filings searched: 3M Company 10-K FY2022 (3M_2022_10K.pdf)")
+    assert result.data["filings"] == ["3M Company 10-K FY2022 (3M_2022_10K.pdf)"]
     pages = [(e["document_id"], e["page"]) for e in result.data["evidence"]]
     assert len(set(pages)) == len(pages)
 
