@@ -8,6 +8,8 @@ and converts it with transformers + gguf into a plain Hugging Face folder
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -114,11 +116,12 @@ def _convert_gguf(gguf_dir: Path, out_dir: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=GGUF_NAME)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(gguf_dir), gguf_file=GGUF_NAME, dtype=getattr(torch, _SAVE_DTYPE)
-        )
+    try:  # transformers draws a progress bar per tensor on stderr: not for our users
+        with contextlib.redirect_stderr(io.StringIO()):
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=GGUF_NAME)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(gguf_dir), gguf_file=GGUF_NAME, dtype=getattr(torch, _SAVE_DTYPE)
+            )
     except Exception as exc:  # transformers raises many types; name the step
         raise ConfigurationError(f"llm prepare: cannot convert {GGUF_NAME}: {exc}") from exc
     # The weights are already dequantised; drop the GGUF quantisation markers
@@ -127,7 +130,8 @@ def _convert_gguf(gguf_dir: Path, out_dir: Path) -> None:
         del model.config.quantization_config
     model.hf_quantizer = None
     model.is_quantized = False
-    model.save_pretrained(str(out_dir))
+    with contextlib.redirect_stderr(io.StringIO()):  # and one while it writes the shards
+        model.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
     if not getattr(tokenizer, "chat_template", None):
         raise ConfigurationError(f"llm prepare: {GGUF_NAME} carries no chat template")
