@@ -42,6 +42,27 @@ _FROM_EVENT = re.compile(
 )
 
 
+#: The term of the agreement itself ("The term of the Agreement will be for 12 months",
+#: "this Agreement shall remain in force for an Initial Period of 1 year").
+_AGREEMENT_TERM = re.compile(
+    r"\b(?:initial\s+)?(?:term|period)\s+of\s+(?:this|the)\s+(?:\w+\s+)?(?:agreement|contract)\b"
+    r"|\b(?:this|the)\s+(?:agreement|contract)\s+(?:shall|will)\s+(?:remain|continue|be)\s+in\s+"
+    r"(?:full\s+)?(?:force|effect)\b",
+    re.I,
+)
+#: A sentence naming some other start: "from the Launch Date", "on the Services Commencement
+#: Date", "from the date of ...", "beginning on January 1, 2000".
+_OTHER_START = re.compile(
+    r"\b(?!Effective\b)[A-Z]\w+\s+Date\b|\b(?:from|after|following|commenc\w*|begin\w*|start\w*)"
+    r"\s+(?:on\s+|as\s+of\s+)?(?:the\s+)?(?:date|\d|[A-Z][a-z]+\s+\d)",
+)
+#: The anchor of a term that states no start: the effective date, by default.
+_BY_DEFAULT = "Effective Date, by default"
+
+
+_MONTHS = [date(2000, m, 1).strftime("%B") for m in range(1, 13)]
+
+
 @dataclass
 class Derived:
     """A computed value: the sentence, and each input's passage and sentence."""
@@ -57,6 +78,23 @@ def long_date(iso: str) -> str:
     return f"{d.strftime('%B')} {d.day}, {d.year}"
 
 
+def _shifted(iso: str, length: Any) -> str | None:
+    """``iso`` plus ``length``; a start whose day is left blank ("February ____, 2017",
+    "2017-02") gives a month ("2021-02") when the length is whole months."""
+    if len(iso) == 10:
+        return shift(iso, length)
+    end = shift(f"{iso}-01", length)
+    if end is None or length.months is None or not float(length.months).is_integer():
+        return None
+    return end[:7]
+
+
+def _month_year(iso: str) -> str:
+    """ "February 2021"."""
+    d = date.fromisoformat(f"{iso}-01")
+    return f"{d.strftime('%B')} {d.year}"
+
+
 def _span(length: Any) -> str:
     """ "five (5) years from" / "the fifth anniversary of", as the clause words it."""
     surface = " ".join(str(length.surface).split())
@@ -68,7 +106,11 @@ def _span(length: Any) -> str:
 
 
 def _term(evidence: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], str, Any, str] | None:
-    """(passage, sentence, length, anchor) of the first passage tying the term to a start."""
+    """(passage, sentence, length, anchor) of the first passage tying the term to a
+    start; else of the first sentence giving the agreement's term with no start
+    at all ("The term of the Agreement will be for 12 months"): an agreement's
+    term runs from its effective date (anchor "Effective Date, by default")."""
+    unanchored: tuple[dict[str, Any], str, Any, str] | None = None
     for passage in evidence:
         for sentence in split_sentences(str(passage.get("quote") or "")):
             length = term_length(sentence)
@@ -78,7 +120,13 @@ def _term(evidence: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], str, Any,
                 return passage, sentence, length, "Effective Date"
             if _FROM_SIGNING.search(sentence):
                 return passage, sentence, length, "Agreement Date"
-    return None
+            if (
+                unanchored is None
+                and _AGREEMENT_TERM.search(sentence)
+                and not _OTHER_START.search(sentence)
+            ):
+                unanchored = (passage, sentence, length, _BY_DEFAULT)
+    return unanchored
 
 
 def _start(
@@ -92,6 +140,9 @@ def _start(
         value = document_value(category, quotes, context=context)
         if value is not None and value.date and len(value.date) == 10:
             context[category] = value.date
+        elif value is not None and value.kind == "date" and re.fullmatch(r"\w+ \d{4}", value.text):
+            month = _MONTHS.index(value.text.split()[0]) + 1  # "February 2017": the day left blank
+            context.setdefault(category, f"{value.text.split()[1]}-{month:02d}")
     iso = context.get(anchor)
     if iso is None:
         return None
@@ -128,22 +179,27 @@ def derive_expiration(
     term = _term(evidence)
     if term is None:
         return None
-    passage, term_sentence, length, anchor = term
+    passage, term_sentence, length, how = term
+    anchor = "Effective Date" if how == _BY_DEFAULT else how
     start = _start(anchor, opening)
     if start is None and anchor == "Effective Date":
         start = _defined_start(whole)
     if start is None:
         return None
     start_passage, start_sentence, iso = start
-    end = shift(iso, length)
+    end = _shifted(iso, length)
     if end is None:
         return None
     shown_start = next(f.surface for f in facts(start_sentence) if f.value == iso)
     what = "the effective date" if anchor == "Effective Date" else "the date of the agreement"
+    span = _span(length)
+    if how == _BY_DEFAULT:  # the clause states no start: say which one the count uses
+        span = span.removesuffix(" from").removesuffix(" of") + " counted from"
     term_item, start_item = item_for(passage), item_for(start_passage)
-    computed = long_date(end)
+    computed = long_date(end) if len(end) == 10 else _month_year(end)
+    ends = f"ends on {computed}" if len(end) == 10 else f"ends in {computed}"
     text = (
-        f"The initial term ends on {computed}: {_span(length)} {what}, "
+        f"The initial term {ends}: {span} {what}, "
         f"{' '.join(shown_start.split())} [{term_item.n}][{start_item.n}]."
     )
     return Derived(text, [(term_item, term_sentence), (start_item, start_sentence)], computed)

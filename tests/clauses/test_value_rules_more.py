@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.derived import _BY_DEFAULT, _shifted, _term
 from tools.clauses.value_names import parties
+from tools.clauses.value_rules import term_length
 
 _TXT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cuad-dev" / "txt"
 
@@ -79,3 +81,35 @@ def test_parties_dated_line_after_the_title() -> None:
     names = _names(title)
     assert names[0] == "TRI CITY NATIONAL BANK"
     assert names[1].startswith("MARSHALL & ILSLEY CORPORATION")
+
+
+# -- the initial term and the computed expiration ------------------------------------
+def test_term_length_extend_for_a_period_named_the_initial_term() -> None:
+    sentence = _cuad("Magenta", "This Agreement shall commence on the Effective Date and", 150)
+    length = term_length(sentence)
+    assert length is not None
+    assert length.months == 60
+
+
+def _evidence(sentence: str) -> list[dict[str, object]]:
+    return [{"page": 1, "quote": sentence, "start": 0, "end": len(sentence)}]
+
+
+def test_a_term_stating_no_start_runs_from_the_effective_date() -> None:
+    sentence = _cuad("ORBSAT", "The term of the Agreement will be for 12 months", 72)
+    found = _term(_evidence(sentence))
+    assert found is not None
+    assert found[3] == _BY_DEFAULT
+    assert found[2].months == 12
+
+
+def test_a_term_from_another_start_is_not_counted_from_the_effective_date() -> None:
+    sentence = _cuad("SPIENERGY", "The term of this Agreement shall commence on the Services", 160)
+    assert _term(_evidence(sentence)) is None
+
+
+def test_a_start_with_a_blank_day_gives_an_end_month() -> None:
+    sentence = _cuad("ELECTRAMECCANICA", "This Agreement shall have a term of four (4) years", 90)
+    length = term_length(sentence)
+    assert length is not None
+    assert _shifted("2017-02", length) == "2021-02"

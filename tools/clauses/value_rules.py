@@ -74,6 +74,8 @@ _RENEW_BEFORE = re.compile(
 )
 _INITIAL_BEFORE = re.compile(r"initial\b[^.;]{0,50}$", re.I)
 _AFTER_INITIAL = re.compile(r"^[^.;]{0,12}\(?\s*(?:the\s+)?\"?initial", re.I)
+#: A period the text names the initial term: "Five (5) years thereafter ("Initial Term")".
+_NAMED_INITIAL = re.compile(r"^[^.;()]{0,20}\(\s*(?:the\s+)?\"?initial\s+(?:term|period)", re.I)
 _SUCCESSIVE = re.compile(
     r"successive|consecutive|subsequent|each|year[\s-]to[\s-]year|annually|renewals\b|terms\b|"
     r"periods\b",
@@ -168,9 +170,8 @@ def term_length(passage: str) -> Duration | None:
         )
     for d in find_durations(text):
         before = _before(text, d.start)
-        if _is_notice(text, d) or (
-            _RENEW_BEFORE.search(before) and not _INITIAL_BEFORE.search(before)
-        ):
+        initial = _INITIAL_BEFORE.search(before) or _NAMED_INITIAL.search(_after(text, d.end, 40))
+        if _is_notice(text, d) or (_RENEW_BEFORE.search(before) and not initial):
             continue
         if re.search(
             r"\bterm\b|period|for\s*$|remain|continue|until|expire|shall be|initial", before, re.I
