@@ -775,9 +775,18 @@ def precedents_section(ctx: BenchContext) -> Section:
     metadata accuracy, citation-graph recall/precision, headnote retrieval vs naive."""
     from evaluation.precedents import render_markdown
 
-    args = ["--corpus", str(DATA / "court" / "cap-arkansas")]
     title = "Precedents: 288 Arkansas Supreme Court opinions (CAP)"
-    return _hook_section(ctx, title, "precedents", args, render_markdown)
+    corpus = ["--corpus", str(DATA / "court" / "cap-arkansas")]
+    section = Section(title)
+    for source, heading in (("text", "From the plain texts (metadata detected from the text):"),
+                            ("xml", "From CAP's CASEMETS XML (metadata from the file's own "
+                                    "elements; headnotes removed as above):")):  # fmt: skip
+        part = _hook_section(ctx, title, "precedents", [*corpus, "--source", source],
+                             render_markdown)  # fmt: skip
+        section.commands += part.commands
+        section.body += [heading, "", *part.body, ""]
+        section.data[source] = part.data
+    return section
 
 
 SECTIONS: tuple[Callable[[BenchContext], Section], ...] = (
