@@ -26,13 +26,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 
 from core.errors import NotFoundError
 from core.types import DocumentStatus
-from knowledge_base.catalog import Catalog
 from knowledge_base.catalog_models import documents
 from knowledge_base.citation_tables import citation_refs, document_profiles
+from knowledge_base.document_rows import DocumentRowsStore
 
 __all__ = [
     "DOCUMENT_KINDS",
@@ -122,16 +122,8 @@ def _details(profile: DocumentProfile) -> dict[str, Any]:
     }
 
 
-class CitationGraph:
+class CitationGraph(DocumentRowsStore):
     """Profiles and citations of one catalog (see the module docstring)."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-
-    def _tx(self, action: str, *, write: bool = False) -> Any:
-        # Same package: the catalog's transaction helper (error translation,
-        # SQLite BEGIN IMMEDIATE for writes) is reused rather than copied.
-        return self.catalog._tx(action, write=write)
 
     # -- writes ---------------------------------------------------------------
     def save(
@@ -158,17 +150,7 @@ class CitationGraph:
             for i, r in enumerate(refs)
         ]
         with self._tx(f"save the citations of document {document_id}", write=True) as conn:
-            found = conn.execute(
-                select(documents.c.id).where(
-                    documents.c.tenant == tenant, documents.c.id == document_id
-                )
-            ).first()
-            if found is None:
-                raise NotFoundError(f"document {document_id} not found")
-            conn.execute(delete(citation_refs).where(citation_refs.c.document_id == document_id))
-            conn.execute(
-                delete(document_profiles).where(document_profiles.c.document_id == document_id)
-            )
+            self._replace(conn, tenant, document_id, (citation_refs, document_profiles))
             conn.execute(insert(document_profiles).values(**row))
             if rows:
                 conn.execute(insert(citation_refs), rows)

@@ -11,24 +11,17 @@ same transaction.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 
 from knowledge_base.catalog_models import metadata
+from knowledge_base.document_rows import JSON_TYPE, document_fk
 
 __all__ = ["citation_refs", "document_profiles"]
-
-_Json = JSON().with_variant(JSONB(), "postgresql")
 
 document_profiles = Table(
     "document_profiles",
     metadata,
-    Column(
-        "document_id",
-        String(32),
-        ForeignKey("documents.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    document_fk(primary_key=True),
     Column("tenant", String(64), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("kind_source", String(16), nullable=False),  # "detected" | "user"
@@ -39,8 +32,8 @@ document_profiles = Table(
     Column("docket", String(255), nullable=True),
     Column("author", String(255), nullable=True),
     Column("disposition", String(255), nullable=True),
-    Column("own_citations", _Json, nullable=False),  # ["288 Ark. 37", ...]
-    Column("details", _Json, nullable=False),  # judges, parties, parts
+    Column("own_citations", JSON_TYPE, nullable=False),  # ["288 Ark. 37", ...]
+    Column("details", JSON_TYPE, nullable=False),  # judges, parties, parts
     Index("ix_profiles_tenant_kind", "tenant", "kind"),
     Index("ix_profiles_tenant_court", "tenant", "court_id"),
 )
@@ -49,17 +42,12 @@ citation_refs = Table(
     "citation_refs",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column(
-        "document_id",
-        String(32),
-        ForeignKey("documents.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    document_fk(),
     Column("tenant", String(64), nullable=False),
     Column("ordinal", Integer, nullable=False),
     Column("form", String(16), nullable=False),  # full, short, id, supra, statute, ...
     Column("authority", String(255), nullable=True),  # normalised "volume reporter page"
-    Column("parallels", _Json, nullable=False),
+    Column("parallels", JSON_TYPE, nullable=False),
     Column("page", Integer, nullable=False),
     Column("start", Integer, nullable=False),
     Column("end", Integer, nullable=False),

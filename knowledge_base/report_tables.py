@@ -14,52 +14,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    delete,
-    insert,
-    select,
-)
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Column, Index, Integer, String, Table, Text, insert, select
 
-from core.errors import NotFoundError
 from core.reports import ReportProfile, ReportTable
-from knowledge_base.catalog_models import documents, metadata
-
-if TYPE_CHECKING:  # catalog.py imports this module to register the tables
-    from knowledge_base.catalog import Catalog
+from knowledge_base.catalog_models import metadata
+from knowledge_base.document_rows import JSON_TYPE, DocumentRowsStore, document_fk
 
 __all__ = ["ReportStore", "report_profiles", "report_tables"]
 
 log = logging.getLogger(__name__)
 
-_Json = JSON().with_variant(JSONB(), "postgresql")
-
-
-def _document_fk() -> Column[Any]:
-    return Column(
-        "document_id", String(32), ForeignKey("documents.id", ondelete="CASCADE"), nullable=False
-    )
-
-
 report_profiles = Table(
     "report_profiles",
     metadata,
-    Column(
-        "document_id",
-        String(32),
-        ForeignKey("documents.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    document_fk(primary_key=True),
     Column("tenant", String(64), nullable=False),
     Column("issuer", String(255), nullable=True),
     Column("form", String(32), nullable=True),
@@ -71,26 +40,20 @@ report_profiles = Table(
 report_tables = Table(
     "report_tables",
     metadata,
-    _document_fk(),
+    document_fk(),
     Column("tenant", String(64), nullable=False),
     Column("page", Integer, nullable=False),
     Column("idx", Integer, nullable=False),  # n-th table on the page
     Column("statement", String(32), nullable=True),
     Column("caption", Text, nullable=False),
-    Column("data", _Json, nullable=False),  # ReportTable.to_json()
+    Column("data", JSON_TYPE, nullable=False),  # ReportTable.to_json()
     Index("ix_report_tables_document", "document_id", "page", "idx"),
     Index("ix_report_tables_tenant_statement", "tenant", "statement"),
 )
 
 
-class ReportStore:
+class ReportStore(DocumentRowsStore):
     """Report profiles and tables of one catalog (see the module docstring)."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-
-    def _tx(self, action: str, *, write: bool = False) -> Any:
-        return self.catalog._tx(action, write=write)
 
     def save(
         self,
@@ -113,15 +76,7 @@ class ReportStore:
             for t in tables
         ]
         with self._tx(f"save the tables of document {document_id}", write=True) as conn:
-            found = conn.execute(
-                select(documents.c.id).where(
-                    documents.c.tenant == tenant, documents.c.id == document_id
-                )
-            ).first()
-            if found is None:
-                raise NotFoundError(f"document {document_id} not found")
-            for table in (report_tables, report_profiles):
-                conn.execute(delete(table).where(table.c.document_id == document_id))
+            self._replace(conn, tenant, document_id, (report_tables, report_profiles))
             if profile is not None:
                 conn.execute(
                     insert(report_profiles).values(
