@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -212,6 +213,8 @@ async def _consume(
             err.print(f"[yellow]{counted(len(removed), 'sentence')} removed by the claim check; "
                       "the checked answer:[/yellow]")  # fmt: skip
             out.print(checked.text, markup=False)
+        elif filing := _filing_line(done.claims):  # said after the stream, not streamed
+            out.print(f"[dim]{filing}[/dim]")
         if done.citations:
             out.print("\n[bold]Sources[/bold]")
         for c in done.citations:
@@ -325,3 +328,16 @@ def _print_status(data: dict[str, Any], json_out: bool) -> None:
         return
     for key, value in data.items():
         out.print(f"{key:>9}: {value}", markup=False)
+
+
+def _filing_line(claims: list[dict[str, Any]]) -> str:
+    """The filing an answer about reports used ("From 3M Company's 10-K for
+    FY2018 (3M_2018_10K.pdf):"), as a line after the streamed answer:
+    "(Answered from 3M Company's 10-K for FY2018, 3M_2018_10K.pdf.)"."""
+    from agent.filings import FILING_REASON
+
+    line = next((c["text"] for c in claims if c.get("reason") == FILING_REASON), "")
+    if not line.startswith("From "):
+        return ""
+    named = re.sub(r" \(([^()]+\.\w+)\)", r", \1", line[5:].rstrip(":"))
+    return f"(Answered from {named}.)"

@@ -210,6 +210,18 @@ def test_the_filing_line_names_issuer_form_period_and_file():
     assert issuer_name("The Boeing Company") == "The Boeing Company"
 
 
+def test_the_cli_says_the_filing_after_the_streamed_answer():
+    import api.cli  # noqa: F401  (registers the commands first)
+    from api.cli_llm import _filing_line
+
+    line = {"text": "From 3M Company's 10-K for FY2018 (3M_2018_10K.pdf):",
+            "reason": FILING_REASON}  # fmt: skip
+    assert _filing_line([line, {"text": "x", "reason": "quotes"}]) == (
+        "(Answered from 3M Company's 10-K for FY2018, 3M_2018_10K.pdf.)"
+    )
+    assert _filing_line([{"text": "From the contract:", "reason": "quotes"}]) == ""
+
+
 @pytest.mark.slow
 async def test_the_answer_names_the_filing_it_used(small_kb) -> None:  # type: ignore[no-untyped-def]
     """A question naming a company and a year, over three filings and no
