@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from api.cli import (
@@ -16,6 +17,7 @@ from api.cli import (
     JsonOpt,
     KbOpt,
     TenantOpt,
+    counted,
     document_found,
     emit_json,
     fail,
@@ -43,7 +45,7 @@ def citations(
         emit_json(report)
         return
     _print_profile(report)
-    table = Table(title=f"{len(report['citations'])} citation(s) in {report['document']}")
+    table = Table(title=f"{counted(len(report['citations']), 'citation')} in {report['document']}")
     for col in ("page", "form", "authority", "case", "pin", "treatment", "part"):
         table.add_column(col)
     for c in report["citations"]:
@@ -60,11 +62,17 @@ def _print_profile(report: dict[str, Any]) -> None:
         return
     out.print(f"[bold]{report['document']}[/bold]  kind: {p['kind']}")
     if p["kind"] == "opinion":
+        sources = p.get("sources") or {}
+
+        def line(label: str, value: str, field: str) -> None:
+            source = f"  [dim]({sources[field]})[/dim]" if field in sources else ""
+            out.print(f"  {escape(label)}: {escape(value)}{source}", highlight=False)
+
         for key in ("case_name", "court_name", "decided", "docket", "author", "disposition"):
             if p[key]:
-                out.print(f"  {key.replace('_', ' ')}: {p[key]}", highlight=False, markup=False)
+                line(key.replace("_", " "), str(p[key]), key)
         if p["own_citations"]:
-            out.print(f"  citations: {'; '.join(p['own_citations'])}", highlight=False)
+            line("citations", "; ".join(p["own_citations"]), "own_citations")
 
 
 def cited_by(
