@@ -114,6 +114,13 @@ def _composed_claim(composed: Composed, checker: ClaimChecker, question: str) ->
                  Support(item, quote, 1.0))  # fmt: skip
 
 
+#: Opening passages read for the parties (a preamble after a cover page or a notice).
+_OPENING_MORE = 4
+#: Terms whose answer may need any passage of the document: an effective date defined
+#: anywhere (a computed expiration), a date only the signature block states.
+_WHOLE = frozenset({"Expiration Date", "Agreement Date", "Effective Date"})
+
+
 def lead_claims(
     wanted: Sequence[Intent],
     tool_data: Sequence[dict[str, Any]],
@@ -133,9 +140,10 @@ def lead_claims(
             continue
         doc = str(data.get("document_id") or "")
         searched = [e for e in ledger.items if e.document_id == doc]
-        first = opening(doc) if opening is not None and doc else []
+        first = (opening(doc, _OPENING_MORE) if want.category == "Parties" else opening(doc)) if (
+            opening is not None and doc) else []  # fmt: skip
         whole = (opening(doc, None) if opening is not None and doc
-                 and want.category == "Expiration Date" else [])  # fmt: skip
+                 and want.category in _WHOLE else [])  # fmt: skip
         composed = compose(want, _finding(data, want.category), clause_item(ledger, data),
                            question, searched, first, whole)  # fmt: skip
         claims.append(_composed_claim(composed, checker, question))

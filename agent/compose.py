@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent.citations import best_sentence
-from agent.derived import Derived, derive_expiration, long_date
+from agent.derived import Derived, derive_expiration, long_date, signed_date
 from agent.facts import facts, unsupported
+from tools.clauses.value_names import law_adjective
 from tools.clauses.values import document_value, rule_value
 from tools.retrieval import Evidence
 
@@ -256,6 +257,10 @@ def compose(
             sentence = _sentence_for(want.category, value, item.quote)
             if sentence is not None:
                 return Composed(f"{sentence.rstrip('. ')} [{item.n}].", item)
+    if want.kind == "value" and want.category in _SIGNED and not value.get("date"):
+        signed = signed_date(want.category, whole, item_for)
+        if signed is not None:
+            return Composed(signed.text, signed.inputs[0][0], derived=signed)
     if chosen is None:
         absent = _PRESENCE_TEXT.get(
             want.category, ("", f"I found no {want.category.lower()} clause")
@@ -265,6 +270,10 @@ def compose(
         derived = derive_expiration(evidence, opening, item_for, whole)
         if derived is not None:
             return Composed(derived.text, derived.inputs[0][0], derived=derived)
+    if want == Intent("Governing Law", "value"):
+        named = _law_by_adjective(value, chosen, item_for)
+        if named is not None:
+            return Composed(named.text, named.inputs[0][0], derived=named)
     item = item_for(chosen)
     sentence = _sentence_for(want.category, value, item.quote) if want.kind == "value" else None
     if sentence is None:
@@ -274,6 +283,21 @@ def compose(
             f'The {want.category.lower()} clause says: "{shown}" [{item.n}].', item, quote
         )
     return Composed(f"{sentence.rstrip('. ')} [{item.n}].", item)
+
+
+def _law_by_adjective(
+    value: dict[str, Any], chosen: dict[str, Any], item_for: Callable[[dict[str, Any]], Evidence]
+) -> Derived | None:
+    """ "governed by English law": the clause names the law by its adjective; the answer
+    quotes it and says whose law that is (the place, shown as read from the quote)."""
+    places = value.get("jurisdictions") or []
+    quote = str(chosen.get("quote") or "")
+    if len(places) != 1 or (adjective := law_adjective(str(places[0]), quote)) is None:
+        return None
+    item = item_for(chosen)
+    sentence = best_sentence(item.quote, f"{adjective} law governed")
+    text = f"This agreement is governed by {adjective} law, the law of {places[0]} [{item.n}]."
+    return Derived(text, [(item, sentence)], str(places[0]))
 
 
 def _stated_date(value: dict[str, Any], passage: dict[str, Any]) -> bool:
@@ -335,6 +359,9 @@ def _joined(opening: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             out.append(dict(o))
     return out
 
+
+#: Dates that a contract silent in its opening words has in its signature block.
+_SIGNED = frozenset({"Agreement Date", "Effective Date"})
 
 #: Categories whose value the agreement's opening words state.
 _OPENING = frozenset({"Parties", "Agreement Date", "Effective Date"})

@@ -20,10 +20,11 @@ from typing import Any
 from agent.citations import split_sentences
 from agent.facts import facts
 from tools.clauses.value_rules import shift, term_length
+from tools.clauses.value_text import find_dates
 from tools.clauses.values import document_value
 from tools.retrieval import Evidence
 
-__all__ = ["Derived", "derive_expiration", "long_date"]
+__all__ = ["Derived", "derive_expiration", "long_date", "signed_date"]
 
 #: What a term runs from, in the sentence that states it.
 _FROM_EFFECTIVE = re.compile(r"\beffective\s+date\b", re.I)
@@ -203,3 +204,86 @@ def derive_expiration(
         f"{' '.join(shown_start.split())} [{term_item.n}][{start_item.n}]."
     )
     return Derived(text, [(term_item, term_sentence), (start_item, start_sentence)], computed)
+
+
+# -- the date of signing ------------------------------------------------------------
+#: EDGAR's page footer ("Source: IPASS INC, 8-K, 12/3/2018"): the filing's date, not a signature's.
+_FOOTER = re.compile(r"Source:\s+[^\n]{0,160}?\d{1,2}/\d{1,2}/\d{2,4}", re.I)
+#: How far after "IN WITNESS WHEREOF" the signature block's dates are looked for.
+_SIGNATURE_CHARS = 1500
+_WITNESS = re.compile(r"\bIN\s+WITNESS\s+WHEREOF\b", re.I)
+#: A sentence tying the effective date to the signatures ("the date of last signature",
+#: "the date the last party hereto has executed", "signed by both parties as shown below").
+_BY_SIGNATURE = re.compile(
+    r"date\s+of\s+(?:the\s+)?(?:last|final|latest)\s+signature|most\s+recent\s+(?:final\s+)?signature"
+    r"|last\s+party\s+(?:hereto\s+)?(?:has\s+)?(?:executed|signed)|signed\s+by\s+both\s+parties"
+    r"|date\s+(?:noted|written|indicated|shown|appearing)\s+below|(?:executed|signed)\s+by\s+(?:both|all)\s+"
+    r"(?:of\s+the\s+)?parties",
+    re.I,
+)
+
+
+def _dated_slice(quote: str, at: int) -> tuple[str, str, str] | None:
+    """(verbatim slice of ``quote`` from ``at`` through its latest full date, ISO, surface)."""
+    footers = [m.span() for m in _FOOTER.finditer(quote[at:])]
+    found = [
+        d
+        for d in find_dates(quote[at:])
+        if d.day is not None and d.start < _SIGNATURE_CHARS
+        and not any(s <= d.start < e for s, e in footers)
+    ]  # fmt: skip
+    if not found:
+        return None
+    latest = max(found, key=lambda d: (d.year, d.month, d.day or 0))
+    end = at + latest.end
+    begin = max(at, end - 300)
+    return quote[begin:end], latest.iso, quote[at + latest.start : end]
+
+
+def signed_date(
+    category: str,
+    whole: Sequence[dict[str, Any]],
+    item_for: Callable[[dict[str, Any]], Evidence],
+) -> Derived | None:
+    """For an agreement (or effective) date its opening words do not state: the
+    latest date of its signature block (after "IN WITNESS WHEREOF"), quoted; for
+    the effective date, with the sentence that ties it to the signatures when
+    the contract has one."""
+    ordered = sorted(whole, key=lambda e: (int(e.get("page") or 0), int(e.get("start") or 0)))
+    at = next(
+        (i for i, e in enumerate(ordered) if _WITNESS.search(str(e.get("quote") or ""))), None
+    )
+    if at is None:
+        return None
+    signed: tuple[dict[str, Any], str, str, str] | None = None
+    for i, passage in enumerate(ordered[at : at + 3]):
+        quote = str(passage.get("quote") or "")
+        start = _WITNESS.search(quote).start() if i == 0 else 0  # type: ignore[union-attr]
+        found = _dated_slice(quote, start)
+        if found is not None and (signed is None or found[1] > signed[2]):
+            signed = (passage, found[0], found[1], found[2])
+    if signed is None:
+        return None
+    passage, shown, _iso, surface = signed
+    surface = " ".join(surface.split())
+    if category == "Agreement Date":
+        item = item_for(passage)
+        text = f"This agreement states no date in its opening words; it was signed on {surface} [{item.n}]."
+        return Derived(text, [(item, shown)], surface)
+    for defining in ordered:
+        for sentence in split_sentences(str(defining.get("quote") or "")):
+            if _BY_SIGNATURE.search(sentence) and re.search(
+                r"effective|enter\w*\s+into", sentence, re.I
+            ):
+                first, second = item_for(defining), item_for(passage)
+                text = (
+                    f"The effective date is the date the agreement was signed, as its signature "
+                    f"block dates it: {surface} [{first.n}][{second.n}]."
+                )
+                return Derived(text, [(first, sentence), (second, shown)], surface)
+    item = item_for(passage)
+    text = (
+        f"I found no effective date stated in this agreement; it was signed on {surface} "
+        f"[{item.n}]."
+    )
+    return Derived(text, [(item, shown)], surface)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from agent.derived import _BY_DEFAULT, _shifted, _term
-from tools.clauses.value_names import parties
+from agent.derived import _BY_DEFAULT, _shifted, _term, signed_date
+from tools.clauses.value_names import law_adjective, parties
 from tools.clauses.value_rules import term_length
+from tools.clauses.values import document_value, rule_value
+from tools.retrieval import Evidence, EvidenceLedger
 
 _TXT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cuad-dev" / "txt"
 
@@ -113,3 +117,60 @@ def test_a_start_with_a_blank_day_gives_an_end_month() -> None:
     length = term_length(sentence)
     assert length is not None
     assert _shifted("2017-02", length) == "2021-02"
+
+
+# -- dates only the signature block states -------------------------------------------
+def _whole(*quotes: str) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for i, quote in enumerate(quotes):
+        out.append({"page": i + 1, "quote": quote, "start": 0, "end": len(quote),
+                    "chunk_id": f"c{i}"})  # fmt: skip
+    return out
+
+
+def _item_for() -> Callable[[dict[str, Any]], Evidence]:
+    ledger = EvidenceLedger()
+
+    def add(e: dict[str, Any]) -> Evidence:
+        return ledger.add_passage(
+            chunk_id=str(e["chunk_id"]), document_id="d", document="d.pdf", page=int(e["page"]),
+            quote=str(e["quote"]), start=int(e["start"]), end=int(e["end"]),
+        )  # fmt: skip
+
+    return add
+
+
+def test_agreement_date_from_the_latest_signature_date() -> None:
+    block = _cuad("ScansourceInc", "IN WITNESS WHEREOF", 530)
+    signed = signed_date("Agreement Date", _whole("Terms.", block), _item_for())
+    assert signed is not None
+    assert "signed on January 22, 2007" in signed.text
+    assert signed.inputs[0][1] in block
+
+
+def test_effective_date_defined_by_the_last_signature_skips_the_filing_footer() -> None:
+    definition = _cuad("IpassInc", '"Effective Date" means the date of last signature', 68)
+    block = _cuad("IpassInc", "IN WITNESS WHEREOF", 400)
+    assert "12/3/2018" in block  # the EDGAR footer, dated after the signatures
+    signed = signed_date("Effective Date", _whole(definition, block), _item_for())
+    assert signed is not None
+    assert signed.text.endswith("04/25/2018 [1][2].")
+
+
+# -- governing law named by an adjective -------------------------------------------
+def test_law_named_by_its_adjective() -> None:
+    clause = _cuad("WHITESMOKE", "This Agreement is governed by English law", 120)
+    value = rule_value("Governing Law", clause)
+    assert value is not None
+    assert value.jurisdictions == ["England"]
+    assert law_adjective("England", clause) == "English"
+    assert law_adjective("England", "the laws of England and Wales") is None
+
+
+def test_effective_date_a_term_that_begins_outranks_the_date_made() -> None:
+    made = _cuad("WOMENSGOLF", 'This Endorsement Agreement ("Agreement") is made this', 100)
+    begins = _cuad("WOMENSGOLF", "1.1 The term of this Agreement shall begin on", 90)
+    value = document_value("Effective Date", [made, begins])
+    assert value is not None
+    assert value.date == "2000-01-01"
+    assert document_value("Agreement Date", [made, begins]).date == "1999-10-13"  # type: ignore[union-attr]

@@ -20,7 +20,7 @@ import re
 
 from tools.clauses.value_rules import prepare
 
-__all__ = ["PLACES", "cap_formula", "document_name", "governing_laws", "parties"]
+__all__ = ["PLACES", "cap_formula", "document_name", "governing_laws", "law_adjective", "parties"]
 
 _US_STATES = [
     "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut",
@@ -69,6 +69,17 @@ _CISG = re.compile(
 )
 _CISG_EXCLUDED = re.compile(r"not apply|shall not|excluded|exclusion|disclaim|will not", re.I)
 _GOVERNS = re.compile(r"govern|constru|interpret|enforced|applicable law|laws? applicable", re.I)
+
+
+def law_adjective(place: str, passage: str) -> str | None:
+    """The adjective ``passage`` names ``place``'s law with ("English" in "governed by
+    English law" for England), when it does not write the place's name."""
+    if re.search(rf"\b{re.escape(place)}\b", passage, re.I):
+        return None
+    for adjective, name in _ADJECTIVES.items():
+        if name == place and re.search(rf"\b{adjective}\s+(?:substantive\s+)?law\b", passage, re.I):
+            return adjective
+    return None
 
 
 def _canonical_place(name: str) -> str:

@@ -211,6 +211,10 @@ _CUES: dict[str, re.Pattern[str]] = {
         re.I,
     ),
 }
+#: What says an effective date, not only a date ("effective as of", "commence on", "begin on").
+_BEGINS = re.compile(
+    r"(?:effective(?! until)|commenc\w*|begin\w*|start\w*)\W*(?:\w+\W+){0,3}$", re.I
+)
 _START_CUE = re.compile(
     r"(?:commenc\w*|begin\w*|start\w*|from|effective|dated|as of)\W*(?:\w+\W+){0,3}$", re.I
 )
@@ -246,7 +250,10 @@ def date_for(category: str, passage: str, context: dict[str, str]) -> tuple[str,
     if category == "Effective Date":
         tagged = [d for d in dates if _EFFECTIVE_AFTER.search(_after(text, d.end, 30))]
         if tagged:
-            return tagged[0].iso, 4
+            return tagged[0].iso, 5
+        begins = [d for d in dates if _BEGINS.search(_before(text, d.start, 60))]
+        if begins:  # "shall begin on January 1, 2000": firmer than "made as of ..."
+            return begins[0].iso, 4
     cued = [d for d in dates if _cued(category, text, d)]
     if category == "Expiration Date":
         cued = [d for d in cued if not _START_CUE.search(_before(text, d.start, 40))] or cued
