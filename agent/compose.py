@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agent.citations import best_sentence
+from agent.citations import best_sentence, split_sentences
 from agent.derived import Derived, derive_expiration, long_date, signed_date
 from agent.facts import facts, unsupported
 from tools.clauses.value_names import law_adjective
@@ -257,6 +257,11 @@ def compose(
             sentence = _sentence_for(want.category, value, item.quote)
             if sentence is not None:
                 return Composed(f"{sentence.rstrip('. ')} [{item.n}].", item)
+    if want.kind == "value" and want.category in _SIGNED and value.get("text") == "blank":
+        item = item_for(chosen)  # a form: its date is left blank; say so, in its words
+        quote = next((q for q in split_sentences(item.quote) if _BLANK.search(q)), item.quote)
+        shown = " ".join(quote.split())
+        return Composed(f'This agreement leaves its date blank: "{shown}" [{item.n}].', item, quote)
     if want.kind == "value" and want.category in _SIGNED and not value.get("date"):
         signed = signed_date(want.category, whole, item_for)
         if signed is not None:
@@ -360,6 +365,7 @@ def _joined(opening: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+_BLANK = re.compile(r"_{3,}|\[\s*(?:date|•|\*)\s*\]", re.I)
 #: Dates that a contract silent in its opening words has in its signature block.
 _SIGNED = frozenset({"Agreement Date", "Effective Date"})
 

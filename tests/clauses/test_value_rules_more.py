@@ -174,3 +174,26 @@ def test_effective_date_a_term_that_begins_outranks_the_date_made() -> None:
     assert value is not None
     assert value.date == "2000-01-01"
     assert document_value("Agreement Date", [made, begins]).date == "1999-10-13"  # type: ignore[union-attr]
+
+
+# -- dates a form leaves blank, dates of other agreements ----------------------------
+def test_a_date_left_blank_is_blank_not_another_date() -> None:
+    preamble = _cuad("Ideanomics", 'THIS CONTENT LICENSE AGREEMENT (this "Agreement"), dated', 110)
+    for category in ("Agreement Date", "Effective Date"):
+        value = document_value(category, [preamble])
+        assert value is not None
+        assert value.text == "blank"
+        assert value.date is None
+
+
+def test_a_month_with_a_blank_day_is_still_that_month() -> None:
+    preamble = _cuad("ELECTRAMECCANICA", "This Manufacturing Agreement", 110)
+    value = document_value("Effective Date", [preamble])
+    assert value is not None
+    assert value.text == "February 2017"
+
+
+def test_the_date_of_the_agreement_amended_is_not_the_amendments_date() -> None:
+    preamble = _cuad("Columbia", 'THIS AMENDMENT NO. 2 (this "Amendment") to the', 190)
+    assert "December 8, 2009" in preamble
+    assert document_value("Agreement Date", [preamble]) is None

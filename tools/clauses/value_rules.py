@@ -233,6 +233,40 @@ _OPEN_ENDED = re.compile(
 )
 
 
+#: The date of another agreement this one refers to: "to the Manufacturing and Supply
+#: Agreement dated as of December 8, 2009", "pursuant to a Subscription Agreement dated".
+_REFERENCED = re.compile(
+    r"\b(?:to|under|by|pursuant\s+to|amend\w*)\s+(?:the|a|an|that\s+certain)\s+(?:[\w&-]+\s+){0,6}?"
+    r"(?:agreement|contract)\s*,?\s*(?:\([^()]{0,80}\)\s*)?dated\s+(?:as\s+of\s+)?$",
+    re.I,
+)
+#: A date left blank, month and day: "dated as of ___________, 2015", "as of [Date]".
+_BLANK_DATE = re.compile(
+    r"(?:_{3,}|\[\s*(?:date|•|\*)\s*\])(?:\s*,?\s*(?:19|20)(?:\d{2}|\[\s*•?\s*\]))?", re.I
+)
+#: What is left blank is the agreement's date: "dated", "as of", "effective", "made".
+_BLANK_CUE = re.compile(
+    r"(?:dated|as of|effective|made|entered into|this)\W*(?:\w+\W+){0,2}$", re.I
+)
+
+
+def _blank_date(category: str, text: str, dates: list[DateMention]) -> tuple[str, int] | None:
+    """("blank", strength) when the agreement's date is left blank in ``text``
+    before any date it writes (a form: "dated as of ___________, 2015")."""
+    if category not in ("Agreement Date", "Effective Date"):
+        return None
+    for m in _BLANK_DATE.finditer(text):
+        if any(d.start <= m.start() < d.end for d in dates) or not _BLANK_CUE.search(
+            _before(text, m.start(), 40)
+        ):
+            continue  # "March ___, 1999": the month is written
+        if any(d.start < m.start() and _cued(category, text, d) for d in dates):
+            return None
+        tagged = _EFFECTIVE_AFTER.search(_after(text, m.end(), 30))
+        return "blank", 5 if tagged and category == "Effective Date" else 3
+    return None
+
+
 def _cued(category: str, text: str, d: DateMention) -> bool:
     return bool(_CUES[category].search(_before(text, d.start, 60)))
 
@@ -247,6 +281,11 @@ def date_for(category: str, passage: str, context: dict[str, str]) -> tuple[str,
     """
     text = prepare(passage)
     dates = find_dates(text)
+    if category in ("Agreement Date", "Effective Date"):  # not another agreement's date
+        dates = [d for d in dates if not _REFERENCED.search(_before(text, d.start, 120))]
+    blank = _blank_date(category, text, dates)
+    if blank is not None:
+        return blank
     if category == "Effective Date":
         tagged = [d for d in dates if _EFFECTIVE_AFTER.search(_after(text, d.end, 30))]
         if tagged:

@@ -147,8 +147,8 @@ def _duration_value(d: Duration, text: str, successive: bool | None = None) -> C
 
 
 def _date_value(iso: str) -> ClauseValue:
-    if iso == "perpetual":
-        return ClauseValue(kind="date", text="perpetual")
+    if iso in ("perpetual", "blank"):  # "blank": the contract leaves its date blank
+        return ClauseValue(kind="date", text=iso)
     if len(iso) == 7:  # the day is left blank: "March ___, 1999"
         year, month = iso.split("-")
         return ClauseValue(kind="date", text=f"{_MONTH_NAMES[int(month) - 1]} {year}")
