@@ -79,6 +79,31 @@ def long_date(iso: str) -> str:
     return f"{d.strftime('%B')} {d.day}, {d.year}"
 
 
+def _from_signature(
+    passage: dict[str, Any],
+    term_sentence: str,
+    length: Any,
+    by_signature: tuple[tuple[dict[str, Any], str], tuple[dict[str, Any], str, str, str]],
+    item_for: Callable[[dict[str, Any]], Evidence],
+) -> Derived | None:
+    """The term's end counted from an effective date that is the date of the signatures."""
+    (defining, definition), (signed, shown, iso, surface) = by_signature
+    end = _shifted(iso, length)
+    if end is None:
+        return None
+    span = _span(length)
+    if not span.endswith(" from"):
+        span = span.removesuffix(" of") + " counted from"
+    term_item, def_item, sig_item = item_for(passage), item_for(defining), item_for(signed)
+    computed = long_date(end)
+    text = (
+        f"The initial term ends on {computed}: {span} the effective date, the date the "
+        f"agreement was signed, {surface} [{term_item.n}][{def_item.n}][{sig_item.n}]."
+    )
+    inputs = [(term_item, term_sentence), (def_item, definition), (sig_item, shown)]
+    return Derived(text, inputs, computed)
+
+
 def _shifted(iso: str, length: Any) -> str | None:
     """``iso`` plus ``length``; a start whose day is left blank ("February ____, 2017",
     "2017-02") gives a month ("2021-02") when the length is whole months."""
@@ -185,6 +210,8 @@ def derive_expiration(
     start = _start(anchor, opening)
     if start is None and anchor == "Effective Date":
         start = _defined_start(whole)
+    if start is None and anchor == "Effective Date" and (by_signature := _signed_start(whole)):
+        return _from_signature(passage, term_sentence, length, by_signature, item_for)
     if start is None:
         return None
     start_passage, start_sentence, iso = start
@@ -240,16 +267,11 @@ def _dated_slice(quote: str, at: int) -> tuple[str, str, str] | None:
     return quote[begin:end], latest.iso, quote[at + latest.start : end]
 
 
-def signed_date(
-    category: str,
-    whole: Sequence[dict[str, Any]],
-    item_for: Callable[[dict[str, Any]], Evidence],
-) -> Derived | None:
-    """For an agreement (or effective) date its opening words do not state: the
-    latest date of its signature block (after "IN WITNESS WHEREOF"), quoted; for
-    the effective date, with the sentence that ties it to the signatures when
-    the contract has one."""
-    ordered = sorted(whole, key=lambda e: (int(e.get("page") or 0), int(e.get("start") or 0)))
+def _signature(
+    ordered: Sequence[dict[str, Any]],
+) -> tuple[dict[str, Any], str, str, str] | None:
+    """(passage, verbatim slice, ISO, surface) of the latest date of the signature
+    block (the passages from "IN WITNESS WHEREOF" on)."""
     at = next(
         (i for i, e in enumerate(ordered) if _WITNESS.search(str(e.get("quote") or ""))), None
     )
@@ -261,29 +283,65 @@ def signed_date(
         start = _WITNESS.search(quote).start() if i == 0 else 0  # type: ignore[union-attr]
         found = _dated_slice(quote, start)
         if found is not None and (signed is None or found[1] > signed[2]):
-            signed = (passage, found[0], found[1], found[2])
-    if signed is None:
-        return None
-    passage, shown, _iso, surface = signed
-    surface = " ".join(surface.split())
-    if category == "Agreement Date":
-        item = item_for(passage)
-        text = f"This agreement states no date in its opening words; it was signed on {surface} [{item.n}]."
-        return Derived(text, [(item, shown)], surface)
+            signed = (passage, found[0], found[1], " ".join(found[2].split()))
+    return signed
+
+
+def _defined_by_signature(ordered: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], str] | None:
+    """(passage, sentence) tying the effective date to the signatures."""
     for defining in ordered:
         for sentence in split_sentences(str(defining.get("quote") or "")):
             if _BY_SIGNATURE.search(sentence) and re.search(
                 r"effective|enter\w*\s+into", sentence, re.I
             ):
-                first, second = item_for(defining), item_for(passage)
-                text = (
-                    f"The effective date is the date the agreement was signed, as its signature "
-                    f"block dates it: {surface} [{first.n}][{second.n}]."
-                )
-                return Derived(text, [(first, sentence), (second, shown)], surface)
+                return defining, sentence
+    return None
+
+
+def _ordered(whole: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(whole, key=lambda e: (int(e.get("page") or 0), int(e.get("start") or 0)))
+
+
+def signed_date(
+    category: str,
+    whole: Sequence[dict[str, Any]],
+    item_for: Callable[[dict[str, Any]], Evidence],
+) -> Derived | None:
+    """For an agreement (or effective) date its opening words do not state: the
+    latest date of its signature block (after "IN WITNESS WHEREOF"), quoted; for
+    the effective date, with the sentence that ties it to the signatures when
+    the contract has one."""
+    ordered = _ordered(whole)
+    signed = _signature(ordered)
+    if signed is None:
+        return None
+    passage, shown, _iso, surface = signed
+    if category == "Agreement Date":
+        item = item_for(passage)
+        text = f"This agreement states no date in its opening words; it was signed on {surface} [{item.n}]."
+        return Derived(text, [(item, shown)], surface)
+    defined = _defined_by_signature(ordered)
+    if defined is not None:
+        first, second = item_for(defined[0]), item_for(passage)
+        text = (
+            f"The effective date is the date the agreement was signed, as its signature "
+            f"block dates it: {surface} [{first.n}][{second.n}]."
+        )
+        return Derived(text, [(first, defined[1]), (second, shown)], surface)
     item = item_for(passage)
     text = (
         f"I found no effective date stated in this agreement; it was signed on {surface} "
         f"[{item.n}]."
     )
     return Derived(text, [(item, shown)], surface)
+
+
+def _signed_start(
+    whole: Sequence[dict[str, Any]],
+) -> tuple[tuple[dict[str, Any], str], tuple[dict[str, Any], str, str, str]] | None:
+    """(definition, signature) when the contract makes the effective date the
+    date of its signatures and its signature block dates them."""
+    ordered = _ordered(whole)
+    defined = _defined_by_signature(ordered)
+    signed = _signature(ordered) if defined is not None else None
+    return None if defined is None or signed is None else (defined, signed)

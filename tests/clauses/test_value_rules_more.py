@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.derived import _BY_DEFAULT, _shifted, _term, signed_date
+from agent.derived import _BY_DEFAULT, _shifted, _term, derive_expiration, signed_date
 from tools.clauses.value_names import law_adjective, parties
 from tools.clauses.value_rules import term_length
 from tools.clauses.values import document_value, rule_value
@@ -197,3 +197,14 @@ def test_the_date_of_the_agreement_amended_is_not_the_amendments_date() -> None:
     preamble = _cuad("Columbia", 'THIS AMENDMENT NO. 2 (this "Amendment") to the', 190)
     assert "December 8, 2009" in preamble
     assert document_value("Agreement Date", [preamble]) is None
+
+
+def test_a_term_from_an_effective_date_that_is_the_date_of_signing() -> None:
+    term = _cuad("IpassInc", "This Agreement shall commence on the Effective Date and shall", 135)
+    definition = _cuad("IpassInc", '"Effective Date" means the date of last signature', 68)
+    block = _cuad("IpassInc", "IN WITNESS WHEREOF", 400)
+    whole = _whole(definition, term, block)
+    derived = derive_expiration(whole[1:2], [], _item_for(), whole)
+    assert derived is not None
+    assert derived.computed == "April 25, 2019"
+    assert "04/25/2018" in derived.text
