@@ -4,6 +4,7 @@ court PDFs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,15 @@ CAP_IDS = (
     "32044078577194_0082",
     "32044078577194_0032",
 )
+
+
+def cap_gold(case_id: str) -> dict[str, object]:
+    """CAP's metadata.jsonl row of a case."""
+    for line in (CAP / "metadata.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row["id"] == case_id:
+            return row
+    raise KeyError(case_id)
 
 
 def cap_text(case_id: str) -> Path:

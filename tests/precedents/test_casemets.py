@@ -4,7 +4,6 @@ and refusal of any other XML."""
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from ingest.casemets import SOURCE_METADATA, SOURCE_TEXT, parse_xml
 from ingest.loaders import detect_format, load_document
 from ingest.precedent import analyse_document, reanalyse_document
 from knowledge_base.citation_graph import CitationGraph, DocumentProfile
-from tests.precedents.conftest import CAP
+from tests.precedents.conftest import CAP, cap_gold
 
 #: Conway v. Kinsworthy, 21 Ark. 9 (1860): headnotes, counsel's summaries.
 CONWAY = "32044078573896_0001"
@@ -28,14 +27,6 @@ YOUNG = "32044078577194_0006"
 def _xml(case_id: str) -> Path:
     volume, number = case_id.split("_")
     return CAP / "original_casemets" / f"{volume}_redacted_CASEMETS_{number}.xml"
-
-
-def _gold(case_id: str) -> dict[str, object]:
-    for line in (CAP / "metadata.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        if row["id"] == case_id:
-            return row
-    raise KeyError(case_id)
 
 
 @cache
@@ -54,7 +45,7 @@ def test_recognised_by_content_not_suffix(tmp_path: Path) -> None:
 
 
 def test_1860_case_metadata_from_the_xml() -> None:
-    gold = _gold(CONWAY)
+    gold = cap_gold(CONWAY)
     document, p = _load(CONWAY)
     assert (p.kind, p.kind_source) == ("opinion", "metadata")
     assert p.case_name == gold["case_name"] == "Conway vs. Kinsworthy"
@@ -78,7 +69,7 @@ def test_1860_case_metadata_from_the_xml() -> None:
 
 
 def test_1986_case_metadata_from_the_xml() -> None:
-    gold = _gold(YOUNG)
+    gold = cap_gold(YOUNG)
     _, p = _load(YOUNG)
     assert p.case_name == gold["case_name"]
     assert (p.court_id, p.court_name) == ("ark", "Arkansas Supreme Court")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from ingest.citations import extract_citations, normalise_authority
 from ingest.loaders import load_document
 from ingest.opinions import detect_kind, opinion_parts, opinion_profile
 from tests.conftest import COURT, CUAD
-from tests.precedents.conftest import CAP, cap_text
+from tests.precedents.conftest import cap_gold, cap_text
 
 
 @cache
@@ -28,16 +27,8 @@ def _cap(case_id: str) -> Document:
     )
 
 
-def _gold(case_id: str) -> dict[str, object]:
-    for line in (CAP / "metadata.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        if row["id"] == case_id:
-            return row
-    raise KeyError(case_id)
-
-
 def test_cap_opinion_metadata_matches_caps_own() -> None:
-    gold = _gold("32044078577194_0007")
+    gold = cap_gold("32044078577194_0007")
     profile = opinion_profile(_cap("32044078577194_0007"))
     assert profile.case_name == gold["case_name"]
     assert profile.court_name == gold["court"]
