@@ -187,7 +187,7 @@ def test_human_ingest_output_and_data_dir_env(kb: Path) -> None:
     run = dossier("ingest", str(CA), str(BAD), env={"DOSSIER_DATA_DIR": str(kb)})
     assert run.code == 1
     shown = run.stdout + run.stderr
-    assert re.search(r"ingested 2 file\(s\) in [\d.]+s", shown), shown[-2000:]
+    assert re.search(r"ingested 2 files in [\d.]+s", shown), shown[-2000:]
     for column in ("file", "status", "pages", "chunks", "document id / error"):
         assert column in shown
     row = next(line for line in shown.splitlines() if "SPONSORSHIP" in line)
