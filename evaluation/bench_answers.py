@@ -55,10 +55,12 @@ def _render(data: dict[str, Any]) -> list[str]:
         f"(source {data.get('source')}); scored {data.get('scored')}, unscored golds "
         f"{data.get('unscored')}; errors {data.get('errors')}; LLM {data.get('llm')}"
     )
-    lines.append(
-        "- baseline: the same agent with `agent.answers=draft` (the model writes the answer, "
-        "citations attached afterwards: the composition before issue 12), same index, same run"
-    )
+    if base:
+        lines.append(
+            "- baseline: the same agent with `agent.answers=draft` (the model writes the "
+            "answer, citations attached afterwards: the composition before issue 12), same "
+            "index, same run"
+        )
     cats = data.get("per_category") or {}
     if cats:
         lines += ["", "<details><summary>per category (checked)</summary>", ""]
