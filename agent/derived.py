@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from agent.citations import split_sentences
@@ -59,9 +59,6 @@ _OTHER_START = re.compile(
 )
 #: The anchor of a term that states no start: the effective date, by default.
 _BY_DEFAULT = "Effective Date, by default"
-
-
-_MONTHS = [date(2000, m, 1).strftime("%B") for m in range(1, 13)]
 
 
 @dataclass
@@ -115,6 +112,14 @@ def _shifted(iso: str, length: Any) -> str | None:
     return end[:7]
 
 
+def _year_month(text: str) -> str | None:
+    """ "February 2017" -> "2017-02" (None for any other text)."""
+    try:
+        return datetime.strptime(text, "%B %Y").strftime("%Y-%m")
+    except ValueError:
+        return None
+
+
 def _month_year(iso: str) -> str:
     """ "February 2021"."""
     d = date.fromisoformat(f"{iso}-01")
@@ -166,9 +171,8 @@ def _start(
         value = document_value(category, quotes, context=context)
         if value is not None and value.date and len(value.date) == 10:
             context[category] = value.date
-        elif value is not None and value.kind == "date" and re.fullmatch(r"\w+ \d{4}", value.text):
-            month = _MONTHS.index(value.text.split()[0]) + 1  # "February 2017": the day left blank
-            context.setdefault(category, f"{value.text.split()[1]}-{month:02d}")
+        elif value is not None and value.kind == "date" and (month := _year_month(value.text)):
+            context.setdefault(category, month)  # "February 2017": the day left blank
     iso = context.get(anchor)
     if iso is None:
         return None
