@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent.citations import best_sentence, split_sentences
-from agent.derived import Derived, derive_expiration, long_date, signed_date
+from agent.derived import Derived, derive_expiration, in_page_order, long_date, signed_date
 from agent.facts import facts, unsupported
 from tools.clauses.value_names import law_adjective
+from tools.clauses.value_rules import BLANK_DATE
 from tools.clauses.values import document_value, rule_value
 from tools.retrieval import Evidence
 
@@ -259,7 +260,7 @@ def compose(
                 return Composed(f"{sentence.rstrip('. ')} [{item.n}].", item)
     if want.kind == "value" and want.category in _SIGNED and value.get("text") == "blank":
         item = item_for(chosen)  # a form: its date is left blank; say so, in its words
-        quote = next((q for q in split_sentences(item.quote) if _BLANK.search(q)), item.quote)
+        quote = next((q for q in split_sentences(item.quote) if BLANK_DATE.search(q)), item.quote)
         shown = " ".join(quote.split())
         return Composed(f'This agreement leaves its date blank: "{shown}" [{item.n}].', item, quote)
     if want.kind == "value" and want.category in _SIGNED and not value.get("date"):
@@ -347,7 +348,7 @@ def _joined(opening: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     spaces apart) joined into one: a preamble cut between two passages
     ("BETWEEN: EMERALD ..., ("Emerald") AND:" | "DR. GAETANO MORELLO N.D. INC. ...")."""
     out: list[dict[str, Any]] = []
-    for o in sorted(opening, key=lambda e: (int(e.get("page") or 0), int(e.get("start") or 0))):
+    for o in in_page_order(opening):
         last = out[-1] if out else None
         if (
             last is not None
@@ -365,7 +366,6 @@ def _joined(opening: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-_BLANK = re.compile(r"_{3,}|\[\s*(?:date|•|\*)\s*\]", re.I)
 #: Dates that a contract silent in its opening words has in its signature block.
 _SIGNED = frozenset({"Agreement Date", "Effective Date"})
 

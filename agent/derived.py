@@ -19,12 +19,12 @@ from typing import Any
 
 from agent.citations import split_sentences
 from agent.facts import facts
-from tools.clauses.value_rules import shift, term_length
+from tools.clauses.value_rules import FOOTER, shift, term_length
 from tools.clauses.value_text import find_dates
 from tools.clauses.values import document_value
 from tools.retrieval import Evidence
 
-__all__ = ["Derived", "derive_expiration", "long_date", "signed_date"]
+__all__ = ["Derived", "derive_expiration", "in_page_order", "long_date", "signed_date"]
 
 #: What a term runs from, in the sentence that states it.
 _FROM_EFFECTIVE = re.compile(r"\beffective\s+date\b", re.I)
@@ -164,7 +164,7 @@ def _start(
     anchor: str, opening: Sequence[dict[str, Any]]
 ) -> tuple[dict[str, Any], str, str] | None:
     """(passage, sentence, ISO date) stating the start date, from the opening passages."""
-    ordered = sorted(opening, key=lambda e: (int(e.get("page") or 0), int(e.get("start") or 0)))
+    ordered = in_page_order(opening)
     quotes = [str(e.get("quote") or "") for e in ordered]
     context: dict[str, str] = {}
     for category in ("Agreement Date", anchor):
@@ -238,8 +238,6 @@ def derive_expiration(
 
 
 # -- the date of signing ------------------------------------------------------------
-#: EDGAR's page footer ("Source: IPASS INC, 8-K, 12/3/2018"): the filing's date, not a signature's.
-_FOOTER = re.compile(r"Source:\s+[^\n]{0,160}?\d{1,2}/\d{1,2}/\d{2,4}", re.I)
 #: How far after "IN WITNESS WHEREOF" the signature block's dates are looked for.
 _SIGNATURE_CHARS = 1500
 _WITNESS = re.compile(r"\bIN\s+WITNESS\s+WHEREOF\b", re.I)
@@ -256,7 +254,7 @@ _BY_SIGNATURE = re.compile(
 
 def _dated_slice(quote: str, at: int) -> tuple[str, str, str] | None:
     """(verbatim slice of ``quote`` from ``at`` through its latest full date, ISO, surface)."""
-    footers = [m.span() for m in _FOOTER.finditer(quote[at:])]
+    footers = [m.span() for m in FOOTER.finditer(quote[at:])]
     found = [
         d
         for d in find_dates(quote[at:])
@@ -302,8 +300,9 @@ def _defined_by_signature(ordered: Sequence[dict[str, Any]]) -> tuple[dict[str, 
     return None
 
 
-def _ordered(whole: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(whole, key=lambda e: (int(e.get("page") or 0), int(e.get("start") or 0)))
+def in_page_order(passages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The passages in the order of the document (page, then offset)."""
+    return sorted(passages, key=lambda e: (int(e.get("page") or 0), int(e.get("start") or 0)))
 
 
 def signed_date(
@@ -315,7 +314,7 @@ def signed_date(
     latest date of its signature block (after "IN WITNESS WHEREOF"), quoted; for
     the effective date, with the sentence that ties it to the signatures when
     the contract has one."""
-    ordered = _ordered(whole)
+    ordered = in_page_order(whole)
     signed = _signature(ordered)
     if signed is None:
         return None
@@ -345,7 +344,7 @@ def _signed_start(
 ) -> tuple[tuple[dict[str, Any], str], tuple[dict[str, Any], str, str, str]] | None:
     """(definition, signature) when the contract makes the effective date the
     date of its signatures and its signature block dates them."""
-    ordered = _ordered(whole)
+    ordered = in_page_order(whole)
     defined = _defined_by_signature(ordered)
     signed = _signature(ordered) if defined is not None else None
     return None if defined is None or signed is None else (defined, signed)

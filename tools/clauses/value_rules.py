@@ -30,6 +30,8 @@ from datetime import date
 from tools.clauses.value_text import DateMention, Duration, clean, find_dates, find_durations
 
 __all__ = [
+    "BLANK_DATE",
+    "FOOTER",
     "date_for",
     "notice_period",
     "prepare",
@@ -38,12 +40,13 @@ __all__ = [
     "term_length",
 ]
 
-_FOOTER = re.compile(r"Source:\s+[^\n]{0,160}?\d{1,2}/\d{1,2}/\d{2,4}", re.I)
+#: EDGAR's page footer ("Source: IPASS INC, 8-K, 12/3/2018"): the filing's date.
+FOOTER = re.compile(r"Source:\s+[^\n]{0,160}?\d{1,2}/\d{1,2}/\d{2,4}", re.I)
 
 
 def prepare(passage: str) -> str:
     """The passage with EDGAR footers removed and whitespace collapsed."""
-    return " ".join(_FOOTER.sub(" ", clean(passage)).split())
+    return " ".join(FOOTER.sub(" ", clean(passage)).split())
 
 
 def _before(text: str, start: int, width: int = 90) -> str:
@@ -241,7 +244,7 @@ _REFERENCED = re.compile(
     re.I,
 )
 #: A date left blank, month and day: "dated as of ___________, 2015", "as of [Date]".
-_BLANK_DATE = re.compile(
+BLANK_DATE = re.compile(
     r"(?:_{3,}|\[\s*(?:date|•|\*)\s*\])(?:\s*,?\s*(?:19|20)(?:\d{2}|\[\s*•?\s*\]))?", re.I
 )
 #: What is left blank is the agreement's date: "dated", "as of", "effective", "made".
@@ -255,7 +258,7 @@ def _blank_date(category: str, text: str, dates: list[DateMention]) -> tuple[str
     before any date it writes (a form: "dated as of ___________, 2015")."""
     if category not in ("Agreement Date", "Effective Date"):
         return None
-    for m in _BLANK_DATE.finditer(text):
+    for m in BLANK_DATE.finditer(text):
         if any(d.start <= m.start() < d.end for d in dates) or not _BLANK_CUE.search(
             _before(text, m.start(), 40)
         ):
